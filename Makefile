@@ -1,0 +1,37 @@
+# Beacon: `make run` serves the app, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := app
+
+.PHONY: run test worker venv assets
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when requirements.txt changes.
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Browser libraries come from the npm registry (package.json and its lock file).
+assets:
+	@if [ -f package-lock.json ]; then \
+		if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+			npm ci --no-audit --no-fund --loglevel=error; \
+		fi; \
+	fi
+
+run: venv assets
+	$(BIN)/flask db upgrade
+	$(BIN)/flask users ensure-admin
+	$(BIN)/python app.py
+
+test: venv assets
+	$(BIN)/python -m pytest
+
+worker: venv
+	$(BIN)/flask worker

@@ -1,0 +1,73 @@
+"""Beacon: a real-time issue tracker. ``create_app()`` builds the Flask application."""
+import os
+
+from flask import Flask
+
+from .config import Config
+from .errors import BeaconApi, register_error_handlers
+from .extensions import db, limiter, migrate, socketio
+
+SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}]}
+
+
+def create_app(overrides=None):
+    """Create the app from the environment, with ``overrides`` on top (tests)."""
+    app = Flask(__name__, instance_path=os.environ.get("BEACON_INSTANCE_PATH") or None,
+                instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_object(Config(app.instance_path))
+    app.config.update(overrides or {})
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     render_as_batch=True, compare_type=True)
+    _init_limiter(app)
+    api = BeaconApi(app, spec_kwargs=SPEC)
+    register_error_handlers(app)
+    _configure_database(app)
+
+    from .events.service import install_session_hooks
+
+    install_session_hooks()
+    _register_blueprints(app, api)
+    _register_cli(app)
+    _init_socketio(app)
+    return app
+
+
+def _init_limiter(app):
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+
+
+def _configure_database(app):
+    from .database import configure_engine
+
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def _register_blueprints(app, api):
+    from . import auth, comments, events, issues, ops, projects, search
+
+    for package in (auth, projects, issues, comments, events, search):
+        api.register_blueprint(package.bp)
+    app.register_blueprint(ops.bp)
+
+
+def _register_cli(app):
+    from .users.cli import seed_demo_command, users_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_demo_command)
+
+
+def _init_socketio(app):
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        cors_allowed_origins=app.config["CORS_ORIGINS"] or [],
+    )

@@ -1,0 +1,43 @@
+"""One permission check: what role a user has in a project, and whether it is enough."""
+from sqlalchemy import select
+
+from ..errors import Problem, not_found
+from ..extensions import db
+from ..models import Membership, Project
+
+ROLE_RANK = {"viewer": 1, "member": 2, "maintainer": 3}
+
+
+def role_in(project_id, user):
+    """Return the user's role in the project (admins count as maintainers), or None."""
+    if user.is_admin:
+        return "maintainer"
+    return db.session.scalar(
+        select(Membership.role).where(Membership.project_id == project_id, Membership.user_id == user.id)
+    )
+
+
+def require_project_role(project, user, role="viewer"):
+    """Raise 404 if the user cannot read the project, 403 if their role is below ``role``."""
+    actual = role_in(project.id, user)
+    if actual is None:
+        raise not_found("project")
+    if ROLE_RANK[actual] < ROLE_RANK[role]:
+        raise Problem(403, f"This needs the {role} role in project {project.key}.")
+    return actual
+
+
+def load_project(key, user, role="viewer"):
+    """Return the project with this key if the user has ``role`` in it."""
+    project = db.session.scalar(select(Project).where(Project.key == key))
+    if project is None:
+        raise not_found("project")
+    require_project_role(project, user, role)
+    return project
+
+
+def readable_project_ids(user):
+    """A select of the ids of the projects the user can read (admins: all)."""
+    if user.is_admin:
+        return select(Project.id)
+    return select(Membership.project_id).where(Membership.user_id == user.id)

@@ -1,0 +1,91 @@
+"""API tokens: 32 random bytes handed out once, stored as a SHA-256 hash."""
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from flask import current_app, g, request
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..errors import Problem
+from ..extensions import db
+from ..models import ApiToken, User
+from ..models.base import utcnow
+
+# A hash to check against when the e-mail is unknown, so timing does not tell.
+_DUMMY_HASH = generate_password_hash("not a password")
+
+
+def hash_token(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password):
+    return generate_password_hash(password)  # scrypt, werkzeug's slow default
+
+
+def authenticate(email, password):
+    """Return the active user with these credentials, or None."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def issue_token(user):
+    """Create a token for ``user``; return ``(plain_token, ApiToken)``."""
+    plain = secrets.token_urlsafe(32)
+    ttl = timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
+    row = ApiToken(user_id=user.id, token_hash=hash_token(plain), expires_at=utcnow() + ttl)
+    db.session.add(row)
+    return plain, row
+
+
+def resolve_token(plain):
+    """Return the live ``ApiToken`` for a plain token, or None."""
+    if not plain:
+        return None
+    digest = hash_token(plain)
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    if row.revoked_at is not None or row.expires_at <= utcnow() or not row.user.active:
+        return None
+    return row
+
+
+def revoke_user_tokens(user_id):
+    """Revoke every live token of a user (deactivation, restore)."""
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def bearer_token():
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def current_user():
+    """Return the signed-in user, or raise 401."""
+    if "user" not in g:
+        token = resolve_token(bearer_token())
+        if token is None:
+            raise Problem(401, "A valid bearer token is required.", headers={"WWW-Authenticate": "Bearer"})
+        g.token = token
+        g.user = token.user
+    return g.user
+
+
+def require_admin():
+    user = current_user()
+    if not user.is_admin:
+        raise Problem(403, "Only administrators may do this.")
+    return user

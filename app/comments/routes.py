@@ -1,0 +1,45 @@
+"""Routes: comments of an issue, and comments by id."""
+from ..auth.tokens import current_user
+from ..http import etag, if_match_version
+from ..issues.service import load_issue
+from ..pagination import PageArgs, page_schema
+from . import bp, service
+from .schemas import CommentInput, CommentOutput
+
+CommentPage = page_schema(CommentOutput, "CommentPage")
+
+
+@bp.route("/issues/<int:issue_id>/comments", methods=["POST"])
+@bp.arguments(CommentInput)
+@bp.response(201, CommentOutput)
+def create_comment(data, issue_id):
+    user = current_user()
+    comment = service.create_comment(load_issue(issue_id, user), user, data["body"])
+    return service.comment_dict(comment), 201, etag(comment.version)
+
+
+@bp.route("/issues/<int:issue_id>/comments", methods=["GET"])
+@bp.arguments(PageArgs, location="query")
+@bp.response(200, CommentPage)
+def list_comments(args, issue_id):
+    """List an issue's comments, oldest first."""
+    page = service.list_comments(load_issue(issue_id, current_user()), args["limit"], args["cursor"])
+    page["items"] = [service.comment_dict(c) for c in page["items"]]
+    return page
+
+
+@bp.route("/comments/<int:comment_id>", methods=["PATCH"])
+@bp.arguments(CommentInput)
+@bp.response(200, CommentOutput)
+def update_comment(data, comment_id):
+    """Edit a comment (its author, or a maintainer)."""
+    user = current_user()
+    comment = service.update_comment(service.load_comment(comment_id, user), user, data["body"], if_match_version())
+    return service.comment_dict(comment), 200, etag(comment.version)
+
+
+@bp.route("/comments/<int:comment_id>", methods=["DELETE"])
+@bp.response(204)
+def delete_comment(comment_id):
+    user = current_user()
+    service.delete_comment(service.load_comment(comment_id, user), user)

@@ -1,0 +1,88 @@
+"""Configuration from the environment (CONTRACT section 2)."""
+import os
+import secrets
+from pathlib import Path
+
+
+def _env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalize_database_url(url, async_mode):
+    """Return a SQLAlchemy URL with the driver Beacon uses for this async mode.
+
+    Plain ``postgres://`` and ``postgresql://`` URLs pick psycopg 3, except under
+    eventlet, where psycopg 3 blocks the loop and psycopg2 (patched by psycogreen)
+    does not.
+    """
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        driver = "psycopg2" if async_mode == "eventlet" else "psycopg"
+        url = f"postgresql+{driver}://" + url[len("postgresql://"):]
+    return url
+
+
+def default_async_mode():
+    """Eventlet under gunicorn's eventlet worker, threading otherwise."""
+    if "gunicorn" in os.environ.get("SERVER_SOFTWARE", "") and _eventlet_patched():
+        return "eventlet"
+    return "threading"
+
+
+def _eventlet_patched():
+    try:
+        import eventlet.patcher
+    except ImportError:
+        return False
+    return eventlet.patcher.is_monkey_patched("socket")
+
+
+def load_secret_key(instance_path):
+    """Read SECRET_KEY from the environment, or from instance/, generating it once."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings read from the environment when the app is created."""
+
+    def __init__(self, instance_path):
+        env = os.environ
+        self.SOCKETIO_ASYNC_MODE = env.get("SOCKETIO_ASYNC_MODE") or default_async_mode()
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'beacon.db'}"
+        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(database_url, self.SOCKETIO_ASYNC_MODE)
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.REDIS_URL = env.get("REDIS_URL") or None
+        self.SOCKETIO_MESSAGE_QUEUE = env.get("SOCKETIO_MESSAGE_QUEUE") or self.REDIS_URL
+        self.SECRET_KEY = load_secret_key(instance_path)
+        self.BACKUP_DIR = env.get("BACKUP_DIR") or str(Path(instance_path) / "backups")
+        self.BACKUP_ENCRYPTION_KEY = env.get("BACKUP_ENCRYPTION_KEY") or None
+        self.BACKUP_SCHEDULE = env.get("BACKUP_SCHEDULE", "0 * * * *")
+        self.BACKUP_RETENTION = env.get("BACKUP_RETENTION", "hourly=24,daily=7,weekly=4,monthly=12")
+        self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        self.RATE_LIMIT_SIGNIN = env.get("RATE_LIMIT_SIGNIN", "10/minute;100/minute")
+        self.TOKEN_TTL_HOURS = int(env.get("TOKEN_TTL_HOURS", 24 * 30))
+        self.BATCH_MAX_OPERATIONS = int(env.get("BATCH_MAX_OPERATIONS", 10_000))
+        self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024))
+        self.SLOW_REQUEST_MS = float(env.get("SLOW_REQUEST_MS", 500))
+        self.CORS_ORIGINS = env.get("CORS_ORIGINS") or None
+        self.EMBEDDED_WORKER = self.REDIS_URL is None and _env_bool("EMBEDDED_WORKER", True)
+        self.TESTING = _env_bool("TESTING")
+        # flask-smorest / OpenAPI
+        self.API_TITLE = "Beacon"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api/v1"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.JSON_SORT_KEYS = False

@@ -1,0 +1,31 @@
+"""Engine settings per database: SQLite pragmas and write transactions."""
+from flask import has_request_context, request
+from sqlalchemy import event
+
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def configure_engine(engine):
+    """Give SQLite foreign keys, WAL, a busy timeout, and write locks taken up front."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_beacon_configured", False):
+        return
+    engine._beacon_configured = True
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the driver, issue BEGIN (the driver's implicit one is deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        # A deferred transaction that reads, then writes, fails at once with SQLITE_BUSY
+        # when another writer got in between; IMMEDIATE waits for the lock instead.
+        # Read-only requests keep a deferred (shared) transaction.
+        read_only = has_request_context() and request.method in READ_METHODS
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

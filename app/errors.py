@@ -1,0 +1,118 @@
+"""RFC 9457 problem+json responses: one handler for HTTP and domain errors."""
+import logging
+
+from flask import jsonify, request
+from flask_smorest import Api
+from werkzeug.exceptions import BadRequest, InternalServerError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "about:blank"
+
+
+class Problem(Exception):
+    """A domain error that becomes a problem+json response."""
+
+    def __init__(self, status, detail, *, title=None, errors=None, headers=None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def not_found(what="resource"):
+    return Problem(404, f"The {what} does not exist or is not visible to you.")
+
+
+def forbidden(detail="You are not allowed to do this."):
+    return Problem(403, detail)
+
+
+def conflict(detail):
+    return Problem(409, detail)
+
+
+def validation_error(errors, detail="The request is not valid."):
+    return Problem(422, detail, errors=errors)
+
+
+def flatten_errors(errors, prefix=""):
+    """Turn marshmallow's nested messages into ``{"a/0/b": ["message"]}``."""
+    flat = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            path = f"{prefix}/{key}" if prefix else str(key)
+            if isinstance(value, dict):
+                flat.update(flatten_errors(value, path))
+            else:
+                flat[path] = value if isinstance(value, list) else [value]
+    else:
+        flat[prefix or "_schema"] = errors if isinstance(errors, list) else [errors]
+    return flat
+
+
+def problem_response(status, detail, *, title=None, errors=None, headers=None):
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    body = {
+        "type": PROBLEM_TYPE,
+        "title": title or HTTP_STATUS_CODES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _webargs_errors(data):
+    """Flatten webargs' ``{"json": {...}, "query": {...}}`` into field paths."""
+    messages = data.get("errors") or data.get("messages") or {}
+    flat = {}
+    for location_errors in messages.values():
+        flat.update(flatten_errors(location_errors))
+    return flat
+
+
+class BeaconApi(Api):
+    """flask-smorest's Api with problem+json errors."""
+
+    def handle_http_exception(self, error):
+        data = getattr(error, "data", None) or {}
+        headers = dict(data.get("headers") or {})
+        if error.code == 429:
+            headers.setdefault("Retry-After", str(getattr(error, "retry_after", None) or 60))
+        if isinstance(error, InternalServerError):
+            return problem_response(500, "An unexpected error occurred.")
+        if error.code == 422 or "messages" in data or "errors" in data:
+            return problem_response(422, "The request is not valid.", errors=_webargs_errors(data), headers=headers)
+        detail = data.get("message") or error.description
+        return problem_response(error.code, detail, headers=headers)
+
+
+def register_error_handlers(app):
+    @app.before_request
+    def reject_malformed_json():
+        # Malformed JSON is a 400 before any route or schema sees it.
+        if request.is_json and request.content_length:
+            try:
+                request.get_json()
+            except BadRequest:
+                raise Problem(400, "The request body is not valid JSON.") from None
+
+    @app.errorhandler(Problem)
+    def handle_problem(error):
+        return problem_response(error.status, error.detail, title=error.title, errors=error.errors, headers=error.headers)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error):
+        # HTTPExceptions go to BeaconApi.handle_http_exception, the more specific handler.
+        log.exception("unhandled error")
+        return problem_response(500, "An unexpected error occurred.")

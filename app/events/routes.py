@@ -1,0 +1,40 @@
+"""Route: /api/v1/projects/{key}/events, the change feed, oldest first."""
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from ..auth.permissions import load_project
+from ..auth.tokens import current_user
+from ..models import Event
+from ..pagination import Key, PageArgs, page_schema, paginate
+from ..schemas import Timestamp
+from . import bp
+from .service import serialize_event
+
+
+class EventArgs(PageArgs):
+    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class EventOutput(Schema):
+    id = fields.Integer()
+    seq = fields.Integer()
+    project = fields.String()
+    type = fields.String()
+    actor_id = fields.Integer(allow_none=True)
+    at = Timestamp()
+    data = fields.Dict()
+
+
+EventPage = page_schema(EventOutput, "EventPage")
+
+
+@bp.route("/projects/<string:key>/events", methods=["GET"])
+@bp.arguments(EventArgs, location="query")
+@bp.response(200, EventPage)
+def list_events(args, key):
+    """The project's change feed after ``after_seq``, oldest first."""
+    project = load_project(key, current_user())
+    query = select(Event).where(Event.project_id == project.id, Event.seq > args["after_seq"])
+    page = paginate(query, [Key(Event.seq, lambda e: e.seq)], args["limit"], args["cursor"])
+    page["items"] = [serialize_event(e, key) for e in page["items"]]
+    return page

@@ -1,0 +1,83 @@
+"""The one place where a change becomes an event, and, after commit, a broadcast.
+
+``record_event`` writes the event in the caller's transaction with the next ``seq`` of
+its project. The events wait on the session until it commits; then they go to
+``realtime.broadcast``. A rollback drops them, so nothing is announced that did not happen.
+"""
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import Event, Project
+from ..models.base import isoformat, utcnow
+
+_PENDING = "beacon_pending_events"
+
+
+def reserve_seqs(project_id, count=1):
+    """Take ``count`` consecutive seqs of a project; return the first.
+
+    The UPDATE locks the project row until commit, so concurrent writers queue up and a
+    rolled-back transaction gives its numbers back.
+    """
+    last = db.session.execute(
+        update(Project)
+        .where(Project.id == project_id)
+        .values(last_event_seq=Project.last_event_seq + count)
+        .returning(Project.last_event_seq)
+    ).scalar_one()
+    return last - count + 1
+
+
+def event_payload(row_id, seq, project_key, type_, actor_id, at, data):
+    return {
+        "id": row_id, "seq": seq, "project": project_key, "type": type_,
+        "actor_id": actor_id, "at": isoformat(at), "data": data,
+    }
+
+
+def serialize_event(event, project_key):
+    return event_payload(event.id, event.seq, project_key, event.type, event.actor_id, event.at, event.data)
+
+
+def record_event(project, type_, actor_id, data):
+    """Append one event to the project's feed in the current transaction."""
+    return record_events(project, [(type_, actor_id, data)])[0]
+
+
+def record_events(project, changes):
+    """Append several ``(type, actor_id, data)`` events with consecutive seqs, in one statement."""
+    first = reserve_seqs(project.id, len(changes))
+    at = utcnow()
+    rows = [
+        {"project_id": project.id, "seq": first + i, "type": t, "actor_id": actor, "at": at, "data": data}
+        for i, (t, actor, data) in enumerate(changes)
+    ]
+    ids = db.session.scalars(insert(Event).returning(Event.id, sort_by_parameter_order=True), rows).all()
+    payloads = [
+        event_payload(row_id, row["seq"], project.key, row["type"], row["actor_id"], at, row["data"])
+        for row_id, row in zip(ids, rows)
+    ]
+    db.session.info.setdefault(_PENDING, []).extend(payloads)
+    return payloads
+
+
+def _after_commit(session):
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        from ..realtime import broadcast
+
+        broadcast.events(pending)
+
+
+def _after_rollback(session):
+    session.info.pop(_PENDING, None)
+
+
+def install_session_hooks():
+    """Hook the broadcast to every ORM session's commit (idempotent)."""
+    if not sa_event.contains(Session, "after_commit", _after_commit):
+        sa_event.listen(Session, "after_commit", _after_commit)
+        sa_event.listen(Session, "after_soft_rollback", lambda session, previous: _after_rollback(session))
+        sa_event.listen(Session, "after_rollback", _after_rollback)

@@ -1,0 +1,6 @@
+"""Issues."""
+from flask_smorest import Blueprint
+
+bp = Blueprint("issues", __name__, url_prefix="/api/v1", description="Issues")
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,64 @@
+"""Routes: issues of a project, and issues by id or key."""
+from ..auth.permissions import load_project
+from ..auth.tokens import current_user
+from ..http import etag, if_match_version
+from ..pagination import page_schema
+from . import bp, service
+from .schemas import IssueInput, IssueListArgs, IssueOutput, IssuePatch
+
+IssuePage = page_schema(IssueOutput, "IssuePage")
+
+
+def _one(issue):
+    return service.issue_dict(issue, issue.project.key), 200, etag(issue.version)
+
+
+@bp.route("/projects/<string:key>/issues", methods=["POST"])
+@bp.arguments(IssueInput)
+@bp.response(201, IssueOutput)
+def create_issue(data, key):
+    """Create an issue (members and up); it is open and medium unless told otherwise."""
+    user = current_user()
+    issue = service.create_issue(load_project(key, user), user, data)
+    return service.issue_dict(issue, key), 201, etag(issue.version)
+
+
+@bp.route("/projects/<string:key>/issues", methods=["GET"])
+@bp.arguments(IssueListArgs, location="query")
+@bp.response(200, IssuePage)
+def list_issues(args, key):
+    """List a project's issues with filters, text search and sorting."""
+    project = load_project(key, current_user())
+    page = service.list_issues(project, args)
+    page["items"] = [service.issue_dict(issue, key) for issue in page["items"]]
+    return page
+
+
+@bp.route("/issues/<int:issue_id>", methods=["GET"])
+@bp.response(200, IssueOutput)
+def get_issue(issue_id):
+    return _one(service.load_issue(issue_id, current_user()))
+
+
+@bp.route("/issues/by-key/<string:issue_key>", methods=["GET"])
+@bp.response(200, IssueOutput)
+def get_issue_by_key(issue_key):
+    return _one(service.load_issue_by_key(issue_key, current_user()))
+
+
+@bp.route("/issues/<int:issue_id>", methods=["PATCH"])
+@bp.arguments(IssuePatch)
+@bp.response(200, IssueOutput)
+def update_issue(data, issue_id):
+    """Change an issue; with If-Match, only if it is still at that version."""
+    user = current_user()
+    issue = service.update_issue(service.load_issue(issue_id, user), user, data, if_match_version())
+    return _one(issue)
+
+
+@bp.route("/issues/<int:issue_id>", methods=["DELETE"])
+@bp.response(204)
+def delete_issue(issue_id):
+    """Delete an issue (maintainers)."""
+    user = current_user()
+    service.delete_issue(service.load_issue(issue_id, user), user)

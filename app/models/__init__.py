@@ -1,0 +1,13 @@
+"""The database model, one module per aggregate."""
+from .audit import AuditEntry
+from .backups import Backup
+from .batches import Batch, BatchResult
+from .events import Event
+from .issues import Comment, Issue, IssueLabel, IssueStatusChange
+from .projects import Membership, Project
+from .users import ApiToken, User
+
+__all__ = [
+    "ApiToken", "AuditEntry", "Backup", "Batch", "BatchResult", "Comment", "Event",
+    "Issue", "IssueLabel", "IssueStatusChange", "Membership", "Project", "User",
+]

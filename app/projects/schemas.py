@@ -1,0 +1,40 @@
+"""Request and response schemas for projects and members."""
+from marshmallow import Schema, fields, validate
+
+from ..models.projects import ROLES
+from ..schemas import Input, Timestamp
+
+KEY = validate.Regexp(r"^[A-Z]{2,10}$", error="A key is 2 to 10 uppercase letters.")
+
+
+class ProjectInput(Input):
+    key = fields.String(required=True, validate=KEY)
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    description = fields.String(load_default="", validate=validate.Length(max=65_536))
+
+
+class ProjectPatch(Input):
+    name = fields.String(validate=validate.Length(1, 100))
+    description = fields.String(validate=validate.Length(max=65_536))
+
+
+class ProjectOutput(Schema):
+    id = fields.Integer()
+    key = fields.String()
+    name = fields.String()
+    description = fields.String()
+    role = fields.String(allow_none=True)
+    created_at = Timestamp()
+    updated_at = Timestamp()
+    version = fields.Integer()
+
+
+class MemberInput(Input):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class MemberOutput(Schema):
+    user_id = fields.Integer()
+    name = fields.String()
+    email = fields.String()
+    role = fields.String()

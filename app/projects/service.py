@@ -1,0 +1,132 @@
+"""Projects and memberships: each change commits with its event."""
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from ..audit import record_audit
+from ..auth.permissions import readable_project_ids, require_project_role, role_in
+from ..errors import conflict, not_found, validation_error
+from ..events.service import record_event
+from ..extensions import db
+from ..http import check_version
+from ..models import Membership, Project, User
+from ..models.base import isoformat, utcnow
+from ..pagination import Key, paginate
+
+
+def project_dict(project, role=None):
+    return {
+        "id": project.id, "key": project.key, "name": project.name, "description": project.description,
+        "role": role, "created_at": isoformat(project.created_at), "updated_at": isoformat(project.updated_at),
+        "version": project.version,
+    }
+
+
+def event_project(project):
+    return {"id": project.id, "key": project.key, "name": project.name, "description": project.description,
+            "version": project.version}
+
+
+def create_project(user, key, name, description=""):
+    """Create a project with ``user`` as its maintainer."""
+    project = Project(key=key, name=name, description=description)
+    db.session.add(project)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise conflict(f"The key {key} is already in use.") from None
+    db.session.add(Membership(project_id=project.id, user_id=user.id, role="maintainer"))
+    record_event(project, "project.created", user.id, {"project": event_project(project)})
+    db.session.commit()
+    return project
+
+
+def list_projects(user, limit, cursor):
+    query = select(Project).where(Project.id.in_(readable_project_ids(user)))
+    return paginate(query, [Key(Project.key, lambda p: p.key)], limit, cursor)
+
+
+def update_project(project, user, changes, expected_version=None):
+    require_project_role(project, user, "maintainer")
+    check_version(project.version, expected_version)
+    diff = {f: [getattr(project, f), v] for f, v in changes.items() if getattr(project, f) != v}
+    if diff:
+        for field, (_old, new) in diff.items():
+            setattr(project, field, new)
+        project.updated_at = utcnow()
+        project.version += 1
+        db.session.flush()
+        record_event(project, "project.updated", user.id, {"project": event_project(project), "changes": diff})
+    db.session.commit()
+    return project
+
+
+def delete_project(project, user):
+    require_project_role(project, user, "maintainer")
+    record_audit(user.id, "project.deleted", "project", project.key, {"name": project.name})
+    db.session.delete(project)
+    db.session.commit()
+
+
+def member_dict(membership):
+    return {"user_id": membership.user_id, "name": membership.user.name,
+            "email": membership.user.email, "role": membership.role}
+
+
+def list_members(project, limit, cursor):
+    query = select(Membership).where(Membership.project_id == project.id)
+    return paginate(query, [Key(Membership.user_id, lambda m: m.user_id)], limit, cursor)
+
+
+def set_member(project, actor, user_id, role):
+    """Add a member or change their role."""
+    require_project_role(project, actor, "maintainer")
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        raise not_found("user")
+    membership = db.session.get(Membership, (project.id, user_id))
+    previous = membership.role if membership else None
+    if membership is None:
+        membership = Membership(project_id=project.id, user_id=user_id, role=role)
+        db.session.add(membership)
+    elif previous == "maintainer" and role != "maintainer":
+        _keep_a_maintainer(project, user_id)
+    membership.role = role
+    if previous != role:
+        data = {"user_id": user_id, "name": user.name, "role": role, "previous_role": previous}
+        record_event(project, "member.added", actor.id, data)
+        record_audit(actor.id, "member.added" if previous is None else "member.role_changed",
+                     "project", project.key, data)
+    db.session.commit()
+    return membership
+
+
+def remove_member(project, actor, user_id):
+    require_project_role(project, actor, "maintainer")
+    membership = db.session.get(Membership, (project.id, user_id))
+    if membership is None:
+        raise not_found("member")
+    if membership.role == "maintainer":
+        _keep_a_maintainer(project, user_id)
+    data = {"user_id": user_id, "role": membership.role}
+    db.session.execute(delete(Membership).where(
+        Membership.project_id == project.id, Membership.user_id == user_id))
+    record_event(project, "member.removed", actor.id, data)
+    record_audit(actor.id, "member.removed", "project", project.key, data)
+    db.session.commit()
+    from ..realtime import broadcast
+
+    broadcast.access_lost(user_id, f"project:{project.key}")
+
+
+def _keep_a_maintainer(project, leaving_user_id):
+    others = db.session.scalar(select(Membership.user_id).where(
+        Membership.project_id == project.id, Membership.role == "maintainer",
+        Membership.user_id != leaving_user_id).limit(1))
+    if others is None:
+        raise validation_error({"role": ["A project keeps at least one maintainer."]},
+                               "A project keeps at least one maintainer.")
+
+
+def caller_role(project, user):
+    return role_in(project.id, user)

@@ -1,0 +1,6 @@
+"""Search across projects, issues and comments."""
+from flask_smorest import Blueprint
+
+bp = Blueprint("search", __name__, url_prefix="/api/v1", description="Search")
+
+from . import routes  # noqa: E402,F401

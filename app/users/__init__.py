@@ -1,0 +1,1 @@
+"""Users: accounts, their schemas, and the CLI that makes them."""

@@ -1,0 +1,29 @@
+"""Creating users."""
+from sqlalchemy.exc import IntegrityError
+
+from ..audit import record_audit
+from ..auth.tokens import hash_password
+from ..errors import conflict
+from ..extensions import db
+from ..models import User
+from ..models.base import isoformat
+
+
+def user_dict(user):
+    return {"id": user.id, "email": user.email, "name": user.name, "is_admin": user.is_admin,
+            "active": user.active, "created_at": isoformat(user.created_at)}
+
+
+def create_user(email, name, password, is_admin=False, actor_id=None):
+    """Create a user; the e-mail is unique regardless of case."""
+    user = User(email=email.strip().lower(), name=name.strip(), password_hash=hash_password(password),
+                is_admin=is_admin)
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise conflict(f"A user with the e-mail {user.email} exists already.") from None
+    record_audit(actor_id, "user.created", "user", user.id, {"email": user.email, "is_admin": is_admin})
+    db.session.commit()
+    return user

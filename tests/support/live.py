@@ -1,0 +1,66 @@
+"""Real server and worker processes for tests that need real sockets."""
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A child process of the test, with its output in a log file."""
+
+    def __init__(self, args, env, log_path):
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+        self.popen = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def output(self):
+        self.log.flush()
+        return Path(self.log_path).read_text(errors="replace")
+
+    def kill(self, sig=None):
+        if self.popen.poll() is None:
+            if sig is None:
+                self.popen.terminate()
+                try:
+                    self.popen.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.popen.kill()
+            else:
+                self.popen.send_signal(sig)
+            self.popen.wait(10)
+        self.log.close()
+
+
+class Server(Process):
+    """``python app.py`` on a free port; ``url`` is its base URL."""
+
+    def __init__(self, env, log_path, port=None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__([sys.executable, "app.py"], {"PORT": str(self.port), "HOST": "127.0.0.1", **env}, log_path)
+        self.wait_ready()
+
+    def wait_ready(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"server exited:\n{self.output()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start:\n{self.output()}")
