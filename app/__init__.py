@@ -59,9 +59,11 @@ def _register_blueprints(app, api):
 
 def _register_cli(app):
     from .users.cli import seed_demo_command, users_cli
+    from .worker import worker_command
 
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(worker_command)
 
 
 def _init_socketio(app):

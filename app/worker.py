@@ -1,0 +1,179 @@
+"""The RQ side: the Redis connection, the queue, jobs with an app context, and workers.
+
+With ``REDIS_URL`` set, jobs run in ``flask worker`` processes. Without it (the embedded
+mode of ``make run``) Redis is an in-process fakeredis server and one worker thread in
+the server process runs the same jobs. Features add periodic jobs with ``add_schedule``;
+exactly one scheduler (a lease in Redis) enqueues them, whatever the number of workers.
+"""
+import functools
+import logging
+import os
+import threading
+import time
+import uuid
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from rq import Queue, SimpleWorker, Worker
+from rq.cron import CronScheduler
+from rq.timeouts import TimerDeathPenalty
+
+log = logging.getLogger(__name__)
+
+QUEUE = "beacon"
+SCHEDULER_LEASE_KEY = "beacon:scheduler:leader"
+SCHEDULER_LEASE_SECONDS = 30
+
+_embedded_server = None
+_embedded_lock = threading.Lock()
+_job_app = None
+
+
+def get_redis(app=None):
+    """The app's Redis connection: real with ``REDIS_URL``, else the process's fakeredis."""
+    app = app or current_app
+    connection = app.extensions.get("beacon_redis")
+    if connection is None:
+        if app.config["REDIS_URL"]:
+            import redis
+
+            connection = redis.Redis.from_url(app.config["REDIS_URL"], health_check_interval=30)
+        else:
+            connection = _fake_redis()
+        app.extensions["beacon_redis"] = connection
+    return connection
+
+
+def _fake_redis():
+    global _embedded_server
+    import fakeredis
+
+    with _embedded_lock:
+        if _embedded_server is None:
+            _embedded_server = fakeredis.FakeServer()
+    return fakeredis.FakeRedis(server=_embedded_server)
+
+
+def get_queue(app=None):
+    return Queue(QUEUE, connection=get_redis(app))
+
+
+def enqueue_job(func, *args, job_type, job_timeout=3600, retry=None, job_id=None, **kwargs):
+    """Queue ``func(*args, **kwargs)``; ``job_type`` names it in the admin views."""
+    return get_queue().enqueue(
+        func, args=args, kwargs=kwargs, job_id=job_id, meta={"type": job_type},
+        job_timeout=job_timeout, retry=retry, result_ttl=7 * 24 * 3600, failure_ttl=7 * 24 * 3600,
+    )
+
+
+def job_app():
+    """The Flask app jobs run in: the worker's own, created once per process."""
+    global _job_app
+    if _job_app is None:
+        from . import create_app
+
+        _job_app = create_app()
+    return _job_app
+
+
+def set_job_app(app):
+    global _job_app
+    _job_app = app
+
+
+def in_app_context(func):
+    """Run a job function inside the app context of the process running it."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with job_app().app_context():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def add_schedule(app, func, *, cron=None, interval=None, name=None):
+    """Run ``func`` (a job function) periodically: a cron string or an interval in seconds."""
+    app.extensions.setdefault("beacon_schedule", []).append(
+        {"func": func, "cron": cron, "interval": interval, "name": name or func.__name__})
+
+
+class ThreadWorker(SimpleWorker):
+    """An RQ worker that can run in a non-main thread (no signal handlers, no SIGALRM)."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self):
+        pass
+
+
+class Scheduler:
+    """Enqueues the scheduled jobs while it holds the leader lease in Redis."""
+
+    def __init__(self, app):
+        self.connection = get_redis(app)
+        self.token = uuid.uuid4().hex
+        self.stopped = threading.Event()
+        self.cron = CronScheduler(connection=self.connection, name=f"beacon-{os.getpid()}-{self.token[:6]}")
+        for entry in app.extensions.get("beacon_schedule", []):
+            self.cron.register(entry["func"], QUEUE, cron=entry["cron"], interval=entry["interval"],
+                               name=entry["name"], job_timeout=3600)
+
+    def is_leader(self):
+        """Take or renew the lease; True while this scheduler holds it."""
+        key, seconds = SCHEDULER_LEASE_KEY, SCHEDULER_LEASE_SECONDS
+        if self.connection.set(key, self.token, nx=True, ex=seconds):
+            return True
+        if self.connection.get(key) == self.token.encode():
+            self.connection.expire(key, seconds)
+            return True
+        return False
+
+    def run(self):
+        while not self.stopped.is_set():
+            if self.cron.get_jobs() and self.is_leader():
+                self.cron.enqueue_jobs()
+            self.stopped.wait(min(self.cron.calculate_sleep_interval(), SCHEDULER_LEASE_SECONDS / 3))
+
+    def start_thread(self):
+        thread = threading.Thread(target=self.run, name="beacon-scheduler", daemon=True)
+        thread.start()
+        return thread
+
+
+def start_embedded_worker(app):
+    """Run a worker thread and the scheduler inside this process (embedded mode)."""
+    set_job_app(app)
+    worker = ThreadWorker([get_queue(app)], connection=get_redis(app))
+    threading.Thread(target=worker.work, name="beacon-worker", daemon=True,
+                     kwargs={"logging_level": "WARNING"}).start()
+    Scheduler(app).start_thread()
+    return worker
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Quit when the queue is empty.")
+@click.option("--no-scheduler", is_flag=True, help="Do not run the scheduler in this worker.")
+@with_appcontext
+def worker_command(burst, no_scheduler):
+    """Run an RQ worker (with the scheduler) for a REDIS_URL deployment."""
+    app = current_app._get_current_object()
+    if not app.config["REDIS_URL"]:
+        raise click.ClickException("REDIS_URL is not set: the server runs jobs itself (embedded mode).")
+    set_job_app(app)
+    if not no_scheduler:
+        Scheduler(app).start_thread()
+    worker = Worker([get_queue(app)], connection=get_redis(app))
+    worker.work(burst=burst, logging_level="INFO")
+
+
+def wait_for_jobs(app, timeout=30):
+    """Block until the queue is empty and no job is running (tests and CLI helpers)."""
+    queue = get_queue(app)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if queue.count == 0 and queue.started_job_registry.count == 0:
+            return True
+        time.sleep(0.05)
+    return False
