@@ -29,3 +29,19 @@ def configure_engine(engine):
         # Read-only requests keep a deferred (shared) transaction.
         read_only = has_request_context() and request.method in READ_METHODS
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def add_unique(row, conflict_detail):
+    """Add and flush ``row``; a unique-constraint violation becomes a 409 with this detail."""
+    from sqlalchemy.exc import IntegrityError
+
+    from .errors import conflict
+    from .extensions import db
+
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise conflict(conflict_detail) from None
+    return row

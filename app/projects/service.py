@@ -1,10 +1,10 @@
 """Projects and memberships: each change commits with its event."""
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
 from ..audit import record_audit
 from ..auth.permissions import readable_project_ids, require_project_role, role_in
-from ..errors import conflict, not_found, validation_error
+from ..database import add_unique
+from ..errors import not_found, validation_error
 from ..events.service import record_event
 from ..extensions import db
 from ..http import check_version
@@ -28,13 +28,7 @@ def event_project(project):
 
 def create_project(user, key, name, description=""):
     """Create a project with ``user`` as its maintainer."""
-    project = Project(key=key, name=name, description=description)
-    db.session.add(project)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise conflict(f"The key {key} is already in use.") from None
+    project = add_unique(Project(key=key, name=name, description=description), f"The key {key} is already in use.")
     db.session.add(Membership(project_id=project.id, user_id=user.id, role="maintainer"))
     record_event(project, "project.created", user.id, {"project": event_project(project)})
     db.session.commit()

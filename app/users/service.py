@@ -1,9 +1,7 @@
 """Creating users."""
-from sqlalchemy.exc import IntegrityError
-
 from ..audit import record_audit
 from ..auth.tokens import hash_password
-from ..errors import conflict
+from ..database import add_unique
 from ..extensions import db
 from ..models import User
 from ..models.base import isoformat
@@ -16,14 +14,9 @@ def user_dict(user):
 
 def create_user(email, name, password, is_admin=False, actor_id=None):
     """Create a user; the e-mail is unique regardless of case."""
-    user = User(email=email.strip().lower(), name=name.strip(), password_hash=hash_password(password),
-                is_admin=is_admin)
-    db.session.add(user)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise conflict(f"A user with the e-mail {user.email} exists already.") from None
+    email = email.strip().lower()
+    user = add_unique(User(email=email, name=name.strip(), password_hash=hash_password(password), is_admin=is_admin),
+                      f"A user with the e-mail {email} exists already.")
     record_audit(actor_id, "user.created", "user", user.id, {"email": user.email, "is_admin": is_admin})
     db.session.commit()
     return user
