@@ -85,6 +85,7 @@ class BeaconApi(Api):
     """flask-smorest's Api with problem+json errors."""
 
     def handle_http_exception(self, error):
+        _rollback()
         data = getattr(error, "data", None) or {}
         headers = dict(data.get("headers") or {})
         if error.code == 429:
@@ -95,6 +96,13 @@ class BeaconApi(Api):
             return problem_response(422, "The request is not valid.", errors=_webargs_errors(data), headers=headers)
         detail = data.get("message") or error.description
         return problem_response(error.code, detail, headers=headers)
+
+
+def _rollback():
+    """An error answer never leaves a half-done transaction behind."""
+    from .extensions import db
+
+    db.session.rollback()
 
 
 def register_error_handlers(app):
@@ -109,10 +117,12 @@ def register_error_handlers(app):
 
     @app.errorhandler(Problem)
     def handle_problem(error):
+        _rollback()
         return problem_response(error.status, error.detail, title=error.title, errors=error.errors, headers=error.headers)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error):
         # HTTPExceptions go to BeaconApi.handle_http_exception, the more specific handler.
         log.exception("unhandled error")
+        _rollback()
         return problem_response(500, "An unexpected error occurred.")

@@ -59,10 +59,7 @@ def session_app(database_url):
 
     app = create_app(test_config(database_url))
     yield app
-    with app.app_context():
-        from app.extensions import db
-
-        db.engine.dispose()
+    services.dispose(app)
 
 
 @pytest.fixture
@@ -90,6 +87,7 @@ def make_app(database_url):
     yield make
     for app in made:
         services.empty_tables(app)
+        services.dispose(app)
 
 
 @pytest.fixture

@@ -88,6 +88,15 @@ def empty_tables(app):
                     connection.execute(text(f"DELETE FROM {table}"))
 
 
+def dispose(app):
+    """Close the app's database connections."""
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def redis_url():
     """A Redis database for this test process (``TEST_REDIS_DB``, default 15)."""
     import redis
