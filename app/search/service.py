@@ -72,6 +72,6 @@ def search(user, q, types, limit, cursor):
             Key(found.c.id, lambda r: r.id, descending=True)]
     page = paginate(select(found), keys, limit, cursor, rows=True)
     page["items"] = [{"type": r.type, "id": r.id, "project": r.project, "title": r.title,
-                      "snippet": snippet(r.text or r.title, q)}
+                      "snippet": snippet(r.text if q.lower() in (r.text or "").lower() else r.title, q)}
                      for r in page["items"]]
     return page

@@ -51,7 +51,7 @@ def _seed_issue(rng, project, users, now):
         "title": f"{words[0].capitalize()} {words[1]} fails after {words[2]}",
         "description": f"Steps: open {words[0]}, then {words[1]}. Expected {words[2]} to work.",
         "priority": rng.choice(["low", "medium", "medium", "high", "critical"]),
-        "assignee_id": rng.choice(users + [None]).id if rng.random() < 0.8 else None,
+        "assignee_id": rng.choice(users).id if rng.random() < 0.8 else None,
         "labels": rng.sample(LABELS, rng.randint(0, 2)),
     })
     steps = rng.choice([0, 1, 2, 2, 3])

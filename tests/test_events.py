@@ -1,0 +1,33 @@
+"""The change feed: per-project seq without gaps, oldest first, after_seq and pages."""
+
+
+def test_feed_after_seq_and_pages(client, factory):
+    owner = factory.user()
+    project = factory.project(owner, "WEB")
+    other = factory.project(owner, "API")
+    for i in range(5):
+        factory.issue(project, owner, title=f"w{i}")
+        factory.issue(other, owner, title=f"a{i}")
+    headers = factory.headers(owner)
+    feed = client.get("/api/v1/projects/WEB/events", headers=headers).json["items"]
+    assert [e["seq"] for e in feed] == [1, 2, 3, 4, 5, 6]
+    assert {e["project"] for e in feed} == {"WEB"}
+    first = feed[1]
+    assert set(first) == {"id", "seq", "project", "type", "actor_id", "at", "data"}
+    assert first["actor_id"] == owner.id and first["at"].endswith("Z") and first["data"]["issue"]["key"] == "WEB-1"
+    after = client.get("/api/v1/projects/WEB/events?after_seq=4", headers=headers).json["items"]
+    assert [e["seq"] for e in after] == [5, 6]
+    page = client.get("/api/v1/projects/WEB/events?limit=4", headers=headers).json
+    rest = client.get(f"/api/v1/projects/WEB/events?limit=4&cursor={page['next_cursor']}", headers=headers).json
+    assert [e["seq"] for e in page["items"] + rest["items"]] == [1, 2, 3, 4, 5, 6]
+
+
+def test_project_update_event_and_bad_after_seq(client, factory):
+    owner = factory.user()
+    factory.project(owner, "WEB", name="Old")
+    headers = factory.headers(owner)
+    client.patch("/api/v1/projects/WEB", json={"name": "New"}, headers=headers)
+    last = client.get("/api/v1/projects/WEB/events", headers=headers).json["items"][-1]
+    assert last["type"] == "project.updated" and last["data"]["changes"] == {"name": ["Old", "New"]}
+    assert client.get("/api/v1/projects/WEB/events?after_seq=-1", headers=headers).status_code == 422
+    assert client.get("/api/v1/projects/WEB/events?after_seq=x", headers=headers).status_code == 422
