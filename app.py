@@ -1,8 +1,14 @@
 """Serve Beacon (web, API and Socket.IO): ``python app.py`` or ``make run``."""
 import os
 
-from app import create_app
-from app.extensions import socketio
+if os.environ.get("SOCKETIO_ASYNC_MODE") == "eventlet":
+    # Before anything else is imported, or sockets and locks block the green loop.
+    import eventlet
+
+    eventlet.monkey_patch()
+
+from app import create_app  # noqa: E402
+from app.extensions import socketio  # noqa: E402
 
 if __name__ == "__main__":
     application = create_app()

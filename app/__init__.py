@@ -18,6 +18,7 @@ def create_app(overrides=None):
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_object(Config(app.instance_path))
     app.config.update(overrides or {})
+    _init_async_mode(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
@@ -34,6 +35,14 @@ def create_app(overrides=None):
     _register_cli(app)
     _init_socketio(app)
     return app
+
+
+def _init_async_mode(app):
+    """Under eventlet, make psycopg2 cooperative so a slow query does not stall the loop."""
+    if app.config["SOCKETIO_ASYNC_MODE"] == "eventlet" and "+psycopg2" in app.config["SQLALCHEMY_DATABASE_URI"]:
+        from psycogreen.eventlet import patch_psycopg
+
+        patch_psycopg()
 
 
 def _init_limiter(app):

@@ -27,10 +27,8 @@ def normalize_database_url(url, async_mode):
 
 
 def default_async_mode():
-    """Eventlet under gunicorn's eventlet worker, threading otherwise."""
-    if "gunicorn" in os.environ.get("SERVER_SOFTWARE", "") and _eventlet_patched():
-        return "eventlet"
-    return "threading"
+    """Eventlet when the process is monkey patched by it (gunicorn -k eventlet), else threading."""
+    return "eventlet" if _eventlet_patched() else "threading"
 
 
 def _eventlet_patched():

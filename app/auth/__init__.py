@@ -1,5 +1,5 @@
 """Sign-in, tokens, and who may do what."""
-from flask_smorest import Blueprint
+from ..api import Blueprint
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and out")
 

@@ -20,19 +20,27 @@ def role_in(project_id, user):
 def require_project_role(project, user, role="viewer"):
     """Raise 404 if the user cannot read the project, 403 if their role is below ``role``."""
     actual = role_in(project.id, user)
-    if actual is None:
-        raise not_found("project")
-    if ROLE_RANK[actual] < ROLE_RANK[role]:
-        raise Problem(403, f"This needs the {role} role in project {project.key}.")
+    _check_role(project, actual, role)
     return actual
 
 
-def load_project(key, user, role="viewer"):
-    """Return the project with this key if the user has ``role`` in it."""
-    project = db.session.scalar(select(Project).where(Project.key == key))
-    if project is None:
+def _check_role(project, actual, needed):
+    if actual is None:
         raise not_found("project")
-    require_project_role(project, user, role)
+    if ROLE_RANK[actual] < ROLE_RANK[needed]:
+        raise Problem(403, f"This needs the {needed} role in project {project.key}.")
+
+
+def load_project(key, user, role="viewer"):
+    """Return the project with this key if the user has ``role`` in it (one query)."""
+    row = db.session.execute(
+        select(Project, Membership.role).where(Project.key == key)
+        .outerjoin(Membership, (Membership.project_id == Project.id) & (Membership.user_id == user.id))
+    ).first()
+    if row is None:
+        raise not_found("project")
+    project, actual = row
+    _check_role(project, "maintainer" if user.is_admin else actual, role)
     return project
 
 

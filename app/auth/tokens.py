@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import current_app, g, request
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import Problem
@@ -50,7 +51,7 @@ def resolve_token(plain):
     if not plain:
         return None
     digest = hash_token(plain)
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    row = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == digest))
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
     if row.revoked_at is not None or row.expires_at <= utcnow() or not row.user.active:

@@ -1,5 +1,5 @@
 """Comments on issues."""
-from flask_smorest import Blueprint
+from ..api import Blueprint
 
 bp = Blueprint("comments", __name__, url_prefix="/api/v1", description="Comments")
 

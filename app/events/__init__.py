@@ -1,5 +1,5 @@
 """The change feed: recording events and serving them."""
-from flask_smorest import Blueprint
+from ..api import Blueprint
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1", description="The change feed")
 

@@ -1,5 +1,5 @@
 """Issues."""
-from flask_smorest import Blueprint
+from ..api import Blueprint
 
 bp = Blueprint("issues", __name__, url_prefix="/api/v1", description="Issues")
 

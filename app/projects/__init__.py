@@ -1,5 +1,5 @@
 """Projects and their members."""
-from flask_smorest import Blueprint
+from ..api import Blueprint
 
 bp = Blueprint("projects", __name__, url_prefix="/api/v1/projects", description="Projects and members")
 

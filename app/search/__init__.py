@@ -1,5 +1,5 @@
 """Search across projects, issues and comments."""
-from flask_smorest import Blueprint
+from ..api import Blueprint
 
 bp = Blueprint("search", __name__, url_prefix="/api/v1", description="Search")
 

@@ -1,0 +1,119 @@
+"""Benchmark the REST API against a bare Flask endpoint served the same way.
+
+    .venv/bin/python bench/api.py [--engines sqlite,postgresql] [--issues 10000] [--seconds 10]
+
+For each engine: a project of N issues, served by `gunicorn -k eventlet -w 1 wsgi:app`
+(the production shape); `wrk` drives list / get / create, and the same `wrk` drives a
+bare Flask app served by the same gunicorn command. Prints req/s, p50/p95/p99 and ratios.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.common import database_url_for, drop_database, migrate, seed_issues  # noqa: E402
+from tests.support.live import Process, free_port  # noqa: E402
+
+LUA = """
+local method, body, token = "{method}", [[{body}]], "{token}"
+request = function()
+  local headers = {{["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}}
+  return wrk.format(method, nil, headers, body ~= "" and body or nil)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("PCT %d %d %d\\n", latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def run_wrk(url, seconds, connections, method="GET", body="", token=""):
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA.format(method=method, body=body, token=token))
+    out = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
+                         capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50, p95, p99 = (int(x) / 1000 for x in re.search(r"PCT (\d+) (\d+) (\d+)", out).groups())
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rate, "p50": p50, "p95": p95, "p99": p99, "errors": int(errors.group(1)) if errors else 0}
+
+
+def serve(target, env, log):
+    port = free_port()
+    process = Process([str(ROOT / ".venv/bin/gunicorn"), "-k", "eventlet", "-w", "1", "-b", f"127.0.0.1:{port}",
+                       "--log-level", "warning", target], env, log)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return process, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError(process.output())
+
+
+def line(name, result, base=None):
+    ratio = f"  {result['rps'] / base['rps']:.0%} of bare" if base else ""
+    return (f"  {name:<22} {result['rps']:8.0f} req/s  p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms"
+            f"  p99 {result['p99']:6.1f} ms  errors {result['errors']}{ratio}")
+
+
+def bench_engine(engine, args, workdir):
+    url = database_url_for(engine, workdir, "api")
+    migrate(url)
+    token, issue_id = seed_issues(url, args.issues)
+    env = {"DATABASE_URL": url, "BEACON_INSTANCE_PATH": str(workdir), "EMBEDDED_WORKER": "0",
+           "RATE_LIMIT_API": "1000000/minute"}
+    beacon, base_url = serve("wsgi:app", env, workdir / f"{engine}.log")
+    bare, bare_url = serve("bench.bare_app:app", {}, workdir / "bare.log")
+    try:
+        c, s = args.connections, args.seconds
+        results = {
+            "bare page": run_wrk(f"{bare_url}/page", s, c),
+            "bare one": run_wrk(f"{bare_url}/one", s, c),
+            "list issues": run_wrk(f"{base_url}/api/v1/projects/WEB/issues", s, c, token=token),
+            "get issue": run_wrk(f"{base_url}/api/v1/issues/{issue_id}", s, c, token=token),
+            "create issue": run_wrk(f"{base_url}/api/v1/projects/WEB/issues", s, c, "POST",
+                                    '{"title": "Benchmark issue", "labels": ["bench"]}', token),
+            "create issue (1 client)": run_wrk(f"{base_url}/api/v1/projects/WEB/issues", s, 1, "POST",
+                                               '{"title": "Benchmark issue"}', token),
+        }
+    finally:
+        beacon.kill()
+        bare.kill()
+        drop_database(engine, url)
+    print(f"{engine}: {args.issues} issues, {args.connections} connections, {args.seconds}s each")
+    print(line("bare Flask page", results["bare page"]))
+    print(line("bare Flask one", results["bare one"]))
+    print(line("list issues (50)", results["list issues"], results["bare page"]))
+    print(line("get issue", results["get issue"], results["bare one"]))
+    print(line("create issue", results["create issue"], results["bare one"]))
+    print(line("create issue, 1 client", results["create issue (1 client)"]))
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--issues", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install -y wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="beacon-bench-"))
+    for engine in args.engines.split(","):
+        bench_engine(engine, args, workdir)
+
+
+if __name__ == "__main__":
+    main()
