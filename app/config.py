@@ -73,6 +73,7 @@ class Config:
         self.TOKEN_TTL_HOURS = int(env.get("TOKEN_TTL_HOURS", 24 * 30))
         self.BATCH_MAX_OPERATIONS = int(env.get("BATCH_MAX_OPERATIONS", 10_000))
         self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024))
+        self.ANALYTICS_CACHE_SECONDS = min(30, int(env.get("ANALYTICS_CACHE_SECONDS", 30)))
         self.SLOW_REQUEST_MS = float(env.get("SLOW_REQUEST_MS", 500))
         self.CORS_ORIGINS = env.get("CORS_ORIGINS") or None
         self.EMBEDDED_WORKER = self.REDIS_URL is None and _env_bool("EMBEDDED_WORKER", True)

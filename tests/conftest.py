@@ -45,6 +45,7 @@ def test_config(database_url, **overrides):
         "REDIS_URL": None,
         "SOCKETIO_MESSAGE_QUEUE": None,
         "EMBEDDED_WORKER": False,
+        "ANALYTICS_CACHE_SECONDS": 0,
         "RATE_LIMIT_SIGNIN": "1000/minute;1000/minute",
         "RATELIMIT_STORAGE_URI": "memory://",
         "BACKUP_DIR": os.path.join(INSTANCE, "backups"),
