@@ -14,15 +14,14 @@ def _env_bool(name, default=False):
 def normalize_database_url(url, async_mode):
     """Return a SQLAlchemy URL with the driver Beacon uses for this async mode.
 
-    Plain ``postgres://`` and ``postgresql://`` URLs pick psycopg 3, except under
-    eventlet, where psycopg 3 blocks the loop and psycopg2 (patched by psycogreen)
-    does not.
+    PostgreSQL URLs (``postgres://``, ``postgresql://``, with or without a driver) get
+    psycopg 3, except under eventlet, where psycopg 3 blocks the loop and psycopg2
+    (patched by psycogreen) does not.
     """
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
-    if url.startswith("postgresql://"):
-        driver = "psycopg2" if async_mode == "eventlet" else "psycopg"
-        url = f"postgresql+{driver}://" + url[len("postgresql://"):]
+    scheme, sep, rest = url.partition("://")
+    if scheme in {"postgres", "postgresql"} or scheme.startswith("postgresql+"):
+        driver = "psycopg2" if async_mode == "eventlet" else scheme.partition("+")[2] or "psycopg"
+        return f"postgresql+{driver}{sep}{rest}"
     return url
 
 

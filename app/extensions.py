@@ -14,7 +14,8 @@ naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention))
+# Objects keep what was just written after a commit: answering with them needs no re-read.
+db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention), session_options={"expire_on_commit": False})
 migrate = Migrate()
 socketio = SocketIO()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

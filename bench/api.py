@@ -54,9 +54,9 @@ def serve(target, env, log):
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
-            if requests.get(f"{url}/healthz", timeout=1).ok:
+            if requests.get(f"{url}/healthz", timeout=5).ok:
                 return process, url
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     raise RuntimeError(process.output())
 

@@ -6,15 +6,22 @@ from ..extensions import db
 from ..models import Membership, Project
 
 ROLE_RANK = {"viewer": 1, "member": 2, "maintainer": 3}
+ROLES_SEEN = "beacon_roles_seen"  # session.info key, cleared when the transaction ends
 
 
 def role_in(project_id, user):
-    """Return the user's role in the project (admins count as maintainers), or None."""
+    """Return the user's role in the project (admins count as maintainers), or None.
+
+    Remembered for the rest of the transaction, so a route's check and its service's
+    check cost one query.
+    """
     if user.is_admin:
         return "maintainer"
-    return db.session.scalar(
-        select(Membership.role).where(Membership.project_id == project_id, Membership.user_id == user.id)
-    )
+    known = db.session.info.setdefault(ROLES_SEEN, {})
+    if (project_id, user.id) not in known:
+        known[(project_id, user.id)] = db.session.scalar(
+            select(Membership.role).where(Membership.project_id == project_id, Membership.user_id == user.id))
+    return known[(project_id, user.id)]
 
 
 def require_project_role(project, user, role="viewer"):
@@ -40,6 +47,7 @@ def load_project(key, user, role="viewer"):
     if row is None:
         raise not_found("project")
     project, actual = row
+    db.session.info.setdefault(ROLES_SEEN, {})[(project.id, user.id)] = actual
     _check_role(project, "maintainer" if user.is_admin else actual, role)
     return project
 
