@@ -9,9 +9,11 @@ if os.environ.get("SOCKETIO_ASYNC_MODE") == "eventlet":
 
 from app import create_app  # noqa: E402
 from app.extensions import socketio  # noqa: E402
+from app.realtime.upkeep import start_upkeep  # noqa: E402
 
 if __name__ == "__main__":
     application = create_app()
+    start_upkeep(application)
     if application.config["EMBEDDED_WORKER"]:
         from app.worker import start_embedded_worker
 

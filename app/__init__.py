@@ -82,3 +82,6 @@ def _init_socketio(app):
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         cors_allowed_origins=app.config["CORS_ORIGINS"] or [],
     )
+    from .realtime.namespace import register
+
+    register(app)

@@ -1,6 +1,7 @@
 """Configuration from the environment (CONTRACT section 2)."""
 import os
 import secrets
+import sys
 from pathlib import Path
 
 
@@ -31,10 +32,10 @@ def default_async_mode():
 
 
 def _eventlet_patched():
-    try:
-        import eventlet.patcher
-    except ImportError:
+    if "eventlet" not in sys.modules:  # never imported: cannot have patched anything
         return False
+    import eventlet.patcher
+
     return eventlet.patcher.is_monkey_patched("socket")
 
 
@@ -73,6 +74,10 @@ class Config:
         self.BATCH_MAX_OPERATIONS = int(env.get("BATCH_MAX_OPERATIONS", 10_000))
         self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024))
         self.ANALYTICS_CACHE_SECONDS = min(30, int(env.get("ANALYTICS_CACHE_SECONDS", 30)))
+        self.REALTIME_MAX_ROOMS = int(env.get("REALTIME_MAX_ROOMS", 50))
+        self.REALTIME_MAX_PAYLOAD = int(env.get("REALTIME_MAX_PAYLOAD", 4096))
+        self.REALTIME_TYPING_SECONDS = float(env.get("REALTIME_TYPING_SECONDS", 5))
+        self.REALTIME_LEASE_SECONDS = float(env.get("REALTIME_LEASE_SECONDS", 15))
         self.SLOW_REQUEST_MS = float(env.get("SLOW_REQUEST_MS", 500))
         self.CORS_ORIGINS = env.get("CORS_ORIGINS") or None
         self.EMBEDDED_WORKER = self.REDIS_URL is None and _env_bool("EMBEDDED_WORKER", True)

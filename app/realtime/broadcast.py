@@ -36,10 +36,40 @@ def emit(name, payload, room):
 
 
 def access_lost(user_id, room):
-    """Tell every server process that ``user_id`` may no longer read ``room``."""
+    """Remove every connection of ``user_id`` from ``room``, on every server process."""
+    from . import presence
+
+    for sid in presence.sids_in_room(room, user_id):
+        _server_call("leave_room", sid, room, namespace=NAMESPACE)
+        presence.remove(room, sid)
+    emit("presence.diff", {"room": room, "joins": [], "leaves": [{"user_id": user_id}], "updates": []}, room)
     emit("access.lost", {"room": room}, f"user:{user_id}")
 
 
 def token_revoked(token_id, user_id):
-    """Tell every server process to close the sockets opened with this token."""
-    emit("token.revoked", {"token_id": token_id}, f"user:{user_id}")
+    """Close the sockets opened with this token, on every server process."""
+    from . import presence
+
+    for sid, socket_info in presence.sockets_of(user_id).items():
+        if socket_info["token_id"] == token_id:
+            _server_call("disconnect", sid, namespace=NAMESPACE)
+
+
+def user_deactivated(user_id):
+    """Close every socket of this user, on every server process."""
+    from . import presence
+
+    for sid in presence.sockets_of(user_id):
+        _server_call("disconnect", sid, namespace=NAMESPACE)
+
+
+def to_admins(name, payload):
+    emit(name, payload, "admins")
+
+
+def _server_call(method, *args, **kwargs):
+    """Ask the Socket.IO server (through the message queue: whichever process holds the sid)."""
+    try:
+        getattr(socketio.server, method)(*args, **kwargs)
+    except Exception:  # a dead message queue must not fail the committed change
+        log.exception("%s for %s failed", method, args)
