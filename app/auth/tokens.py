@@ -48,7 +48,7 @@ def issue_token(user):
 
 def resolve_token(plain):
     """Return the live ``ApiToken`` for a plain token, or None."""
-    if not plain:
+    if not isinstance(plain, str) or not plain or len(plain) > 256:
         return None
     digest = hash_token(plain)
     row = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == digest))

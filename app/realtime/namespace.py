@@ -164,4 +164,11 @@ def register(app):
                 "presence.update": on_presence_update, "*": on_unknown}
     for name, handler in handlers.items():
         socketio.on_event(name, handler, namespace=NAMESPACE)
-    socketio.on_error(NAMESPACE)(lambda error: log.exception("realtime handler failed") or fail("internal error"))
+    socketio.on_error(NAMESPACE)(on_error)
+
+
+def on_error(_error):
+    """A handler failed: log it; a failed connect is refused, any other event gets an error ack."""
+    log.exception("realtime handler failed")
+    db.session.rollback()
+    return False if request.event["message"] == "connect" else fail("internal error")

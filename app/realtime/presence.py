@@ -3,7 +3,7 @@
 - ``beacon:presence:{room}``: hash, connection id -> JSON ``{"user_id", "name", "state", "server", "at"}``
 - ``beacon:sockets:{user_id}``: hash, connection id -> ``{"server", "token_id"}`` (every socket of a user)
 - ``beacon:server:{server_id}``: a lease each server process renews; when it lapses (the
-  process died) the survivors remove that process's connections.
+  process died) the survivors remove that process's connections, whenever it died.
 
 A member is one user however many tabs: ``{"user_id", "name", "connections", "state"}``.
 """
@@ -17,7 +17,6 @@ ROOM_KEY = "beacon:presence:{room}"
 ROOMS_KEY = "beacon:presence:rooms"
 SOCKETS_KEY = "beacon:sockets:{user_id}"
 SERVER_KEY = "beacon:server:{server_id}"
-SERVERS_KEY = "beacon:servers"
 
 
 def redis():
@@ -98,30 +97,20 @@ def sids_in_room(room, user_id):
 
 
 def renew_lease(server_id, seconds):
-    pipe = redis().pipeline()
-    pipe.set(SERVER_KEY.format(server_id=server_id), "1", px=int(seconds * 1000))
-    pipe.sadd(SERVERS_KEY, server_id)
-    pipe.execute()
+    redis().set(SERVER_KEY.format(server_id=server_id), "1", px=int(seconds * 1000))
 
 
-def dead_servers():
-    """Server ids whose lease has lapsed."""
-    servers = [s.decode() for s in redis().smembers(SERVERS_KEY)]
-    return [s for s in servers if not redis().exists(SERVER_KEY.format(server_id=s))]
-
-
-def entries_of_servers(server_ids):
-    """``[(room, sid, entry)]`` of every connection held by these servers."""
-    found = []
+def dead_entries():
+    """``[(room, sid, entry)]`` of connections whose server process no longer holds its lease."""
+    found, alive = [], {}
     for room in (r.decode() for r in redis().smembers(ROOMS_KEY)):
         for sid, entry in room_entries(room).items():
-            if entry["server"] in server_ids:
+            server = entry["server"]
+            if server not in alive:
+                alive[server] = bool(redis().exists(SERVER_KEY.format(server_id=server)))
+            if not alive[server]:
                 found.append((room, sid, entry))
     return found
-
-
-def forget_server(server_id):
-    redis().srem(SERVERS_KEY, server_id)
 
 
 def online_counts(project_ids):

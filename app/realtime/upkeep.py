@@ -14,6 +14,10 @@ def start_upkeep(app):
     if app.extensions.get("beacon_realtime_upkeep"):
         return
     app.extensions["beacon_realtime_upkeep"] = True
+    from .namespace import SERVER_ID
+
+    with app.app_context():
+        presence.renew_lease(SERVER_ID, app.config["REALTIME_LEASE_SECONDS"])  # before any connection
     socketio.start_background_task(_run, app)
 
 
@@ -64,14 +68,9 @@ def sweep_dead_servers():
     """Remove the connections of server processes whose lease lapsed (killed, crashed)."""
     from .namespace import diffs
 
-    dead = presence.dead_servers()
-    if not dead:
-        return
-    for room, sid, entry in presence.entries_of_servers(set(dead)):
+    for room, sid, entry in presence.dead_entries():
         user_id, remaining = presence.remove(room, sid)
         presence.unregister_socket(entry["user_id"], sid)
         if user_id is not None:
             diffs.add(room, "leaves" if remaining is None else "updates",
                       remaining or {"user_id": user_id, "name": entry["name"]})
-    for server_id in dead:
-        presence.forget_server(server_id)

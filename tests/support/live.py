@@ -35,7 +35,7 @@ class Process:
             if sig is None:
                 self.popen.terminate()
                 try:
-                    self.popen.wait(5)
+                    self.popen.wait(1)
                 except subprocess.TimeoutExpired:
                     self.popen.kill()
             else:
