@@ -1,11 +1,12 @@
 """Issue analytics: overview counts, created vs resolved, cycle time, breakdown, flow."""
-from sqlalchemy import and_, case, distinct, func, literal, select, union_all
+from sqlalchemy import case, distinct, func, literal, select, union_all
 
 from ..extensions import db
 from ..models import Comment, Event, Issue, IssueLabel, IssueStatusChange, Project
 from ..models.issues import STATUSES
 from .scope import in_scope
-from .sql import as_float, calendar, day_buckets, exact_percentiles, hours_between, week_buckets
+from .sql import (as_float, calendar, day_buckets, day_label, exact_percentiles, hours_between, week_buckets,
+                  week_label)
 
 PERCENTILES = (0.5, 0.85, 0.95, 0.99)
 
@@ -30,24 +31,26 @@ def overview_counts(scope):
 
 def created_vs_resolved(scope, interval):
     buckets = day_buckets(scope.days, scope.today) if interval == "day" else week_buckets(scope.days, scope.today)
+    label = day_label if interval == "day" else week_label
     cal = calendar(buckets)
+    first, end = buckets[0][1], buckets[-1][2]  # a week bucket counts its whole week
 
-    def counted(column, label):
-        # a week bucket counts its whole week, also the days before the window
-        joined = and_(column >= cal.c.start, column < cal.c.end, in_scope(Issue.project_id, scope))
-        return (select(cal.c.label, func.count(Issue.id).label(label))
-                .select_from(cal).outerjoin(Issue, joined).group_by(cal.c.label).subquery())
+    def counted(column):
+        bucket = label(column)  # one expression object: PostgreSQL must see the same GROUP BY text
+        return (select(bucket.label("label"), func.count().label("n"))
+                .where(in_scope(Issue.project_id, scope), column >= first, column < end)
+                .group_by(bucket).subquery())
 
-    created, resolved = counted(Issue.created_at, "n"), counted(Issue.resolved_at, "n")
-    query = (select(created.c.label, created.c.n, resolved.c.n,
-                    func.sum(created.c.n).over(order_by=created.c.label),
-                    func.sum(resolved.c.n).over(order_by=created.c.label))
-             .join(resolved, resolved.c.label == created.c.label).order_by(created.c.label))
+    created, resolved = counted(Issue.created_at), counted(Issue.resolved_at)
+    c, r = func.coalesce(created.c.n, 0), func.coalesce(resolved.c.n, 0)
+    query = (select(cal.c.label, c, r, func.sum(c).over(order_by=cal.c.label), func.sum(r).over(order_by=cal.c.label))
+             .select_from(cal).outerjoin(created, created.c.label == cal.c.label)
+             .outerjoin(resolved, resolved.c.label == cal.c.label).order_by(cal.c.label))
     rows = db.session.execute(query).all()
     return {
         "interval": interval, "from": buckets[0][0], "to": scope.today.isoformat(),
-        "buckets": [{"start": r[0], "created": r[1], "resolved": r[2], "cumulative_created": int(r[3]),
-                     "cumulative_resolved": int(r[4])} for r in rows],
+        "buckets": [{"start": row[0], "created": row[1], "resolved": row[2], "cumulative_created": int(row[3]),
+                     "cumulative_resolved": int(row[4])} for row in rows],
     }
 
 
@@ -75,21 +78,23 @@ def flow(scope):
     """Issues standing in each status at the end of each day.
 
     Every status change moves one issue out of ``from_status`` and into ``to_status``;
-    summing those moves up to the end of a day gives that day's standing counts.
+    summing those moves up to the end of a day gives that day's standing counts. Moves
+    before the window count on its first day.
     """
     buckets = day_buckets(scope.days, scope.today)
-    cal = calendar(buckets, open_start=True)
-    base = in_scope(IssueStatusChange.project_id, scope)
+    first_label, end = buckets[0][0], buckets[-1][2]
+    base = [in_scope(IssueStatusChange.project_id, scope), IssueStatusChange.at < end]
     moves = union_all(
         select(IssueStatusChange.at.label("at"), IssueStatusChange.to_status.label("status"),
-               literal(1).label("delta")).where(base),
+               literal(1).label("delta")).where(*base),
         select(IssueStatusChange.at, IssueStatusChange.from_status, literal(-1))
-        .where(base, IssueStatusChange.from_status.is_not(None)),
+        .where(*base, IssueStatusChange.from_status.is_not(None)),
     ).subquery()
-    daily = (select(cal.c.label, *[func.coalesce(func.sum(case((moves.c.status == s, moves.c.delta))), 0).label(s)
-                                   for s in STATUSES])
-             .select_from(cal).outerjoin(moves, and_(moves.c.at >= cal.c.start, moves.c.at < cal.c.end))
-             .group_by(cal.c.label).subquery())
-    running = [func.sum(daily.c[s]).over(order_by=daily.c.label) for s in STATUSES]
-    rows = db.session.execute(select(daily.c.label, *running).order_by(daily.c.label)).all()
+    day = case((moves.c.at < buckets[0][1], first_label), else_=day_label(moves.c.at))
+    per_day = (select(day.label("label"), *[func.sum(case((moves.c.status == s, moves.c.delta), else_=0)).label(s)
+                                           for s in STATUSES]).group_by(day).subquery())
+    cal = calendar(buckets)
+    running = [func.sum(func.coalesce(per_day.c[s], 0)).over(order_by=cal.c.label) for s in STATUSES]
+    rows = db.session.execute(select(cal.c.label, *running).select_from(cal)
+                              .outerjoin(per_day, per_day.c.label == cal.c.label).order_by(cal.c.label)).all()
     return {"days": [{"date": r[0], **{s: int(r[i + 1]) for i, s in enumerate(STATUSES)}} for r in rows]}

@@ -5,20 +5,16 @@ from sqlalchemy import DateTime, Integer, String, case, cast, func, literal, sel
 
 from ..extensions import db
 
-EPOCH = datetime(1970, 1, 1)
-
-
 def dialect():
     return db.engine.dialect.name
 
 
-def calendar(buckets, name="calendar", open_start=False):
-    """A CTE of ``(label, start, end)`` rows, one per bucket; ``open_start`` stretches the first back to 1970."""
+def calendar(buckets, name="calendar"):
+    """A CTE of ``(label, start, end)`` rows, one per bucket, to gap-fill series against."""
     rows = [
-        select(literal(label, String()).label("label"),
-               literal(EPOCH if open_start and i == 0 else start, DateTime()).label("start"),
+        select(literal(label, String()).label("label"), literal(start, DateTime()).label("start"),
                literal(end, DateTime()).label("end"))
-        for i, (label, start, end) in enumerate(buckets)
+        for label, start, end in buckets
     ]
     return union_all(*rows).cte(name)
 
@@ -40,6 +36,21 @@ def week_buckets(days, today):
         buckets.append((monday.isoformat(), start, start + timedelta(days=7)))
         monday += timedelta(days=7)
     return buckets
+
+
+def day_label(column):
+    """``YYYY-MM-DD`` of a timestamp, computed per row (cheap to group by)."""
+    if dialect() == "postgresql":
+        return func.to_char(column, "YYYY-MM-DD")
+    return func.date(column)
+
+
+def week_label(column):
+    """``YYYY-MM-DD`` of the Monday starting a timestamp's ISO week."""
+    if dialect() == "postgresql":
+        return func.to_char(func.date_trunc("week", column), "YYYY-MM-DD")
+    weekday_from_monday = (cast(func.strftime("%w", column), Integer()) + 6) % 7
+    return func.date(column, "-" + cast(weekday_from_monday, String()) + " days")
 
 
 def hours_between(start, end):

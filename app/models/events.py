@@ -7,7 +7,7 @@ class Event(db.Model):
     __tablename__ = "events"
     __table_args__ = (
         db.UniqueConstraint("project_id", "seq", name="uq_events_project_seq"),
-        db.Index("ix_events_at", "at"),
+        db.Index("ix_events_project_at", "project_id", "at"),
         db.Index("ix_events_actor_at", "actor_id", "at"),
     )
 

@@ -133,7 +133,7 @@ def upgrade():
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.create_index('ix_events_actor_at', ['actor_id', 'at'], unique=False)
-        batch_op.create_index('ix_events_at', ['at'], unique=False)
+        batch_op.create_index('ix_events_project_at', ['project_id', 'at'], unique=False)
 
     op.create_table('issues',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -265,7 +265,7 @@ def downgrade():
 
     op.drop_table('issues')
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.drop_index('ix_events_at')
+        batch_op.drop_index('ix_events_project_at')
         batch_op.drop_index('ix_events_actor_at')
 
     op.drop_table('events')
