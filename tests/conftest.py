@@ -20,8 +20,20 @@ for name in ("DATABASE_URL", "REDIS_URL", "SOCKETIO_MESSAGE_QUEUE", "BACKUP_DIR"
 
 
 def pytest_generate_tests(metafunc):
-    if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", services.backends(), indirect=True, scope="session")
+    """Run each test on every reachable backend, or on the ones its ``backends`` marker names.
+
+    ``@pytest.mark.backends("postgresql")`` limits a test to PostgreSQL;
+    ``@pytest.mark.backends("production")`` runs it once, on PostgreSQL when reachable.
+    """
+    if "backend" not in metafunc.fixturenames:
+        return
+    found = services.backends()
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker and marker.args == ("production",):
+        found = found[-1:]
+    elif marker:
+        found = [b for b in found if b in marker.args]
+    metafunc.parametrize("backend", found, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,9 @@ from app.extensions import db
 from app.models import Event, Issue
 
 
-def test_twenty_threads_create_issues_and_comments(app, factory, backend):
-    if backend != "postgresql":
-        pytest.skip("real row-level concurrency needs PostgreSQL (SQLite serializes whole-database writes)")
+# Real row-level concurrency needs PostgreSQL; SQLite serializes whole-database writes.
+@pytest.mark.backends("postgresql")
+def test_twenty_threads_create_issues_and_comments(app, factory):
     owner = factory.user()
     project = factory.project(owner, "WEB")
     writers = [factory.member(project, factory.user(), "member") for _ in range(20)]

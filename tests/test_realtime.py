@@ -8,16 +8,16 @@ import pytest
 import requests
 import socketio
 
-from tests.support import services
 from tests.support.live import ROOT
 from tests.support.sockets import RecordingClient
 
 
+pytestmark = pytest.mark.backends("production")  # real servers: once, on the production database
+
+
 @pytest.fixture
-def realtime(backend, redis_url, start_server, factory):
+def realtime(redis_url, start_server, factory):
     """Start servers linked by the Redis message queue; make clients; close them afterwards."""
-    if backend == "sqlite" and "postgresql" in services.backends():
-        pytest.skip("real-socket tests run once, on PostgreSQL")
     clients, servers = [], []
 
     class Realtime:
