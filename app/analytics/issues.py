@@ -1,5 +1,5 @@
 """Issue analytics: overview counts, created vs resolved, cycle time, breakdown, flow."""
-from sqlalchemy import case, distinct, func, literal, select, union_all
+from sqlalchemy import case, distinct, func, select
 
 from ..extensions import db
 from ..models import Comment, Event, Issue, IssueLabel, IssueStatusChange, Project
@@ -83,16 +83,12 @@ def flow(scope):
     """
     buckets = day_buckets(scope.days, scope.today)
     first_label, end = buckets[0][0], buckets[-1][2]
-    base = [in_scope(IssueStatusChange.project_id, scope), IssueStatusChange.at < end]
-    moves = union_all(
-        select(IssueStatusChange.at.label("at"), IssueStatusChange.to_status.label("status"),
-               literal(1).label("delta")).where(*base),
-        select(IssueStatusChange.at, IssueStatusChange.from_status, literal(-1))
-        .where(*base, IssueStatusChange.from_status.is_not(None)),
-    ).subquery()
-    day = case((moves.c.at < buckets[0][1], first_label), else_=day_label(moves.c.at))
-    per_day = (select(day.label("label"), *[func.sum(case((moves.c.status == s, moves.c.delta), else_=0)).label(s)
-                                           for s in STATUSES]).group_by(day).subquery())
+    change = IssueStatusChange
+    day = case((change.at < buckets[0][1], first_label), else_=day_label(change.at))
+    moves = [(func.count(case((change.to_status == s, 1))) - func.count(case((change.from_status == s, 1)))).label(s)
+             for s in STATUSES]  # one pass: into a status counts +1, out of it -1
+    per_day = (select(day.label("label"), *moves)
+               .where(in_scope(change.project_id, scope), change.at < end).group_by(day).subquery())
     cal = calendar(buckets)
     running = [func.sum(func.coalesce(per_day.c[s], 0)).over(order_by=cal.c.label) for s in STATUSES]
     rows = db.session.execute(select(cal.c.label, *running).select_from(cal)
