@@ -41,4 +41,4 @@ def emit_app(environ, start_response):
 app = socketio.WSGIApp(sio, emit_app)
 
 if __name__ == "__main__":
-    eventlet.wsgi.server(eventlet.listen(("127.0.0.1", int(os.environ["PORT"]))), app, log_output=False)
+    eventlet.wsgi.server(eventlet.listen(("127.0.0.1", int(os.environ["PORT"])), backlog=2048), app, log_output=False, max_size=10_000)

@@ -54,15 +54,22 @@ class Crowd:
         self.clients = []
 
         def one(_):
-            client = socketio.Client(reconnection=False)
+            client = socketio.Client(reconnection=False, request_timeout=30)
             client.on("issue.created", self._seen, namespace="/realtime")
-            client.connect(url, auth={"token": token}, namespaces=["/realtime"], transports=["websocket"],
-                           wait_timeout=30)
+            for attempt in range(3):  # a handshake can time out while the server is busy accepting others
+                try:
+                    client.connect(url, auth={"token": token}, namespaces=["/realtime"], transports=["websocket"],
+                                   wait_timeout=30)
+                    break
+                except socketio.exceptions.ConnectionError:
+                    if attempt == 2:
+                        raise
+                    time.sleep(1)
             if room:
                 client.call("join", {"room": room}, namespace="/realtime", timeout=60)
             return client
 
-        with ThreadPoolExecutor(32) as pool:
+        with ThreadPoolExecutor(8) as pool:
             self.clients = list(pool.map(one, range(count)))
 
     def _seen(self, event):

@@ -219,3 +219,15 @@ def test_an_event_emitted_by_a_worker_reaches_clients(realtime, team, redis_url,
     assert result.returncode == 0, result.stderr[-2000:]
     assert client.wait_for(lambda ev: [d for n, d in ev if n == "issue.created"
                                        and d["data"]["issue"]["title"] == "from the worker"])
+
+
+def test_analytics_counts_who_is_connected(realtime, team, factory):
+    server = realtime.server()
+    realtime.client(server, team["member"]).join("project:WEB")
+    realtime.client(server, team["member"]).join("project:WEB")  # a second tab
+    realtime.client(server, team["outsider"]).join("project:API")
+    headers = {**factory.headers(team["owner"]), "Cache-Control": "no-cache"}
+    live = requests.get(f"{server.url}/api/v1/analytics/realtime", headers=headers).json()
+    assert (live["online_users"], live["connections"]) == (1, 2)  # API's visitor is not the owner's business
+    overview = requests.get(f"{server.url}/api/v1/analytics/overview?project=WEB", headers=headers).json()
+    assert overview["online_users"] == 1
