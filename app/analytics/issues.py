@@ -5,8 +5,8 @@ from ..extensions import db
 from ..models import Comment, Event, Issue, IssueLabel, IssueStatusChange, Project
 from ..models.issues import STATUSES
 from .scope import in_scope
-from .sql import (as_float, calendar, day_buckets, day_label, exact_percentiles, hours_between, week_buckets,
-                  week_label)
+from .sql import (as_float, calendar, day_buckets, day_key, exact_percentiles, first_day_key, hours_between,
+                  key_label, week_buckets, week_key)
 
 PERCENTILES = (0.5, 0.85, 0.95, 0.99)
 
@@ -31,15 +31,16 @@ def overview_counts(scope):
 
 def created_vs_resolved(scope, interval):
     buckets = day_buckets(scope.days, scope.today) if interval == "day" else week_buckets(scope.days, scope.today)
-    label = day_label if interval == "day" else week_label
+    key = day_key if interval == "day" else week_key
     cal = calendar(buckets)
     first, end = buckets[0][1], buckets[-1][2]  # a week bucket counts its whole week
 
     def counted(column):
-        bucket = label(column)  # one expression object: PostgreSQL must see the same GROUP BY text
-        return (select(bucket.label("label"), func.count().label("n"))
-                .where(in_scope(Issue.project_id, scope), column >= first, column < end)
-                .group_by(bucket).subquery())
+        bucket = key(column)  # one expression object: PostgreSQL must see the same GROUP BY text
+        grouped = (select(bucket.label("key"), func.count().label("n"))
+                   .where(in_scope(Issue.project_id, scope), column >= first, column < end)
+                   .group_by(bucket).subquery())
+        return select(key_label(grouped.c.key).label("label"), grouped.c.n).subquery()
 
     created, resolved = counted(Issue.created_at), counted(Issue.resolved_at)
     c, r = func.coalesce(created.c.n, 0), func.coalesce(resolved.c.n, 0)
@@ -84,11 +85,12 @@ def flow(scope):
     buckets = day_buckets(scope.days, scope.today)
     first_label, end = buckets[0][0], buckets[-1][2]
     change = IssueStatusChange
-    day = case((change.at < buckets[0][1], first_label), else_=day_label(change.at))
+    day = case((change.at < buckets[0][1], first_day_key(first_label)), else_=day_key(change.at))
     moves = [(func.count(case((change.to_status == s, 1))) - func.count(case((change.from_status == s, 1)))).label(s)
              for s in STATUSES]  # one pass: into a status counts +1, out of it -1
-    per_day = (select(day.label("label"), *moves)
+    grouped = (select(day.label("key"), *moves)
                .where(in_scope(change.project_id, scope), change.at < end).group_by(day).subquery())
+    per_day = select(key_label(grouped.c.key).label("label"), *[grouped.c[s] for s in STATUSES]).subquery()
     cal = calendar(buckets)
     running = [func.sum(func.coalesce(per_day.c[s], 0)).over(order_by=cal.c.label) for s in STATUSES]
     rows = db.session.execute(select(cal.c.label, *running).select_from(cal)

@@ -1,7 +1,7 @@
 """SQL building blocks: a calendar of buckets, hours between timestamps, exact percentiles."""
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import DateTime, Integer, String, case, cast, func, literal, select, union_all
+from sqlalchemy import Date, DateTime, Integer, String, case, cast, func, literal, select, union_all
 
 from ..extensions import db
 
@@ -38,19 +38,27 @@ def week_buckets(days, today):
     return buckets
 
 
-def day_label(column):
-    """``YYYY-MM-DD`` of a timestamp, computed per row (cheap to group by)."""
-    if dialect() == "postgresql":
-        return func.to_char(column, "YYYY-MM-DD")
-    return func.date(column)
+def day_key(column):
+    """The UTC date of a timestamp, cheap to compute per row and to group by."""
+    return cast(column, Date()) if dialect() == "postgresql" else func.date(column)
 
 
-def week_label(column):
-    """``YYYY-MM-DD`` of the Monday starting a timestamp's ISO week."""
+def week_key(column):
+    """The Monday starting a timestamp's ISO week."""
     if dialect() == "postgresql":
-        return func.to_char(func.date_trunc("week", column), "YYYY-MM-DD")
+        return cast(func.date_trunc("week", column), Date())
     weekday_from_monday = (cast(func.strftime("%w", column), Integer()) + 6) % 7
     return func.date(column, "-" + cast(weekday_from_monday, String()) + " days")
+
+
+def key_label(key):
+    """``YYYY-MM-DD`` of a day or week key: applied to grouped rows only."""
+    return func.to_char(key, "YYYY-MM-DD") if dialect() == "postgresql" else key
+
+
+def first_day_key(first_label):
+    """The key of the window's first day, as a literal comparable with ``day_key``."""
+    return literal(date.fromisoformat(first_label), Date()) if dialect() == "postgresql" else literal(first_label)
 
 
 def hours_between(start, end):
