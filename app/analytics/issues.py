@@ -60,7 +60,7 @@ def cycle_time(scope):
                 .where(in_scope(Issue.project_id, scope), Issue.resolved_at >= scope.start)).subquery()
     count, mean = db.session.execute(select(func.count(), func.avg(resolved.c.hours))).one()
     values = exact_percentiles(resolved, "hours", PERCENTILES) if count else [None] * len(PERCENTILES)
-    return {"count": count, "mean": as_float(mean), **dict(zip(("p50", "p85", "p95", "p99"), values))}
+    return {"count": count, "mean": as_float(mean), **dict(zip(("p50", "p85", "p95", "p99"), values, strict=True))}
 
 
 def breakdown(scope, by):

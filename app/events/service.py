@@ -58,7 +58,7 @@ def record_events(project, changes):
     ids = db.session.scalars(insert(Event).returning(Event.id, sort_by_parameter_order=True), rows).all()
     payloads = [
         event_payload(row_id, row["seq"], project.key, row["type"], row["actor_id"], at, row["data"])
-        for row_id, row in zip(ids, rows)
+        for row_id, row in zip(ids, rows, strict=True)
     ]
     db.session.info.setdefault(_PENDING, []).extend(payloads)
     return payloads
