@@ -4,7 +4,6 @@ import re
 from sqlalchemy import select
 
 from ..auth.permissions import role_in
-from ..errors import Problem
 from ..extensions import db
 from ..models import Batch, Issue, Project
 
@@ -39,11 +38,3 @@ def check_access(room, user):
     if project is None or role_in(project.id, user) is None:
         raise RoomError("not found or not allowed")
     return kind, project
-
-
-def may_read(room, user):
-    try:
-        check_access(room, user)
-        return True
-    except (RoomError, Problem):
-        return False
