@@ -76,10 +76,13 @@ def _register_cli(app):
 
 
 def _init_socketio(app):
+    from .realtime.manager import client_manager
+
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        client_manager=client_manager(app),
         cors_allowed_origins=app.config["CORS_ORIGINS"] or [],
     )
     from .realtime.namespace import register

@@ -78,6 +78,7 @@ class Config:
         self.REALTIME_MAX_PAYLOAD = int(env.get("REALTIME_MAX_PAYLOAD", 4096))
         self.REALTIME_TYPING_SECONDS = float(env.get("REALTIME_TYPING_SECONDS", 5))
         self.REALTIME_LEASE_SECONDS = float(env.get("REALTIME_LEASE_SECONDS", 15))
+        self.REALTIME_MAX_REPLAY = int(env.get("REALTIME_MAX_REPLAY", 20_000))
         self.SLOW_REQUEST_MS = float(env.get("SLOW_REQUEST_MS", 500))
         self.CORS_ORIGINS = env.get("CORS_ORIGINS") or None
         self.EMBEDDED_WORKER = self.REDIS_URL is None and _env_bool("EMBEDDED_WORKER", True)

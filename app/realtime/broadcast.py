@@ -1,14 +1,25 @@
 """Send committed changes to the Socket.IO rooms that should see them.
 
 Web processes and workers share this module: with a message queue configured, an emit
-from any process reaches clients on every server process.
+from any process reaches clients on every server process. Besides events, it sends
+control messages to personal rooms (``user:{id}``) that each server process acts on for
+its own sockets before passing them on (``manager.py``): ``access.lost`` takes a socket
+out of a room, ``session.ended`` closes it.
 """
 import logging
+import threading
+import time
+from collections import defaultdict
+
+from redis.exceptions import RedisError
 
 from ..extensions import socketio
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/realtime"
+BULK_THRESHOLD = 10  # more events than this for one room in one commit go as events.bulk
+BULK_SIZE = 500  # events per events.bulk message
+PROGRESS_INTERVAL = 0.25  # seconds between two batch.progress of one batch
 
 
 def rooms_for(event):
@@ -20,56 +31,122 @@ def rooms_for(event):
     return rooms
 
 
+def bulk_messages(room, events):
+    """``(name, data)`` messages for a room's events, in seq order: one each, or bulk if many."""
+    if len(events) <= BULK_THRESHOLD:
+        return [(event["type"], event) for event in events]
+    return [("events.bulk", {"room": room, "events": events[i:i + BULK_SIZE]})
+            for i in range(0, len(events), BULK_SIZE)]
+
+
 def events(payloads):
-    """Emit committed events, in seq order, each once to each of its rooms."""
+    """Emit committed events to their rooms: each once per room, in seq order per project."""
+    from .sequencer import send_in_order
+
+    by_project = defaultdict(list)
     for event in payloads:
+        by_project[event["project"]].append(event)
+    for project_key, project_events in by_project.items():
+        try:
+            send_in_order(project_key, sorted(project_events, key=lambda e: e["seq"]), _send_events)
+        except (RedisError, OSError):  # a dead message queue must not fail the committed change
+            log.exception("broadcast of %s events of %s failed", len(project_events), project_key)
+
+
+def _send_events(project_events):
+    by_room = defaultdict(list)
+    for event in project_events:
         for room in rooms_for(event):
-            emit(event["type"], event, room)
+            by_room[room].append(event)
+    for room, room_events in by_room.items():
+        for name, data in bulk_messages(room, room_events):
+            socketio.emit(name, data, to=room, namespace=NAMESPACE)
 
 
-def emit(name, payload, room):
-    """Emit one message to a room of the ``/realtime`` namespace."""
+def emit(name, payload, to):
+    """Emit one message to a room (or a list of rooms) of the ``/realtime`` namespace."""
     try:
-        socketio.emit(name, payload, to=room, namespace=NAMESPACE)
-    except Exception:  # a dead message queue must not fail the committed request
-        log.exception("emit of %s to %s failed", name, room)
+        socketio.emit(name, payload, to=to, namespace=NAMESPACE)
+    except (RedisError, OSError):  # a dead message queue must not fail the committed change
+        log.exception("emit of %s to %s failed", name, to)
 
 
 def access_lost(user_id, room):
-    """Remove every connection of ``user_id`` from ``room``, on every server process."""
-    from . import presence
-
-    for sid in presence.sids_in_room(room, user_id):
-        _server_call("leave_room", sid, room, namespace=NAMESPACE)
-        presence.remove(room, sid)
-    emit("presence.diff", {"room": room, "joins": [], "leaves": [{"user_id": user_id}], "updates": []}, room)
+    """Take every connection of ``user_id`` out of ``room`` (and, for a project, out of
+    its issues' rooms), on every server process."""
     emit("access.lost", {"room": room}, f"user:{user_id}")
 
 
 def token_revoked(token_id, user_id):
     """Close the sockets opened with this token, on every server process."""
-    from . import presence
-
-    for sid, socket_info in presence.sockets_of(user_id).items():
-        if socket_info["token_id"] == token_id:
-            _server_call("disconnect", sid, namespace=NAMESPACE)
+    emit("session.ended", {"reason": "signed_out", "token_id": token_id}, f"user:{user_id}")
 
 
 def user_deactivated(user_id):
     """Close every socket of this user, on every server process."""
-    from . import presence
+    emit("session.ended", {"reason": "deactivated"}, f"user:{user_id}")
 
-    for sid in presence.sockets_of(user_id):
-        _server_call("disconnect", sid, namespace=NAMESPACE)
+
+def room_closed(room):
+    """Empty a room whose subject is gone (a deleted project), on every server process."""
+    emit("room.closed", {"room": room}, room)
 
 
 def to_admins(name, payload):
+    """Send ``backup.finished``, ``backup.restored``, ... to every admin's sockets."""
+    if name == "backup.restored":
+        from .sequencer import forget_all
+
+        forget_all()  # the restore rewound every project's seq
     emit(name, payload, "admins")
 
 
-def _server_call(method, *args, **kwargs):
-    """Ask the Socket.IO server (through the message queue: whichever process holds the sid)."""
-    try:
-        getattr(socketio.server, method)(*args, **kwargs)
-    except Exception:  # a dead message queue must not fail the committed change
-        log.exception("%s for %s failed", method, args)
+_progress = {}  # batch id -> {"last": monotonic time, "sent": payload, "pending": (payload, user_id)}
+_progress_lock = threading.Lock()
+
+
+def batch_progress(batch, user_id):
+    """Send ``batch.progress`` to ``batch:{id}`` and the submitter: at most every 250 ms, the
+    latest counts last. ``batch``: a mapping or object with id, done, total, succeeded, failed."""
+    payload = _progress_payload(batch)
+    with _progress_lock:
+        state = _progress.setdefault(payload["id"], {"last": 0.0, "sent": None, "pending": None})
+        wait = PROGRESS_INTERVAL - (time.monotonic() - state["last"])
+        if wait > 0 and payload["done"] < payload["total"]:
+            if state["pending"] is None:  # send the latest counts when the window ends
+                timer = threading.Timer(wait, _send_pending_progress, (payload["id"],))
+                timer.daemon = True
+                timer.start()
+            state["pending"] = (payload, user_id)
+            return
+        state.update(last=time.monotonic(), sent=payload, pending=None)
+    _emit_batch("batch.progress", payload, user_id)
+
+
+def batch_finished(record, user_id):
+    """Send the final ``batch.progress`` (unless sent), then ``batch.finished`` with the record."""
+    payload = _progress_payload(record)
+    with _progress_lock:
+        state = _progress.pop(payload["id"], None) or {}
+    if state.get("sent") != payload:
+        _emit_batch("batch.progress", payload, user_id)
+    _emit_batch("batch.finished", record, user_id)
+
+
+def _send_pending_progress(batch_id):
+    with _progress_lock:
+        state = _progress.get(batch_id)
+        if not state or state["pending"] is None:
+            return
+        (payload, user_id), state["pending"] = state["pending"], None
+        state.update(last=time.monotonic(), sent=payload)
+    _emit_batch("batch.progress", payload, user_id)
+
+
+def _progress_payload(batch):
+    get = batch.get if isinstance(batch, dict) else lambda name: getattr(batch, name)
+    return {name: get(name) for name in ("id", "done", "total", "succeeded", "failed")}
+
+
+def _emit_batch(name, payload, user_id):
+    emit(name, payload, [f"batch:{payload['id']}", f"user:{user_id}"])

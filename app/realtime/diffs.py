@@ -1,35 +1,67 @@
-"""Presence diffs, coalesced: at most one ``presence.diff`` per room per flush (250 ms)."""
-import threading
+"""Presence diffs, coalesced in Redis: at most one ``presence.diff`` per room per 250 ms.
+
+Any process records a change with ``push``; every server process calls ``flush`` on its
+tick, and a short lock per room in Redis lets only one of them send that room's diff in
+each window, however many processes there are.
+"""
+import json
+
+from flask import current_app
+
+WINDOW_MS = 250
+PENDING_KEY = "beacon:diff:{room}"
+ROOMS_KEY = "beacon:diff:rooms"
+LOCK_KEY = "beacon:diff:lock:{room}"
 
 
-class DiffBuffer:
-    """Collects joins, leaves and updates per room until the next flush."""
+def redis():
+    from ..worker import get_redis
 
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.pending = {}  # room -> {user_id: (kind, member)}
+    return get_redis(current_app)
 
-    def add(self, room, kind, member):
-        with self.lock:
-            users = self.pending.setdefault(room, {})
-            previous = users.get(member["user_id"], (None, None))[0]
-            if previous == "joins" and kind == "leaves":
-                del users[member["user_id"]]  # came and went within one window: nothing to tell
-                return
-            if previous == "joins" and kind == "updates":
-                kind = "joins"  # still a join, with the newer state
-            elif previous == "leaves" and kind == "joins":
-                kind = "updates"  # left and came back: others saw no change of membership
-            users[member["user_id"]] = (kind, member)
 
-    def drain(self):
-        """Return ``{room: {"joins": [...], "leaves": [...], "updates": [...]}}`` and start afresh."""
-        with self.lock:
-            pending, self.pending = self.pending, {}
-        diffs = {}
-        for room, users in pending.items():
-            diff = {"room": room, "joins": [], "leaves": [], "updates": []}
-            for _user_id, (kind, member) in sorted(users.items()):
-                diff[kind].append(member)
-            diffs[room] = diff
-        return diffs
+def push(room, kind, member):
+    """Record that ``member`` joined, left or changed (``kind``: joins, leaves, updates)."""
+    pipe = redis().pipeline()
+    pipe.rpush(PENDING_KEY.format(room=room), json.dumps([kind, member]))
+    pipe.sadd(ROOMS_KEY, room)
+    pipe.execute()
+
+
+def fold(changes):
+    """Fold a room's changes, oldest first, into ``{"joins", "leaves", "updates"}`` by user."""
+    users = {}
+    for kind, member in changes:
+        previous = users.get(member["user_id"], (None, None))[0]
+        if previous == "joins" and kind == "leaves":
+            del users[member["user_id"]]  # came and went within one window: nothing to tell
+            continue
+        if previous == "joins" and kind == "updates":
+            kind = "joins"  # still a join, with the newer state
+        elif previous == "leaves" and kind in ("joins", "updates"):
+            kind = "updates"  # left and came back: the others saw no change of membership
+        users[member["user_id"]] = (kind, member)
+    diff = {"joins": [], "leaves": [], "updates": []}
+    for _user_id, (kind, member) in sorted(users.items()):
+        diff[kind].append(member)
+    return diff
+
+
+def take(room):
+    """Take a room's pending changes if no process sent its diff in this window; else None."""
+    if not redis().set(LOCK_KEY.format(room=room), "1", nx=True, px=WINDOW_MS):
+        return None
+    pipe = redis().pipeline()
+    pipe.lrange(PENDING_KEY.format(room=room), 0, -1)
+    pipe.delete(PENDING_KEY.format(room=room))
+    pipe.srem(ROOMS_KEY, room)
+    raw = pipe.execute()[0]
+    return fold([json.loads(item) for item in raw])
+
+
+def flush(send):
+    """Send each room's coalesced diff with ``send(room, diff)``."""
+    for room in sorted(r.decode() for r in redis().smembers(ROOMS_KEY)):
+        diff = take(room)
+        if diff and any(diff.values()):
+            send(room, {"room": room, **diff})

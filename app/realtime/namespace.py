@@ -1,31 +1,26 @@
-"""The ``/realtime`` Socket.IO namespace: rooms, catch-up, presence.
+"""The ``/realtime`` Socket.IO namespace: connecting, rooms, catch-up, presence.
 
-Every handler answers with an acknowledgement ``{"ok": true, ...}`` or ``{"ok": false,
-"error"}``. Connection state lives in this process (``LOCAL``); presence lives in Redis.
+Every client event is answered with an acknowledgement ``{"ok": true, ...}`` or
+``{"ok": false, "error"}``; a refused request changes nothing.
 """
 import json
 import logging
-import os
-import socket
-import uuid
+import time
 
 from flask import current_app, request
 from flask_socketio import join_room, leave_room
-from sqlalchemy import select
 
 from ..auth.tokens import resolve_token
 from ..extensions import db, socketio
-from ..models import Event
-from . import presence
-from .broadcast import NAMESPACE, rooms_for
-from .diffs import DiffBuffer
+from ..models import User
+from . import connections, diffs, presence
+from .broadcast import NAMESPACE
+from .catchup import CatchUpError, replay
+from .connections import Connection, server_id
 from .rooms import RoomError, check_access
 
 log = logging.getLogger(__name__)
-SERVER_ID = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 STATUSES = ("viewing", "editing", "typing")
-LOCAL = {}  # sid -> {"user": {"id", "name", "is_admin"}, "token_id", "rooms": set()}
-diffs = DiffBuffer()
 
 
 def fail(error):
@@ -33,7 +28,7 @@ def fail(error):
 
 
 def _payload(data, *fields):
-    """Check a client payload: a small JSON object with the given fields."""
+    """Check a client payload: a small JSON object with only the given fields."""
     if not isinstance(data, dict):
         raise ValueError("the payload must be an object")
     if len(json.dumps(data)) > current_app.config["REALTIME_MAX_PAYLOAD"]:
@@ -44,127 +39,117 @@ def _payload(data, *fields):
     return data
 
 
+def _manager():
+    return socketio.server.manager
+
+
 def on_connect(auth=None):
     token = resolve_token(auth.get("token") if isinstance(auth, dict) else None)
     if token is None:
-        db.session.remove()
         return False  # refused
+    from .upkeep import start_upkeep
+
+    start_upkeep(current_app._get_current_object())
     user = {"id": token.user.id, "name": token.user.name, "is_admin": token.user.is_admin}
-    LOCAL[request.sid] = {"user": user, "token_id": token.id, "rooms": set()}
-    presence.register_socket(user["id"], request.sid, SERVER_ID, token.id)
+    connections.add(Connection(sid=request.sid, user=user, token_id=token.id))
     join_room(f"user:{user['id']}")
     if user["is_admin"]:
         join_room("admins")
-    db.session.remove()
     return True
 
 
 def on_disconnect(reason=None):
-    connection = LOCAL.pop(request.sid, None)
+    connection = connections.pop(request.sid)
     if connection is None:
         return
-    for room in connection["rooms"]:
-        _leave_presence(room, request.sid)
-    presence.unregister_socket(connection["user"]["id"], request.sid)
+    for room in list(connection.rooms):
+        _manager().gate.close(room, request.sid)
+        _leave_presence(connection, room)
 
 
 def on_join(data=None):
-    connection = LOCAL.get(request.sid)
+    connection, sid = connections.get(request.sid), request.sid
     try:
         data = _payload(data, "room", "after_seq")
         room, after_seq = data.get("room"), data.get("after_seq")
-        if after_seq is not None and (not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0):
-            raise ValueError("after_seq must be a whole number")
-        if room not in connection["rooms"] and len(connection["rooms"]) >= current_app.config["REALTIME_MAX_ROOMS"]:
+        if after_seq is not None and (type(after_seq) is not int or after_seq < 0):
+            raise ValueError("after_seq must be a whole number, 0 or more")
+        if room in connection.rooms:
+            raise ValueError("already in that room")
+        if len(connection.rooms) >= current_app.config["REALTIME_MAX_ROOMS"]:
             raise ValueError("too many rooms on this connection")
-        from ..models import User
-
-        kind, project = check_access(room, db.session.get(User, connection["user"]["id"]))
+        changes = connection.access_changes
+        _kind, project = check_access(room, db.session.get(User, connection.user["id"]))
+        project_id, project_key = (project.id, project.key) if project else (None, None)
     except (ValueError, RoomError) as error:
-        db.session.remove()
         return fail(str(error))
+    gate = _manager().gate
+    gate.open(room, sid)  # live events for this room wait for this socket until the replay is done
     join_room(room)
-    connection["rooms"].add(room)
-    latest = 0
-    if project is not None:
-        latest = project.last_event_seq
-        if after_seq is not None:
-            _replay(room, project, after_seq)
-    db.session.remove()
-    member = presence.add(room, request.sid, connection["user"], SERVER_ID)
+    with connections.LOCK:
+        connection.rooms[room] = project_key
+    try:
+        if connection.access_changes != changes:  # access may have gone while we checked it
+            db.session.rollback()
+            check_access(room, db.session.get(User, connection.user["id"]))
+        send = lambda event, payload: _manager().send_local(sid, event, payload)  # noqa: E731
+        latest = None if project_id is None else replay(room, project_id, project_key, after_seq,
+                                                        current_app.config["REALTIME_MAX_REPLAY"], send)
+    except (RoomError, CatchUpError) as error:
+        _drop(connection, room)
+        return fail(str(error))
+    gate.go_live(room, sid, latest or 0, _manager().send_local)
+    member = presence.add(room, sid, connection.user, server_id(), project_key)
+    if room not in connection.rooms:  # access was lost meanwhile: take back what we just added
+        _leave_presence(connection, room, tell=False)
+        return fail("not found or not allowed")
     members = presence.members(room)
-    socketio.emit("presence.state", {"room": room, "members": members}, to=request.sid, namespace=NAMESPACE)
-    if member["connections"] == 1:
-        diffs.add(room, "joins", member)
+    _manager().send_local(sid, "presence.state", {"room": room, "members": members})
+    diffs.push(room, "joins" if member["connections"] == 1 else "updates", member)
     return {"ok": True, "presence": members, "seq": latest}
 
 
-def _replay(room, project, after_seq):
-    """Send this connection the room's events after ``after_seq``, in order."""
-    from ..events.service import serialize_event
-
-    rows = db.session.scalars(select(Event).where(Event.project_id == project.id, Event.seq > after_seq)
-                              .order_by(Event.seq)).all()
-    for row in rows:
-        event = serialize_event(row, project.key)
-        if room in rooms_for(event):
-            socketio.emit(event["type"], event, to=request.sid, namespace=NAMESPACE)
-
-
 def on_leave(data=None):
-    connection = LOCAL.get(request.sid)
+    connection = connections.get(request.sid)
     try:
         room = _payload(data, "room").get("room")
     except ValueError as error:
         return fail(str(error))
-    if room not in connection["rooms"]:
+    if room not in connection.rooms:
         return fail("not in that room")
-    leave_room(room)
-    connection["rooms"].discard(room)
-    _leave_presence(room, request.sid)
+    _drop(connection, room)
     return {"ok": True}
-
-
-def _leave_presence(room, sid):
-    user_id, remaining = presence.remove(room, sid)
-    if user_id is None:
-        return
-    if remaining is None:
-        diffs.add(room, "leaves", {"user_id": user_id, "name": LOCAL.get(sid, {}).get("user", {}).get("name")})
-    else:
-        diffs.add(room, "updates", remaining)
 
 
 def on_presence_update(data=None):
-    connection = LOCAL.get(request.sid)
+    connection = connections.get(request.sid)
     try:
         data = _payload(data, "room", "state")
         room, state = data.get("room"), data.get("state")
-        if room not in connection["rooms"]:
+        if room not in connection.rooms:
             raise ValueError("not in that room")
         if not isinstance(state, dict) or state.get("status") not in STATUSES or set(state) - {"status", "issue_id"}:
             raise ValueError("state must be {status: viewing|editing|typing, issue_id?}")
-        if "issue_id" in state and not (isinstance(state["issue_id"], int) and state["issue_id"] > 0):
+        if "issue_id" in state and not (type(state["issue_id"]) is int and state["issue_id"] > 0):
             raise ValueError("issue_id must be a positive integer")
     except ValueError as error:
         return fail(str(error))
-    member = presence.set_state(room, request.sid, state)
-    if member is not None:
-        diffs.add(room, "updates", member)
+    if state["status"] == "typing":
+        connection.typing[room] = (time.time() + current_app.config["REALTIME_TYPING_SECONDS"], state)
+    else:
+        connection.typing.pop(room, None)
+    change_state(connection, room, state)
     return {"ok": True}
+
+
+def change_state(connection, room, state):
+    before, after = presence.set_state(room, connection.sid, connection.user["id"], state)
+    if after is not None and after != before:
+        diffs.push(room, "updates", after)
 
 
 def on_unknown(event, *args):
     return fail(f"unknown event {event!r}")
-
-
-def register(app):
-    """Register the namespace's handlers (serving processes then call ``upkeep.start_upkeep``)."""
-    handlers = {"connect": on_connect, "disconnect": on_disconnect, "join": on_join, "leave": on_leave,
-                "presence.update": on_presence_update, "*": on_unknown}
-    for name, handler in handlers.items():
-        socketio.on_event(name, handler, namespace=NAMESPACE)
-    socketio.on_error(NAMESPACE)(on_error)
 
 
 def on_error(_error):
@@ -172,3 +157,54 @@ def on_error(_error):
     log.exception("realtime handler failed")
     db.session.rollback()
     return False if request.event["message"] == "connect" else fail("internal error")
+
+
+def register(app):
+    """Register the namespace's handlers (serving processes also run ``upkeep.start_upkeep``)."""
+    handlers = {"connect": on_connect, "disconnect": on_disconnect, "join": on_join, "leave": on_leave,
+                "presence.update": on_presence_update, "*": on_unknown}
+    for name, handler in handlers.items():
+        socketio.on_event(name, handler, namespace=NAMESPACE)
+    socketio.on_error(NAMESPACE)(on_error)
+
+
+def _drop(connection, room):
+    leave_room(room)
+    with connections.LOCK:
+        connection.rooms.pop(room, None)
+        connection.typing.pop(room, None)
+    _manager().gate.close(room, connection.sid)
+    _leave_presence(connection, room)
+
+
+def _leave_presence(connection, room, tell=True):
+    left, remaining = presence.remove(room, connection.sid, connection.user["id"], server_id())
+    if left is not None and tell:
+        diffs.push(room, "leaves" if remaining is None else "updates", remaining or left)
+
+
+def drop_rooms(sid, room):
+    """For the manager: take a socket out of ``room`` and, for a project, its issues' rooms.
+
+    Returns the rooms it was in (the caller takes it out of the Socket.IO rooms).
+    """
+    connection = connections.get(sid)
+    if connection is None:
+        return []
+    project_key = room.split(":", 1)[1] if room.startswith("project:") else None
+    with connections.LOCK:
+        connection.access_changes += 1
+        lost = [r for r, key in connection.rooms.items() if r == room or (project_key and key == project_key)]
+        for lost_room in lost:
+            del connection.rooms[lost_room]
+            connection.typing.pop(lost_room, None)
+    for lost_room in lost:
+        _manager().gate.close(lost_room, sid)
+        _leave_presence(connection, lost_room)
+    return lost
+
+
+def sids_of_token(sids, token_id):
+    """Those of ``sids`` opened with ``token_id`` (every one of them when it is None)."""
+    found = [connections.get(sid) for sid in sids]
+    return [c.sid for c in found if c is not None and (token_id is None or c.token_id == token_id)]

@@ -1,22 +1,28 @@
 """Presence kept in Redis, so every server process sees the same members.
 
-- ``beacon:presence:{room}``: hash, connection id -> JSON ``{"user_id", "name", "state", "server", "at"}``
-- ``beacon:sockets:{user_id}``: hash, connection id -> ``{"server", "token_id"}`` (every socket of a user)
-- ``beacon:server:{server_id}``: a lease each server process renews; when it lapses (the
-  process died) the survivors remove that process's connections, whenever it died.
+- ``beacon:presence:{room}:users``: set of the user ids present in a room;
+- ``beacon:presence:{room}:user:{id}``: hash, connection id -> JSON ``{"user_id", "name", "state", "at"}``,
+  one entry per connection (tab) of that user in that room;
+- ``beacon:presence:project:{key}:rooms``: the rooms of a project that have had someone in them;
+- ``beacon:server:{server_id}``: a lease each server process renews (``upkeep.py``);
+  ``beacon:servers`` lists the processes and ``beacon:server:{server_id}:entries`` what each
+  one put into presence, so the survivors can take out what a dead process left.
 
-A member is one user however many tabs: ``{"user_id", "name", "connections", "state"}``.
+A member is one user however many tabs: ``{"user_id", "name", "connections", "state"}``,
+its state the most recently set one of any of its tabs.
 """
 import json
 import time
 
 from flask import current_app
-from sqlalchemy import select
+from redis.exceptions import WatchError
 
-ROOM_KEY = "beacon:presence:{room}"
-ROOMS_KEY = "beacon:presence:rooms"
-SOCKETS_KEY = "beacon:sockets:{user_id}"
-SERVER_KEY = "beacon:server:{server_id}"
+USERS_KEY = "beacon:presence:{room}:users"
+USER_KEY = "beacon:presence:{room}:user:{user_id}"
+PROJECT_ROOMS_KEY = "beacon:presence:project:{key}:rooms"
+SERVERS_KEY = "beacon:servers"
+LEASE_KEY = "beacon:server:{server_id}"
+ENTRIES_KEY = "beacon:server:{server_id}:entries"
 
 
 def redis():
@@ -25,105 +31,147 @@ def redis():
     return get_redis(current_app)
 
 
-def room_entries(room):
-    """The connection entries of a room: ``{connection_id: entry}``."""
-    raw = redis().hgetall(ROOM_KEY.format(room=room))
-    return {sid.decode(): json.loads(value) for sid, value in raw.items()}
-
-
-def members(room, entries=None):
-    """The room's members, one per user, in order of user id."""
-    by_user = {}
-    for entry in (room_entries(room) if entries is None else entries).values():
-        member = by_user.setdefault(entry["user_id"], {"user_id": entry["user_id"], "name": entry["name"],
-                                                      "connections": 0, "state": entry["state"], "_at": 0})
-        member["connections"] += 1
-        if entry["at"] >= member["_at"]:  # the most recent state of any tab wins
-            member["state"], member["_at"] = entry["state"], entry["at"]
-    return [{k: v for k, v in m.items() if k != "_at"} for _, m in sorted(by_user.items())]
-
-
-def member_of(room, user_id):
-    return next((m for m in members(room) if m["user_id"] == user_id), None)
-
-
-def add(room, sid, user, server_id, state=None):
-    """Record a connection in a room; return the user's member entry."""
-    entry = {"user_id": user["id"], "name": user["name"], "state": state or {"status": "viewing"},
-             "server": server_id, "at": time.time()}
-    pipe = redis().pipeline()
-    pipe.hset(ROOM_KEY.format(room=room), sid, json.dumps(entry))
-    pipe.sadd(ROOMS_KEY, room)
-    pipe.execute()
-    return member_of(room, user["id"])
-
-
-def set_state(room, sid, state):
-    raw = redis().hget(ROOM_KEY.format(room=room), sid)
-    if raw is None:
+def member_from(entries):
+    """Fold a user's connection entries (``{sid: entry}``) into one member, or None."""
+    if not entries:
         return None
-    entry = json.loads(raw)
-    entry.update(state=state, at=time.time())
-    redis().hset(ROOM_KEY.format(room=room), sid, json.dumps(entry))
-    return member_of(room, entry["user_id"])
+    latest = max(entries.values(), key=lambda entry: entry["at"])
+    return {"user_id": latest["user_id"], "name": latest["name"], "connections": len(entries),
+            "state": latest["state"]}
 
 
-def remove(room, sid):
-    """Drop a connection from a room; return ``(user_id, member or None)``: None when it was the last tab."""
-    key = ROOM_KEY.format(room=room)
-    raw = redis().hget(key, sid)
-    if raw is None:
-        return None, None
-    redis().hdel(key, sid)
-    user_id = json.loads(raw)["user_id"]
-    return user_id, member_of(room, user_id)
-
-
-def register_socket(user_id, sid, server_id, token_id):
-    redis().hset(SOCKETS_KEY.format(user_id=user_id), sid, json.dumps({"server": server_id, "token_id": token_id}))
-
-
-def unregister_socket(user_id, sid):
-    redis().hdel(SOCKETS_KEY.format(user_id=user_id), sid)
-
-
-def sockets_of(user_id):
-    raw = redis().hgetall(SOCKETS_KEY.format(user_id=user_id))
+def _decode(raw):
     return {sid.decode(): json.loads(value) for sid, value in raw.items()}
 
 
-def sids_in_room(room, user_id):
-    return [sid for sid, entry in room_entries(room).items() if entry["user_id"] == user_id]
+def _entry_id(room, sid, user_id):
+    return json.dumps([room, sid, user_id])
+
+
+def members(room):
+    """The room's members, one per user, in order of user id."""
+    user_ids = sorted(int(u) for u in redis().smembers(USERS_KEY.format(room=room)))
+    pipe = redis().pipeline(transaction=False)
+    for user_id in user_ids:
+        pipe.hgetall(USER_KEY.format(room=room, user_id=user_id))
+    found = (member_from(_decode(raw)) for raw in pipe.execute())
+    return [member for member in found if member is not None]
+
+
+def add(room, sid, user, server_id, project_key=None, state=None):
+    """Record a connection in a room; return the user's member entry."""
+    entry = {"user_id": user["id"], "name": user["name"], "state": state or {"status": "viewing"}, "at": time.time()}
+    user_key = USER_KEY.format(room=room, user_id=user["id"])
+    pipe = redis().pipeline()
+    pipe.hset(user_key, sid, json.dumps(entry))
+    pipe.sadd(USERS_KEY.format(room=room), user["id"])
+    pipe.sadd(ENTRIES_KEY.format(server_id=server_id), _entry_id(room, sid, user["id"]))
+    if project_key:
+        pipe.sadd(PROJECT_ROOMS_KEY.format(key=project_key), room)
+    pipe.hgetall(user_key)
+    return member_from(_decode(pipe.execute()[-1]))
+
+
+def remove(room, sid, user_id, server_id):
+    """Take a connection out of a room; return ``(left, remaining)`` members.
+
+    ``left`` is None when the connection was not there (someone else took it out first);
+    ``remaining`` is None when it was the user's last connection in the room.
+    """
+    user_key = USER_KEY.format(room=room, user_id=user_id)
+    with redis().pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(user_key)
+                entries = _decode(pipe.hgetall(user_key))
+                if sid not in entries:
+                    pipe.unwatch()
+                    return None, None
+                pipe.multi()
+                pipe.hdel(user_key, sid)
+                if len(entries) == 1:
+                    pipe.srem(USERS_KEY.format(room=room), user_id)
+                pipe.srem(ENTRIES_KEY.format(server_id=server_id), _entry_id(room, sid, user_id))
+                pipe.execute()
+                break
+            except WatchError:  # another tab of this user changed at the same moment: read again
+                continue
+    left = {**member_from({sid: entries[sid]}), "connections": 0}
+    return left, member_from({k: v for k, v in entries.items() if k != sid})
+
+
+def set_state(room, sid, user_id, state):
+    """Change one connection's state; return ``(before, after)`` members, or ``(None, None)``."""
+    user_key = USER_KEY.format(room=room, user_id=user_id)
+    with redis().pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(user_key)
+                entries = _decode(pipe.hgetall(user_key))
+                if sid not in entries:
+                    pipe.unwatch()
+                    return None, None
+                before = member_from(entries)
+                entries[sid] = {**entries[sid], "state": state, "at": time.time()}
+                pipe.multi()
+                pipe.hset(user_key, sid, json.dumps(entries[sid]))
+                pipe.execute()
+                return before, member_from(entries)
+            except WatchError:
+                continue
 
 
 def renew_lease(server_id, seconds):
-    redis().set(SERVER_KEY.format(server_id=server_id), "1", px=int(seconds * 1000))
+    """Hold this process's lease; return False if it had lapsed (the others may have swept us)."""
+    pipe = redis().pipeline(transaction=False)
+    pipe.set(LEASE_KEY.format(server_id=server_id), "1", px=int(seconds * 1000), get=True)
+    pipe.sadd(SERVERS_KEY, server_id)
+    held, _ = pipe.execute()
+    return held is not None
 
 
-def dead_entries():
-    """``[(room, sid, entry)]`` of connections whose server process no longer holds its lease."""
-    found, alive = [], {}
-    for room in (r.decode() for r in redis().smembers(ROOMS_KEY)):
-        for sid, entry in room_entries(room).items():
-            server = entry["server"]
-            if server not in alive:
-                alive[server] = bool(redis().exists(SERVER_KEY.format(server_id=server)))
-            if not alive[server]:
-                found.append((room, sid, entry))
-    return found
+def dead_servers(server_id):
+    """The processes other than this one whose lease lapsed."""
+    others = [s.decode() for s in redis().smembers(SERVERS_KEY) if s.decode() != server_id]
+    pipe = redis().pipeline(transaction=False)
+    for other in others:
+        pipe.exists(LEASE_KEY.format(server_id=other))
+    return [other for other, alive in zip(others, pipe.execute()) if not alive]
+
+
+def entries_of(server_id):
+    """``[(room, sid, user_id)]`` that a process put into presence."""
+    return [tuple(json.loads(raw)) for raw in redis().smembers(ENTRIES_KEY.format(server_id=server_id))]
+
+
+def forget_server(server_id):
+    pipe = redis().pipeline()
+    pipe.delete(ENTRIES_KEY.format(server_id=server_id))
+    pipe.srem(SERVERS_KEY, server_id)
+    pipe.execute()
 
 
 def online_counts(project_ids):
-    """Distinct users and connections present in the rooms of these projects."""
+    """Distinct users and connections present in the rooms of these projects (ids)."""
+    from sqlalchemy import select
+
     from ..extensions import db
     from ..models import Project
 
-    if not project_ids:
-        return {"online_users": 0, "connections": 0}
-    keys = db.session.scalars(select(Project.key).where(Project.id.in_(project_ids))).all()
-    users, connections = set(), set()
+    keys = db.session.scalars(select(Project.key).where(Project.id.in_(list(project_ids)))).all() if project_ids else []
+    pipe = redis().pipeline(transaction=False)
     for key in keys:
-        for sid, entry in room_entries(f"project:{key}").items():
-            connections.add(sid)
-            users.add(entry["user_id"])
+        pipe.smembers(PROJECT_ROOMS_KEY.format(key=key))
+    rooms = sorted({room.decode() for found in pipe.execute() for room in found})
+    for room in rooms:
+        pipe.smembers(USERS_KEY.format(room=room))
+    user_keys = [USER_KEY.format(room=room, user_id=int(user_id))
+                 for room, user_ids in zip(rooms, pipe.execute()) for user_id in user_ids]
+    for user_key in user_keys:
+        pipe.hkeys(user_key)
+    users, connections = set(), set()
+    for user_key, sids in zip(user_keys, pipe.execute()):
+        if sids:
+            users.add(user_key.rsplit(":", 1)[1])
+            connections.update(sids)
     return {"online_users": len(users), "connections": len(connections)}

@@ -1,76 +1,80 @@
-"""The background upkeep of one server process: diffs, typing expiry, its lease, dead peers."""
+"""The background upkeep of a server process, every 250 ms: presence diffs, typing that
+lapses, its own lease, and the connections that dead processes left behind."""
 import logging
 import time
 
 from ..extensions import socketio
-from . import presence
+from . import connections, diffs, presence
 from .broadcast import NAMESPACE
+from .connections import server_id
 
 log = logging.getLogger(__name__)
 TICK = 0.25
+GATE_SECONDS = 10  # how long a caught-up connection keeps skipping what its replay covered
 
 
 def start_upkeep(app):
-    if app.extensions.get("beacon_realtime_upkeep"):
+    """Take this process's lease and start its upkeep loop (once per process and app)."""
+    if app.extensions.get("beacon_realtime_upkeep") == server_id():
         return
-    app.extensions["beacon_realtime_upkeep"] = True
-    from .namespace import SERVER_ID
-
+    app.extensions["beacon_realtime_upkeep"] = server_id()
     with app.app_context():
-        presence.renew_lease(SERVER_ID, app.config["REALTIME_LEASE_SECONDS"])  # before any connection
+        presence.renew_lease(server_id(), app.config["REALTIME_LEASE_SECONDS"])  # before any connection
+        sweep_dead_servers()  # what a process that died before this one started left
     socketio.start_background_task(_run, app)
 
 
 def _run(app):
-    from .namespace import SERVER_ID
-
     lease = app.config["REALTIME_LEASE_SECONDS"]
-    last_lease = last_sweep = 0.0
+    last_lease = last_sweep = time.monotonic()
     while True:
         socketio.sleep(TICK)
         with app.app_context():
             try:
                 now = time.monotonic()
                 if now - last_lease >= lease / 3:
-                    presence.renew_lease(SERVER_ID, lease)
+                    renew_lease(lease)
                     last_lease = now
-                expire_typing(app.config["REALTIME_TYPING_SECONDS"])
+                expire_typing()
                 if now - last_sweep >= lease / 3:
                     sweep_dead_servers()
                     last_sweep = now
-                flush_diffs()
-            except Exception:  # the loop must outlive a Redis hiccup; the error is logged
+                diffs.flush(send_diff)
+                socketio.server.manager.gate.prune(GATE_SECONDS)
+            except Exception:  # logged; the loop must outlive a Redis outage or a bad entry
                 log.exception("realtime upkeep failed")
 
 
-def flush_diffs():
-    from .namespace import diffs
-
-    for room, diff in diffs.drain().items():
-        socketio.emit("presence.diff", diff, to=room, namespace=NAMESPACE)
+def send_diff(room, diff):
+    socketio.emit("presence.diff", diff, to=room, namespace=NAMESPACE)
 
 
-def expire_typing(seconds):
-    """Typing lapses back to viewing after ``seconds`` without a refresh."""
-    from .namespace import LOCAL, diffs
+def renew_lease(seconds):
+    """Renew the lease; if it had lapsed and the others swept us, put our sockets back."""
+    if presence.renew_lease(server_id(), seconds) or presence.entries_of(server_id()):
+        return
+    for connection in connections.snapshot():
+        for room, project_key in list(connection.rooms.items()):
+            member = presence.add(room, connection.sid, connection.user, server_id(), project_key)
+            diffs.push(room, "joins" if member["connections"] == 1 else "updates", member)
 
-    cutoff = time.time() - seconds
-    for sid, connection in list(LOCAL.items()):
-        for room in list(connection["rooms"]):
-            entry = presence.room_entries(room).get(sid)
-            if entry and entry["state"].get("status") == "typing" and entry["at"] < cutoff:
-                member = presence.set_state(room, sid, {"status": "viewing"})
-                if member:
-                    diffs.add(room, "updates", member)
+
+def expire_typing():
+    """Typing lapses back to viewing after ``REALTIME_TYPING_SECONDS`` without a refresh."""
+    from .namespace import change_state
+
+    now = time.time()
+    for connection in connections.snapshot():
+        for room, (deadline, state) in list(connection.typing.items()):
+            if deadline <= now and connection.typing.pop(room, None) and room in connection.rooms:
+                change_state(connection, room, {**state, "status": "viewing"})
 
 
 def sweep_dead_servers():
-    """Remove the connections of server processes whose lease lapsed (killed, crashed)."""
-    from .namespace import diffs
-
-    for room, sid, entry in presence.dead_entries():
-        user_id, remaining = presence.remove(room, sid)
-        presence.unregister_socket(entry["user_id"], sid)
-        if user_id is not None:
-            diffs.add(room, "leaves" if remaining is None else "updates",
-                      remaining or {"user_id": user_id, "name": entry["name"]})
+    """Take out of presence the connections of processes whose lease lapsed (killed, crashed)."""
+    for dead in presence.dead_servers(server_id()):
+        for room, sid, user_id in presence.entries_of(dead):
+            left, remaining = presence.remove(room, sid, user_id, dead)
+            if left is not None:
+                diffs.push(room, "leaves" if remaining is None else "updates", remaining or left)
+        presence.forget_server(dead)

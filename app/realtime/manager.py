@@ -1,0 +1,95 @@
+"""The Socket.IO client manager: where each process delivers emits to its own sockets.
+
+``Gatekeeper`` sits just above python-socketio's in-memory ``Manager`` (for the Redis
+manager, below its publish step), so it sees every message this process delivers,
+whichever process emitted it. There it:
+
+- holds back live events from connections still catching up (``catchup.Gate``);
+- acts on control messages to personal rooms before passing them on: ``access.lost``
+  takes the user's sockets out of the room, ``session.ended`` closes them; and
+  ``room.closed`` empties a room.
+
+With a message queue, every process, the emitting one included, delivers from the queue,
+so all of them deliver one project's events in the order they were sent.
+"""
+import socketio
+
+from .broadcast import NAMESPACE
+from .catchup import Gate
+
+CONTROL = {"access.lost", "session.ended", "room.closed"}
+
+
+class Gatekeeper(socketio.Manager):
+    app = None
+    gate = None
+
+    def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        room = to or room
+        if namespace != NAMESPACE or callback is not None or not isinstance(room, str):
+            return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback)
+        if event in CONTROL:
+            return self._control(event, data, room)
+        extra = []
+        if room in self.gate.rooms:
+            held, extra = self.gate.filter(room, event, data)
+            if held:
+                skip_sid = held + (skip_sid if isinstance(skip_sid, list) else [skip_sid])
+        super().emit(event, data, namespace, room=room, skip_sid=skip_sid)
+        for sid, extra_event, extra_data in extra:
+            self.send_local(sid, extra_event, extra_data)
+
+    def send_local(self, sid, event, data):
+        """Send to one socket of this process now, ahead of anything still in the queue."""
+        socketio.Manager.emit(self, event, data, NAMESPACE, room=sid)
+
+    def _control(self, event, data, room):
+        from . import namespace
+
+        sids = [sid for sid, _eio_sid in self.get_participants(NAMESPACE, room)]
+        if not sids:
+            return
+        with self.app.app_context():
+            if event == "access.lost":
+                for sid in sids:
+                    for lost in namespace.drop_rooms(sid, data["room"]):
+                        self.basic_leave_room(sid, NAMESPACE, lost)
+                        self.send_local(sid, "access.lost", {"room": lost})
+            elif event == "room.closed":
+                for sid in sids:
+                    for lost in namespace.drop_rooms(sid, data["room"]):
+                        self.basic_leave_room(sid, NAMESPACE, lost)
+                        self.send_local(sid, "room.closed", {"room": lost})
+            else:
+                for sid in namespace.sids_of_token(sids, data.get("token_id")):
+                    self.send_local(sid, "session.ended", {"reason": data["reason"]})
+                    self.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
+
+
+class LocalManager(Gatekeeper):
+    """One process, no message queue (the embedded mode)."""
+
+
+class QueueManager(socketio.RedisManager, Gatekeeper):
+    """Several processes linked by Redis; every process delivers from the queue."""
+
+    def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        if kwargs.get("ignore_queue") or callback is not None or (namespace or "/") != NAMESPACE:
+            return super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
+                                callback=callback, to=to, **kwargs)
+        if isinstance(data, tuple):
+            data = list(data)
+        else:
+            data = [data]
+        # No local delivery here and no host id of ours: our own listener delivers it, in
+        # the queue's order, like every other process's.
+        self._publish({"method": "emit", "event": event, "data": data, "binary": False, "namespace": namespace,
+                       "room": to or room, "skip_sid": skip_sid, "callback": None, "host_id": "any"})
+
+
+def client_manager(app):
+    """The manager for ``socketio.init_app``: Redis-linked with a message queue, else local."""
+    url = app.config["SOCKETIO_MESSAGE_QUEUE"]
+    manager = QueueManager(url, channel="flask-socketio") if url else LocalManager()
+    manager.app, manager.gate = app, Gate()
+    return manager
