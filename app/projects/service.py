@@ -60,6 +60,9 @@ def delete_project(project, user):
     record_audit(user.id, "project.deleted", "project", project.key, {"name": project.name})
     db.session.delete(project)
     db.session.commit()
+    from ..realtime import broadcast
+
+    broadcast.room_closed(f"project:{project.key}")  # a new project may take the key
 
 
 def member_dict(membership):

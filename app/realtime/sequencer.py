@@ -22,7 +22,6 @@ LOCK_KEY = "beacon:emitting:{key}"
 FILLED_KEY = "beacon:filled:{key}:{seq}"
 WAIT_SECONDS = 1.0  # how long a writer waits for the writers before it
 LOCK_MS = 5000  # a lock outlives a holder that died with it by this much at most
-CURSOR_TTL = 24 * 3600
 
 
 def redis():
@@ -50,7 +49,7 @@ def send_in_order(project_key, events, send):
             elif done >= first and _already_filled(project_key, events):
                 return
             send(events)
-            redis().set(CURSOR_KEY.format(key=project_key), last, ex=CURSOR_TTL)
+            redis().set(CURSOR_KEY.format(key=project_key), last)
             return
         finally:
             _unlock(project_key, token)

@@ -1,0 +1,182 @@
+"""Real time across several server processes and workers, linked by the Redis message queue."""
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.support.live import ROOT
+from tests.support.sockets import diff_members, names, realtime, team  # noqa: F401
+
+pytestmark = pytest.mark.backends("production")  # real servers: once, on the production database
+
+
+def create(server, headers, title, project="WEB"):
+    response = requests.post(f"{server.url}/api/v1/projects/{project}/issues", json={"title": title}, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_two_processes_share_events_and_presence(realtime, team, factory):
+    a, b = realtime.server(), realtime.server()
+    on_a, on_b = realtime.client(a, team["owner"]), realtime.client(b, team["member"])
+    on_a.join("project:WEB")
+    joined = on_b.join("project:WEB")
+    assert [m["name"] for m in joined["presence"]] == ["Owner", "Member"]  # sees the user on the other process
+    assert on_a.wait_for(lambda ev: diff_members(ev, "joins", team["member"].id))
+    create(b, factory.headers(team["member"]), "via B")
+    assert on_a.wait_for(lambda ev: names(ev, "issue.created")) and on_b.wait_for(lambda ev: names(ev, "issue.created"))
+    time.sleep(0.3)
+    assert len(on_a.received("issue.created")) == 1 and len(on_b.received("issue.created")) == 1
+
+
+def test_concurrent_writers_on_two_processes_reach_everyone_in_seq_order(realtime, team, factory):
+    a, b = realtime.server(), realtime.server()
+    watchers = [realtime.client(a, team["owner"]), realtime.client(b, team["member"])]
+    for watcher in watchers:
+        watcher.join("project:WEB")
+    headers = [factory.headers(team["owner"]) for _ in range(8)]
+    writes = 40
+    late_joiners, tokens = [], [factory.token(team["member"]) for _ in range(3)]
+
+    def write(n):
+        create((a, b)[n % 2], headers[n % 8], f"w{n}")
+
+    def join_midway():  # sockets joining while writes are in flight: no gap, no duplicate
+        for _ in range(3):
+            time.sleep(0.3)
+            client = realtime.client((a, b)[len(late_joiners) % 2], token=tokens[len(late_joiners)])
+            late_joiners.append((client, client.join("project:WEB", after_seq=1)["seq"]))
+
+    joiner = threading.Thread(target=join_midway)
+    joiner.start()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(writes)))
+    joiner.join()
+    everything = list(range(2, writes + 2))
+    for client in watchers + [c for c, _ in late_joiners]:
+        assert client.wait_for(lambda _ev, client=client: len(client.seqs()) >= writes, timeout=10)
+        time.sleep(0.2)
+        assert client.seqs() == everything
+    assert any(1 < seq < writes + 1 for _, seq in late_joiners)  # at least one joined mid-stream
+
+
+def test_a_killed_process_users_leave(realtime, team):
+    a, b = realtime.server(REALTIME_LEASE_SECONDS="1.5"), realtime.server(REALTIME_LEASE_SECONDS="1.5")
+    watcher = realtime.client(a, team["owner"])
+    watcher.join("project:WEB")
+    doomed = realtime.client(b, team["member"])
+    doomed.join("project:WEB")
+    assert watcher.wait_for(lambda ev: diff_members(ev, "joins", team["member"].id))
+    b.popen.send_signal(signal.SIGKILL)
+    b.popen.wait(5)
+    killed_at = time.monotonic()
+    leaves = watcher.wait_for(lambda ev: diff_members(ev, "leaves"), timeout=10)
+    assert [m["user_id"] for m in leaves] == [team["member"].id]
+    assert time.monotonic() - killed_at < 4  # lease 1.5 s, swept every 0.5 s
+    fresh = realtime.client(a, team["outsider"])
+    assert [m["name"] for m in fresh.join("project:API")["presence"]] == ["Outsider"]
+    assert [m["name"] for m in realtime.client(a, team["owner"]).join("project:WEB")["presence"]] == ["Owner"]
+
+
+def test_losing_membership_removes_the_user_on_every_process_within_2_s(realtime, team, factory):
+    a, b = realtime.server(), realtime.server()
+    owner_headers = factory.headers(team["owner"])
+    issue_id = create(a, owner_headers, "before")["id"]
+    watcher = realtime.client(b, team["owner"])
+    watcher.join("project:WEB")
+    on_a, on_b = realtime.client(a, team["member"]), realtime.client(b, team["member"])
+    for client in (on_a, on_b):
+        assert client.join("project:WEB")["ok"] and client.join(f"issue:{issue_id}")["ok"]
+    elsewhere = realtime.client(a, team["member"])  # a tab of the same user in no WEB room
+    assert watcher.wait_for(lambda ev: diff_members(ev, "joins", team["member"].id))
+    removed_at = time.monotonic()
+    response = requests.delete(f"{a.url}/api/v1/projects/WEB/members/{team['member'].id}", headers=owner_headers)
+    assert response.status_code == 204
+    for client in (on_a, on_b):
+        lost = client.wait_for(lambda ev: names(ev, "access.lost") if len(names(ev, "access.lost")) == 2 else None,
+                               timeout=2)
+        assert sorted(d["room"] for _, d in lost) == [f"issue:{issue_id}", "project:WEB"]
+    assert time.monotonic() - removed_at < 2
+    assert elsewhere.received("access.lost") == []
+    assert watcher.wait_for(lambda ev: diff_members(ev, "leaves", team["member"].id), timeout=3)
+    create(b, owner_headers, "secret")
+    requests.post(f"{a.url}/api/v1/issues/{issue_id}/comments", json={"body": "secret"}, headers=owner_headers)
+    assert watcher.wait_for(lambda ev: names(ev, "comment.created"))
+    for client in (on_a, on_b, elsewhere):
+        assert client.received("issue.created") == [] and client.received("comment.created") == []
+        assert client.call("presence.update", {"room": "project:WEB", "state": {"status": "editing"}})["ok"] is False
+        assert client.join("project:WEB")["ok"] is False
+
+
+def test_an_event_emitted_by_a_worker_process_reaches_clients(realtime, team, redis_url, database_url, app):
+    from app.worker import enqueue_job
+    from tests.support.jobs import create_issue_as
+
+    a, b = realtime.server(), realtime.server()
+    clients = [realtime.client(a, team["owner"]), realtime.client(b, team["member"])]
+    for client in clients:
+        client.join("project:WEB")
+    with realtime.emitter().app_context():
+        enqueue_job(create_issue_as, team["owner"].id, "WEB", "from the worker", job_type="test")
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "worker", "--burst", "--no-scheduler"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REDIS_URL": redis_url,
+                                 "DATABASE_URL": database_url, "BEACON_INSTANCE_PATH": app.instance_path})
+    assert result.returncode == 0, result.stderr[-2000:]
+    for client in clients:
+        assert client.wait_for(lambda ev: [d for n, d in ev if n == "issue.created"
+                                           and d["data"]["issue"]["title"] == "from the worker"])
+
+
+def make_batch(user):
+    from app.extensions import db
+    from app.models import Batch
+
+    batch = Batch(user_id=user.id, mode="best_effort", operations=[], total=3)
+    db.session.add(batch)
+    db.session.commit()
+    return batch.id
+
+
+def test_batch_rooms_belong_to_the_submitter_and_admins(realtime, team, factory):
+    from app.realtime import broadcast
+
+    server = realtime.server()
+    batch_id = make_batch(team["member"])
+    admin = factory.admin("Admin")
+    submitter, other_tab = realtime.client(server, team["member"]), realtime.client(server, team["member"])
+    watching_admin, stranger = realtime.client(server, admin), realtime.client(server, team["owner"])
+    assert submitter.join(f"batch:{batch_id}")["ok"] and watching_admin.join(f"batch:{batch_id}")["ok"]
+    assert stranger.join(f"batch:{batch_id}") == {"ok": False, "error": "not found or not allowed"}
+    assert stranger.join(f"batch:{batch_id + 1}")["ok"] is False
+    record = {"id": batch_id, "status": "succeeded", "total": 3, "done": 3, "succeeded": 3, "failed": 0}
+    with realtime.emitter().app_context():  # as the batch's worker does
+        broadcast.batch_progress({"id": batch_id, "done": 1, "total": 3, "succeeded": 1, "failed": 0}, team["member"].id)
+        broadcast.batch_finished(record, team["member"].id)
+    for client in (submitter, other_tab, watching_admin):  # the batch room, and the submitter's own room
+        assert client.wait_for(lambda ev: names(ev, "batch.finished"))
+        assert [d["done"] for d in client.received("batch.progress")] == [1, 3]  # once each, in order
+        assert client.received("batch.finished") == [record]
+    assert stranger.received("batch.progress") == [] and stranger.received("batch.finished") == []
+
+
+def test_backup_news_go_to_admins_only(realtime, team, factory):
+    from app.realtime import broadcast
+
+    a, b = realtime.server(), realtime.server()
+    admins = [realtime.client(a, factory.admin("A1")), realtime.client(b, factory.admin("A2"))]
+    others = [realtime.client(a, team["owner"]), realtime.client(b, team["member"])]
+    record = {"id": "20261124T120000Z-abcd", "status": "verified"}
+    with realtime.emitter().app_context():
+        broadcast.to_admins("backup.finished", record)
+        broadcast.to_admins("backup.restored", record)
+    for client in admins:
+        assert client.wait_for(lambda ev: names(ev, "backup.restored"))
+        assert client.received("backup.finished") == [record] and client.received("backup.restored") == [record]
+    time.sleep(0.3)
+    assert all(client.received() == [] for client in others)

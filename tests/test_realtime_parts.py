@@ -1,0 +1,207 @@
+"""The parts of the real-time layer, in process: diffs, the catch-up gate, bulk messages,
+ordered emission, presence in Redis, batch progress, and the embedded worker's emits."""
+import threading
+import time
+
+import pytest
+
+from app.realtime import broadcast, diffs, presence, sequencer
+from app.realtime.catchup import Gate
+
+
+def member(user_id, connections=1, status="viewing"):
+    return {"user_id": user_id, "name": f"U{user_id}", "connections": connections, "state": {"status": status}}
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ([("joins", member(1)), ("leaves", member(1, 0))], {"joins": [], "leaves": [], "updates": []}),
+    ([("leaves", member(1, 0)), ("joins", member(1))], {"joins": [], "leaves": [], "updates": [member(1)]}),
+    ([("joins", member(1)), ("updates", member(1, 1, "typing"))],
+     {"joins": [member(1, 1, "typing")], "leaves": [], "updates": []}),
+    ([("updates", member(2, 1, "typing")), ("updates", member(2, 1, "editing")), ("joins", member(1))],
+     {"joins": [member(1)], "leaves": [], "updates": [member(2, 1, "editing")]}),
+])
+def test_diffs_fold_changes_per_user(changes, expected):
+    assert diffs.fold(changes) == expected
+
+
+def event(seq, room_issue=None):
+    data = {"issue": {"id": room_issue}} if room_issue else {}
+    return {"id": seq, "seq": seq, "project": "WEB", "type": "issue.created", "actor_id": 1, "at": "", "data": data}
+
+
+def test_gate_holds_live_events_then_sends_only_what_the_replay_did_not_cover():
+    gate, sent = Gate(), []
+    gate.open("project:WEB", "s1")
+    assert gate.filter("project:WEB", "issue.created", event(5)) == (["s1"], [])  # held, not sent
+    assert gate.filter("project:WEB", "presence.diff", {"room": "project:WEB"}) == ([], [])  # not an event
+    gate.filter("project:WEB", "events.bulk", {"room": "project:WEB", "events": [event(6), event(7)]})
+    gate.go_live("project:WEB", "s1", 6, lambda sid, name, data: sent.append((sid, name, data)))
+    assert sent == [("s1", "events.bulk", {"room": "project:WEB", "events": [event(7)]})]
+    assert gate.filter("project:WEB", "issue.created", event(6)) == (["s1"], [])  # late duplicate: skipped
+    assert gate.filter("project:WEB", "issue.created", event(8)) == ([], [])  # new: sent as usual
+    skip, extra = gate.filter("project:WEB", "events.bulk", {"room": "project:WEB", "events": [event(6), event(9)]})
+    assert skip == ["s1"] and extra == [("s1", "events.bulk", {"room": "project:WEB", "events": [event(9)]})]
+    gate.prune(0)
+    assert gate.rooms == {}
+
+
+def test_many_events_for_one_room_go_as_bulk_in_order():
+    few = [event(n) for n in range(1, broadcast.BULK_THRESHOLD + 1)]
+    assert [name for name, _ in broadcast.bulk_messages("project:WEB", few)] == ["issue.created"] * len(few)
+    many = [event(n) for n in range(1, broadcast.BULK_SIZE + 3)]
+    messages = broadcast.bulk_messages("project:WEB", many)
+    assert [name for name, _ in messages] == ["events.bulk", "events.bulk"]
+    assert [e["seq"] for _, data in messages for e in data["events"]] == list(range(1, broadcast.BULK_SIZE + 3))
+
+
+@pytest.fixture
+def sent():
+    """What the sequencer lets through, in order."""
+    return []
+
+
+def test_sequencer_waits_for_an_earlier_writer(app, sent):
+    def send(events):
+        sent.extend(e["seq"] for e in events)
+
+    def send_later():
+        with app.app_context():
+            sequencer.send_in_order("ORD", [event(3)], send)
+
+    sequencer.send_in_order("ORD", [event(1)], send)
+    later = threading.Thread(target=send_later)
+    later.start()
+    time.sleep(0.2)
+    assert sent == [1]  # seq 3 waits for seq 2
+    sequencer.send_in_order("ORD", [event(2)], send)
+    later.join(5)
+    assert sent == [1, 2, 3]
+
+
+def test_sequencer_sends_a_dead_writers_events_from_the_table_once(app, factory, monkeypatch, sent):
+    monkeypatch.setattr(sequencer, "WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(broadcast, "events", lambda payloads: None)  # the set-up's writes are not sent
+    owner = factory.user()
+    project = factory.project(owner, "DEAD")  # seq 1
+    factory.issue(project, owner, title="lost")  # seq 2: its writer "dies" before emitting
+    factory.issue(project, owner, title="waiting")  # seq 3
+    from app.events.service import serialize_event
+    from app.models import Event
+
+    from app.extensions import db
+
+    rows = {row.seq: serialize_event(row, "DEAD") for row in Event.query.filter_by(project_id=project.id)}
+    db.session.rollback()  # SQLite: the sequencer reads on a connection of its own
+
+    def send(events):
+        sent.extend((e["seq"], e["data"]["issue"]["title"]) for e in events if e["seq"] > 1)
+
+    sequencer.send_in_order("DEAD", [rows[1]], send)
+    sequencer.send_in_order("DEAD", [rows[3]], send)
+    sequencer.send_in_order("DEAD", [rows[2]], send)  # the writer was only slow: not sent twice
+    assert sent == [(2, "lost"), (3, "waiting")]
+
+
+def test_sequencer_starts_over_after_a_rewind(app, sent):
+    send = lambda events: sent.extend(e["seq"] for e in events)  # noqa: E731
+    for seq in (1, 2, 3):
+        sequencer.send_in_order("REW", [event(seq)], send)
+    sequencer.send_in_order("REW", [event(1)], send)  # the database was restored: seq 1 again
+    sequencer.send_in_order("REW", [event(2)], send)
+    assert sent == [1, 2, 3, 1, 2]
+
+
+@pytest.fixture
+def redis_app(make_app, redis_url):
+    app = make_app(REDIS_URL=redis_url)
+    with app.app_context():
+        yield app
+
+
+def test_presence_is_one_member_per_user_and_leaves_are_taken_once(redis_app):
+    alice, bob = {"id": 1, "name": "Alice"}, {"id": 2, "name": "Bob"}
+    assert presence.add("project:WEB", "a1", alice, "srv", "WEB")["connections"] == 1
+    assert presence.add("project:WEB", "a2", alice, "srv", "WEB")["connections"] == 2
+    presence.add("project:WEB", "b1", bob, "srv", "WEB")
+    before, after = presence.set_state("project:WEB", "a2", 1, {"status": "typing"})
+    assert before["state"] == {"status": "viewing"} and after["state"] == {"status": "typing"}
+    assert [(m["name"], m["connections"], m["state"]["status"]) for m in presence.members("project:WEB")] == [
+        ("Alice", 2, "typing"), ("Bob", 1, "viewing")]
+    left, remaining = presence.remove("project:WEB", "a1", 1, "srv")
+    assert left["connections"] == 0 and remaining["connections"] == 1
+    assert presence.remove("project:WEB", "a1", 1, "srv") == (None, None)  # a second remover gets nothing
+    left, remaining = presence.remove("project:WEB", "a2", 1, "srv")
+    assert left["user_id"] == 1 and remaining is None
+    assert [m["name"] for m in presence.members("project:WEB")] == ["Bob"]
+
+
+def test_presence_of_a_process_whose_lease_lapsed_is_swept(redis_app):
+    from app.realtime import upkeep
+
+    presence.renew_lease("dead-one", 0.05)
+    presence.add("project:WEB", "x1", {"id": 7, "name": "Ghost"}, "dead-one", "WEB")
+    presence.renew_lease("live-one", 30)
+    presence.add("project:WEB", "y1", {"id": 8, "name": "Alive"}, "live-one", "WEB")
+    time.sleep(0.1)
+    upkeep.sweep_dead_servers()
+    assert [m["name"] for m in presence.members("project:WEB")] == ["Alive"]
+    assert diffs.take("project:WEB")["leaves"][0]["name"] == "Ghost"
+    assert presence.dead_servers("live-one") == []
+
+
+def test_online_counts_count_distinct_users_and_connections_of_the_projects(factory, make_app, redis_url):
+    owner = factory.user()
+    web, api = factory.project(owner, "WEB"), factory.project(owner, "API")
+    with make_app(REDIS_URL=redis_url).app_context():
+        online_counts_case(web, api)
+
+
+def online_counts_case(web, api):
+    assert presence.online_counts([web.id, api.id]) == {"online_users": 0, "connections": 0}
+    presence.add("project:WEB", "s1", {"id": 1, "name": "A"}, "srv", "WEB")
+    presence.add("issue:9", "s1", {"id": 1, "name": "A"}, "srv", "WEB")
+    presence.add("project:WEB", "s2", {"id": 1, "name": "A"}, "srv", "WEB")
+    presence.add("project:API", "s3", {"id": 2, "name": "B"}, "srv", "API")
+    assert presence.online_counts([web.id]) == {"online_users": 1, "connections": 2}
+    assert presence.online_counts([web.id, api.id]) == {"online_users": 2, "connections": 3}
+    assert presence.online_counts([]) == {"online_users": 0, "connections": 0}
+
+
+def test_batch_progress_is_throttled_with_the_latest_counts_last(monkeypatch):
+    emitted = []
+    monkeypatch.setattr(broadcast, "emit", lambda name, payload, to: emitted.append((name, payload["done"], to)))
+    for done in range(1, 6):
+        broadcast.batch_progress({"id": 9, "done": done, "total": 10, "succeeded": done, "failed": 0}, user_id=4)
+    assert emitted == [("batch.progress", 1, ["batch:9", "user:4"])]
+    time.sleep(0.4)
+    assert [done for _, done, _ in emitted] == [1, 5]  # the latest, once the window ended
+    record = {"id": 9, "done": 10, "total": 10, "succeeded": 9, "failed": 1, "status": "partially_succeeded"}
+    broadcast.batch_finished(record, user_id=4)
+    assert [(name, done) for name, done, _ in emitted[2:]] == [("batch.progress", 10), ("batch.finished", 10)]
+
+
+def test_the_embedded_worker_thread_emits_in_process(make_app, factory):
+    """Embedded mode: no message queue; a job run by the worker thread reaches sockets."""
+    from app.extensions import socketio
+    from app.worker import ThreadWorker, enqueue_job, get_queue, get_redis, set_job_app
+    from tests.support.jobs import create_issue_as
+
+    app = make_app(REDIS_URL=None, SOCKETIO_MESSAGE_QUEUE=None)
+    owner = factory.user("Owner")
+    factory.project(owner, "EMB")
+    client = socketio.test_client(app, namespace="/realtime", auth={"token": factory.token(owner)})
+    try:
+        assert client.emit("join", {"room": "project:EMB"}, namespace="/realtime", callback=True)["ok"]
+        with app.app_context():
+            enqueue_job(create_issue_as, owner.id, "EMB", "from the thread", job_type="test")
+            set_job_app(app)
+            worker = ThreadWorker([get_queue(app)], connection=get_redis(app))
+            thread = threading.Thread(target=worker.work, kwargs={"burst": True, "logging_level": "WARNING"})
+            thread.start()
+            thread.join(30)
+        received = [r["args"][0] for r in client.get_received("/realtime") if r["name"] == "issue.created"]
+        assert [e["data"]["issue"]["title"] for e in received] == ["from the thread"]
+    finally:
+        set_job_app(None)
+        client.disconnect(namespace="/realtime")
