@@ -9,7 +9,6 @@ import functools
 import logging
 import os
 import threading
-import time
 import uuid
 
 import click
@@ -166,14 +165,3 @@ def worker_command(burst, no_scheduler):
         Scheduler(app).start_thread()
     worker = Worker([get_queue(app)], connection=get_redis(app))
     worker.work(burst=burst, logging_level="INFO")
-
-
-def wait_for_jobs(app, timeout=30):
-    """Block until the queue is empty and no job is running (tests and CLI helpers)."""
-    queue = get_queue(app)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if queue.count == 0 and queue.started_job_registry.count == 0:
-            return True
-        time.sleep(0.05)
-    return False
