@@ -13,8 +13,12 @@ from datetime import datetime, timezone  # noqa: E402
 import socketio  # noqa: E402
 
 sio = socketio.Server(async_mode="eventlet")
-PAYLOAD = {"id": 0, "seq": 0, "project": "WEB", "type": "issue.created", "actor_id": 1,
-           "at": "2026-11-24T12:00:00.000Z", "data": {"issue": {"id": 1, "title": ""}}}
+ISSUE = {"id": 11, "key": "WEB-11", "number": 11, "project": "WEB", "title": "", "description": "",
+         "status": "open", "priority": "medium", "assignee_id": None, "reporter_id": 1, "labels": [],
+         "created_at": "", "updated_at": "", "resolved_at": None, "version": 1}
+# The same shape and size as Beacon's issue.created event.
+PAYLOAD = {"id": 12, "seq": 12, "project": "WEB", "type": "issue.created", "actor_id": 1, "at": "",
+           "data": {"issue": ISSUE}}
 
 
 @sio.on("connect", namespace="/realtime")
@@ -32,7 +36,8 @@ def emit_app(environ, start_response):
     if environ["PATH_INFO"] == "/emit":
         title = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))["title"]
         stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        payload = {**PAYLOAD, "at": stamp, "data": {"issue": {"id": 1, "title": title}}}
+        issue = {**ISSUE, "title": title, "created_at": stamp, "updated_at": stamp}
+        payload = {**PAYLOAD, "at": stamp, "data": {"issue": issue}}
         sio.emit("issue.created", payload, to="project:WEB", namespace="/realtime")
     start_response("200 OK", [("Content-Type", "application/json")])
     return [b'{"ok": true}']
@@ -41,4 +46,5 @@ def emit_app(environ, start_response):
 app = socketio.WSGIApp(sio, emit_app)
 
 if __name__ == "__main__":
-    eventlet.wsgi.server(eventlet.listen(("127.0.0.1", int(os.environ["PORT"])), backlog=2048), app, log_output=False, max_size=10_000)
+    eventlet.wsgi.server(eventlet.listen(("127.0.0.1", int(os.environ["PORT"])), backlog=2048), app,
+                         log_output=False, max_size=10_000)

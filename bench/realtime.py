@@ -1,26 +1,27 @@
 """Benchmark real-time fan-out and idle connection memory against a bare python-socketio server.
 
-    .venv/bin/python bench/realtime.py [--clients 1000] [--writes 5] [--idle 2000]
+    .venv/bin/python bench/realtime.py [--clients 1000] [--writes 10] [--idle 2000] [--swarms 4]
 
 Beacon runs as one `gunicorn -k eventlet -w 1` process (embedded presence, no message
-queue, like the baseline); the baseline is bench/bare_realtime.py under eventlet. For
-each write, latency runs from the event's timestamp (taken in the write's transaction,
-just before commit; the baseline stamps it as it emits) to its arrival at each client;
-memory is the server's RSS growth per idle connection.
+queue, like the baseline); the baseline is bench/bare_realtime.py under eventlet, doing
+the same fan-out: clients join a room, a POST sends an event to it. Clients run as green
+threads in a few swarm processes (bench/realtime_swarm.py) on the same machine.
+Latency runs from the event's timestamp (Beacon: taken in the write's transaction, just
+before its commit; baseline: as it emits) to its arrival at each client. Memory is the
+growth of the serving process's RSS per idle connection.
 """
 import argparse
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import datetime
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-import socketio
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,7 +37,7 @@ def rss_kb(pid):
 
 
 def wait_up(url, process):
-    for _ in range(200):
+    for _ in range(300):
         try:
             requests.get(url, timeout=5)
             return
@@ -45,65 +46,66 @@ def wait_up(url, process):
     raise RuntimeError(process.output())
 
 
-class Crowd:
-    """Many socket.io clients; records when each sees each title."""
+class Swarms:
+    """``count`` clients spread over ``swarms`` processes of green-thread clients."""
 
-    def __init__(self, url, token, count, room):
-        self.arrivals = {}
-        self.lock = threading.Lock()
-        self.clients = []
+    def __init__(self, url, token, count, swarms, room=None):
+        sizes = [count // swarms + (1 if i < count % swarms else 0) for i in range(swarms)]
+        args = [sys.executable, "-W", "ignore", str(ROOT / "bench/realtime_swarm.py"), url, token]
+        self.processes = [subprocess.Popen(args + [str(size)] + ([room] if room else []), stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, text=True, cwd=ROOT) for size in sizes]
+        for process in self.processes:
+            if process.stdout.readline().strip() != "ready":
+                raise RuntimeError("a swarm failed to connect")
 
-        def one(_):
-            client = socketio.Client(reconnection=False, request_timeout=30)
-            client.on("issue.created", self._seen, namespace="/realtime")
-            for attempt in range(3):  # a handshake can time out while the server is busy accepting others
-                try:
-                    client.connect(url, auth={"token": token}, namespaces=["/realtime"], transports=["websocket"],
-                                   wait_timeout=30)
-                    break
-                except socketio.exceptions.ConnectionError:
-                    if attempt == 2:
-                        raise
-                    time.sleep(1)
-            if room:
-                client.call("join", {"room": room}, namespace="/realtime", timeout=60)
-            return client
-
-        with ThreadPoolExecutor(8) as pool:
-            self.clients = list(pool.map(one, range(count)))
-
-    def _seen(self, event):
-        now = time.time()
-        title = event["data"]["issue"]["title"]
-        with self.lock:
-            self.arrivals.setdefault(title, []).append((now, event["at"]))
-
-    def latencies(self, send, writes):
-        samples = []
-        for _ in range(writes):
-            title = uuid.uuid4().hex
-            send(title)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and len(self.arrivals.get(title, [])) < len(self.clients):
-                time.sleep(0.01)
-            # from the event's timestamp (taken in the write's transaction, just before commit)
-            samples += [(arrived - stamp_seconds(at)) * 1000 for arrived, at in self.arrivals.get(title, [])]
-            time.sleep(0.5)
-        return samples
+    def arrivals(self):
+        found = []
+        for process in self.processes:
+            process.stdin.write("report\n")
+            process.stdin.flush()
+            found += json.loads(process.stdout.readline())
+        return found
 
     def close(self):
-        for client in self.clients:
-            client.eio.disconnect(abort=True)
+        for process in self.processes:
+            process.stdin.write("quit\n")
+            process.stdin.flush()
+        for process in self.processes:
+            process.wait(60)
 
 
 def stamp_seconds(iso):
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
-def summary(samples):
+def summary(samples, expected):
     ordered = sorted(samples)
     pick = lambda p: ordered[min(len(ordered) - 1, int(p * len(ordered)))]  # noqa: E731
-    return {"n": len(ordered), "p50": statistics.median(ordered), "p95": pick(0.95), "p99": pick(0.99)}
+    return {"n": len(ordered), "expected": expected, "p50": statistics.median(ordered), "p95": pick(0.95),
+            "p99": pick(0.99)}
+
+
+def measure(name, base, token, args, pid):
+    before = rss_kb(pid)
+    idle = Swarms(base, token, args.idle, args.swarms)
+    time.sleep(3)
+    per_connection = (rss_kb(pid) - before) / args.idle
+    idle.close()
+    time.sleep(3)
+    crowd = Swarms(base, token, args.clients, args.swarms, room="project:WEB")
+    time.sleep(12)  # joins settle: presence diffs sent, catch-up watermarks forgotten
+    headers = {"Authorization": f"Bearer {token}"}
+    target = "/emit" if name == "bare" else "/api/v1/projects/WEB/issues"
+    titles = []
+    for _ in range(args.writes):
+        titles.append(uuid.uuid4().hex)
+        requests.post(base + target, json={"title": titles[-1]}, headers=headers, timeout=30).raise_for_status()
+        time.sleep(1.5)
+    time.sleep(2)
+    arrivals = crowd.arrivals()
+    crowd.close()
+    samples = [(arrived - stamp_seconds(at)) * 1000 for title, arrived, at in arrivals if title in titles]
+    return {**summary(samples, args.clients * args.writes), "kb_per_connection": per_connection}
 
 
 def run(args):
@@ -121,34 +123,21 @@ def run(args):
             else:
                 env = {"DATABASE_URL": url_db, "BEACON_INSTANCE_PATH": str(workdir), "EMBEDDED_WORKER": "0"}
                 process = Process([str(ROOT / ".venv/bin/gunicorn"), "-k", "eventlet", "-w", "1",
-                                   "--worker-connections", "5000", "-b", f"127.0.0.1:{port}", "wsgi:app"],
-                                  env, workdir / "beacon.log")
+                                   "--worker-connections", "5000", "--backlog", "2048", "-b", f"127.0.0.1:{port}",
+                                   "wsgi:app"], env, workdir / "beacon.log")
             base = f"http://127.0.0.1:{port}"
             wait_up(base + ("/emit" if name == "bare" else "/healthz"), process)
-            worker_pid = _serving_pid(process)
-            before = rss_kb(worker_pid)
-            idle = Crowd(base, token, args.idle, None)
-            time.sleep(2)
-            per_connection = (rss_kb(worker_pid) - before) / args.idle
-            idle.close()
-            time.sleep(2)
-            crowd = Crowd(base, token, args.clients, "project:WEB")
-            headers = {"Authorization": f"Bearer {token}"}
-
-            def send(title, base=base, name=name):
-                target = "/emit" if name == "bare" else "/api/v1/projects/WEB/issues"
-                requests.post(base + target, json={"title": title}, headers=headers, timeout=30).raise_for_status()
-
-            samples = crowd.latencies(send, args.writes)
-            crowd.close()
-            process.kill()
-            results[name] = {**summary(samples), "kb_per_connection": per_connection}
+            try:
+                results[name] = measure(name, base, token, args, _serving_pid(process))
+            finally:
+                process.kill()
     finally:
         drop_database("postgresql", url_db)
     bare, beacon = results["bare"], results["beacon"]
-    print(f"{args.clients} clients in one room, {args.writes} writes; {args.idle} idle connections")
+    print(f"{args.clients} clients in one room, {args.writes} writes; {args.idle} idle connections; "
+          f"clients in {args.swarms} eventlet processes")
     for name, r in results.items():
-        print(f"  {name:<7} delivered {r['n']:6}  p50 {r['p50']:7.1f} ms  p95 {r['p95']:7.1f} ms  "
+        print(f"  {name:<7} delivered {r['n']:6}/{r['expected']}  p50 {r['p50']:7.1f} ms  p95 {r['p95']:7.1f} ms  "
               f"p99 {r['p99']:7.1f} ms  {r['kb_per_connection']:6.1f} KB per idle connection")
     print(f"  ratio   p95 {beacon['p95'] / bare['p95']:.2f}x   memory per connection "
           f"{beacon['kb_per_connection'] / bare['kb_per_connection']:.2f}x")
@@ -164,6 +153,7 @@ def _serving_pid(process):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--writes", type=int, default=5)
+    parser.add_argument("--writes", type=int, default=10)
     parser.add_argument("--idle", type=int, default=2000)
+    parser.add_argument("--swarms", type=int, default=4)
     run(parser.parse_args())

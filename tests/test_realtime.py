@@ -252,3 +252,15 @@ def test_deleting_a_project_empties_its_rooms(realtime, team, factory):
     assert sorted(d["room"] for _, d in closed) == [f"issue:{issue_id}", "project:WEB"]
     assert member.call("leave", {"room": "project:WEB"}) == {"ok": False, "error": "not in that room"}
     assert member.client.connected and member.join("project:API")["ok"] is False
+
+
+def test_analytics_counts_who_is_connected(realtime, team, factory):
+    server = realtime.server()
+    realtime.client(server, team["member"]).join("project:WEB")
+    realtime.client(server, team["member"]).join("project:WEB")  # a second tab
+    realtime.client(server, team["outsider"]).join("project:API")
+    headers = {**factory.headers(team["owner"]), "Cache-Control": "no-cache"}
+    live = requests.get(f"{server.url}/api/v1/analytics/realtime", headers=headers).json()
+    assert (live["online_users"], live["connections"]) == (1, 2)  # API's visitor is not the owner's business
+    overview = requests.get(f"{server.url}/api/v1/analytics/overview?project=WEB", headers=headers).json()
+    assert overview["online_users"] == 1
