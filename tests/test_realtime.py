@@ -264,3 +264,17 @@ def test_analytics_counts_who_is_connected(realtime, team, factory):
     assert (live["online_users"], live["connections"]) == (1, 2)  # API's visitor is not the owner's business
     overview = requests.get(f"{server.url}/api/v1/analytics/overview?project=WEB", headers=headers).json()
     assert overview["online_users"] == 1
+
+
+def test_an_admin_removed_from_a_project_still_reads_it(realtime, team, factory):
+    server = realtime.server()
+    admin = factory.member(team["web"], factory.admin("Admin"), "member")
+    watching = realtime.client(server, admin)
+    assert watching.join("project:WEB")["ok"]
+    response = requests.delete(f"{server.url}/api/v1/projects/WEB/members/{admin.id}",
+                               headers=factory.headers(team["owner"]))
+    assert response.status_code == 204
+    requests.post(f"{server.url}/api/v1/projects/WEB/issues", json={"title": "still seen"},
+                  headers=factory.headers(team["owner"]))
+    assert watching.wait_for(lambda ev: names(ev, "issue.created"))
+    assert watching.received("access.lost") == []

@@ -16,6 +16,7 @@ import socketio
 
 from .broadcast import NAMESPACE
 from .catchup import Gate
+from .rooms import may_read
 
 CONTROL = {"access.lost", "session.ended", "room.closed"}
 
@@ -51,6 +52,8 @@ class Gatekeeper(socketio.Manager):
             return
         with self.app.app_context():
             if event == "access.lost":
+                if may_read(data["room"], int(room.split(":", 1)[1])):
+                    return  # access came back before this message did (or an admin keeps it)
                 for sid in sids:
                     for lost in namespace.drop_rooms(sid, data["room"]):
                         self.basic_leave_room(sid, NAMESPACE, lost)

@@ -38,3 +38,15 @@ def check_access(room, user):
     if project is None or role_in(project.id, user) is None:
         raise RoomError("not found or not allowed")
     return kind, project
+
+
+def may_read(room, user_id):
+    """Whether the user may (still) read the room: access can come back, or never have gone
+    (an admin removed from a project still reads it)."""
+    from ..models import User
+
+    user = db.session.get(User, user_id)
+    try:
+        return user is not None and user.active and check_access(room, user) is not None
+    except RoomError:
+        return False
