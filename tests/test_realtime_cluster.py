@@ -66,7 +66,7 @@ def test_concurrent_writers_on_two_processes_reach_everyone_in_seq_order(realtim
 
 
 def test_a_killed_process_users_leave(realtime, team):
-    a, b = realtime.server(REALTIME_LEASE_SECONDS="1.5"), realtime.server(REALTIME_LEASE_SECONDS="1.5")
+    a, b = realtime.server(REALTIME_LEASE_SECONDS="2"), realtime.server(REALTIME_LEASE_SECONDS="2")
     watcher = realtime.client(a, team["owner"])
     watcher.join("project:WEB")
     doomed = realtime.client(b, team["member"])
@@ -77,7 +77,7 @@ def test_a_killed_process_users_leave(realtime, team):
     killed_at = time.monotonic()
     leaves = watcher.wait_for(lambda ev: diff_members(ev, "leaves"), timeout=10)
     assert [m["user_id"] for m in leaves] == [team["member"].id]
-    assert time.monotonic() - killed_at < 4  # lease 1.5 s, swept every 0.5 s
+    assert time.monotonic() - killed_at < 6  # lease 2 s, swept every 0.67 s (production: 15 s, within 30 s)
     fresh = realtime.client(a, team["outsider"])
     assert [m["name"] for m in fresh.join("project:API")["presence"]] == ["Outsider"]
     assert [m["name"] for m in realtime.client(a, team["owner"]).join("project:WEB")["presence"]] == ["Owner"]
