@@ -42,15 +42,24 @@ def test_concurrent_writers_on_two_processes_reach_everyone_in_seq_order(realtim
     headers = [factory.headers(team["owner"]) for _ in range(8)]
     writes = 40
     late_joiners, tokens = [], [factory.token(team["member"]) for _ in range(3)]
+    # Write k*10+10 onwards waits for joiner k, who joins once k*10+5 writes are done: each
+    # joins mid-stream with writes in flight, however fast or slow the machine is.
+    joined, done = [threading.Event() for _ in range(3)], []
 
     def write(n):
+        for k, event in enumerate(joined):
+            if n >= 10 * (k + 1):
+                assert event.wait(30)
         create((a, b)[n % 2], headers[n % 8], f"w{n}")
+        done.append(n)
 
     def join_midway():  # sockets joining while writes are in flight: no gap, no duplicate
-        for _ in range(3):
-            time.sleep(0.3)
-            client = realtime.client((a, b)[len(late_joiners) % 2], token=tokens[len(late_joiners)])
+        for k, event in enumerate(joined):
+            while len(done) < 10 * k + 5:
+                time.sleep(0.01)
+            client = realtime.client((a, b)[k % 2], token=tokens[k])
             late_joiners.append((client, client.join("project:WEB", after_seq=1)["seq"]))
+            event.set()
 
     joiner = threading.Thread(target=join_midway)
     joiner.start()
@@ -62,7 +71,7 @@ def test_concurrent_writers_on_two_processes_reach_everyone_in_seq_order(realtim
         assert client.wait_for(lambda _ev, client=client: len(client.seqs()) >= writes, timeout=10)
         time.sleep(0.2)
         assert client.seqs() == everything
-    assert any(1 < seq < writes + 1 for _, seq in late_joiners)  # at least one joined mid-stream
+    assert all(1 < seq < writes + 1 for _, seq in late_joiners)  # each joined mid-stream
 
 
 def test_a_killed_process_users_leave(realtime, team):

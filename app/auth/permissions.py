@@ -1,12 +1,17 @@
 """One permission check: what role a user has in a project, and whether it is enough."""
+from flask import g
 from sqlalchemy import select
 
 from ..errors import Problem, not_found
 from ..extensions import db
-from ..models import Membership, Project
+from ..models import ApiToken, Event, Membership, Project
+from .tokens import bearer_token, is_live, sign_in, token_query
 
 ROLE_RANK = {"viewer": 1, "member": 2, "maintainer": 3}
-ROLES_SEEN = "beacon_roles_seen"  # session.info key, cleared when the transaction ends
+ROLES_SEEN = "beacon_roles_seen"  # session.info keys, cleared when the transaction ends
+STAMPS_SEEN = "beacon_stamps_seen"
+_LAST_EVENT_AT = (select(Event.at).where(Event.project_id == Project.id, Event.seq == Project.last_event_seq)
+                  .correlate(Project).scalar_subquery())
 
 
 def role_in(project_id, user):
@@ -38,18 +43,55 @@ def _check_role(project, actual, needed):
         raise Problem(403, f"This needs the {needed} role in project {project.key}.")
 
 
-def load_project(key, user, role="viewer"):
-    """Return the project with this key if the user has ``role`` in it (one query)."""
-    row = db.session.execute(
-        select(Project, Membership.role).where(Project.key == key)
-        .outerjoin(Membership, (Membership.project_id == Project.id) & (Membership.user_id == user.id))
-    ).first()
-    if row is None:
+def load_project(key, user=None, role="viewer"):
+    """Return the project with this key if the user has ``role`` in it (one query).
+
+    Without ``user``, the caller is resolved from the bearer token in that same query, so
+    a project-scoped request starts with one round trip. The project's content stamp is
+    remembered for the transaction (``content_stamp``).
+    """
+    if user is None and "user" in g:
+        user = g.user
+    if user is None:
+        row = _load_with_caller(key)
+        user = g.user
+    else:
+        row = db.session.execute(
+            select(Project, Membership.role, _LAST_EVENT_AT).where(Project.key == key)
+            .outerjoin(Membership, (Membership.project_id == Project.id) & (Membership.user_id == user.id))
+        ).first()
+    if row is None or row[0] is None:
         raise not_found("project")
-    project, actual = row
+    project, actual, last_event_at = row
     db.session.info.setdefault(ROLES_SEEN, {})[(project.id, user.id)] = actual
+    db.session.info.setdefault(STAMPS_SEEN, {})[project.id] = (project.last_event_seq, last_event_at)
     _check_role(project, "maintainer" if user.is_admin else actual, role)
     return project
+
+
+def _load_with_caller(key):
+    """Resolve the bearer token (401 when it is not live) and read the project with the
+    caller's role; return ``(project or None, role, last event time)``."""
+    plain = bearer_token()
+    query = token_query(plain)
+    row = None if query is None else db.session.execute(
+        query.add_columns(Project, Membership.role, _LAST_EVENT_AT)
+        .outerjoin(Project, Project.key == key)
+        .outerjoin(Membership, (Membership.project_id == Project.id) & (Membership.user_id == ApiToken.user_id))
+    ).first()
+    sign_in(row[0] if row is not None and is_live(row[0], plain) else None)
+    return row[1:]
+
+
+def content_stamp(project, *, fresh=False):
+    """``(seq, at)`` of the project's latest event. It moves with every change to the
+    project's issues, comments or members, and differs after a restore rewinds the seq.
+    ``fresh`` reads it again instead of using the one ``load_project`` saw."""
+    stamp = None if fresh else db.session.info.get(STAMPS_SEEN, {}).get(project.id)
+    if stamp is None:
+        stamp = tuple(db.session.execute(
+            select(Project.last_event_seq, _LAST_EVENT_AT).where(Project.id == project.id)).one())
+    return stamp
 
 
 def readable_project_ids(user):

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from flask import current_app, g, request
 from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import Problem
@@ -46,17 +46,26 @@ def issue_token(user):
     return plain, row
 
 
-def resolve_token(plain):
-    """Return the live ``ApiToken`` for a plain token, or None."""
+def token_query(plain):
+    """A select of the token row (its user loaded) for a plain token; None when malformed."""
     if not isinstance(plain, str) or not plain or len(plain) > 256:
         return None
-    digest = hash_token(plain)
-    row = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == digest))
-    if row is None or not hmac.compare_digest(row.token_hash, digest):
-        return None
-    if row.revoked_at is not None or row.expires_at <= utcnow() or not row.user.active:
-        return None
-    return row
+    return select(ApiToken).join(ApiToken.user).options(contains_eager(ApiToken.user)).where(
+        ApiToken.token_hash == hash_token(plain))
+
+
+def is_live(row, plain):
+    """True when ``row`` is the unrevoked, unexpired token of an active user for ``plain``."""
+    if row is None or not hmac.compare_digest(row.token_hash, hash_token(plain)):
+        return False
+    return row.revoked_at is None and row.expires_at > utcnow() and row.user.active
+
+
+def resolve_token(plain):
+    """Return the live ``ApiToken`` for a plain token, or None."""
+    query = token_query(plain)
+    row = None if query is None else db.session.scalar(query)
+    return row if is_live(row, plain) else None
 
 
 def revoke_user_tokens(user_id):
@@ -77,12 +86,16 @@ def bearer_token():
 def current_user():
     """Return the signed-in user, or raise 401."""
     if "user" not in g:
-        token = resolve_token(bearer_token())
-        if token is None:
-            raise Problem(401, "A valid bearer token is required.", headers={"WWW-Authenticate": "Bearer"})
-        g.token = token
-        g.user = token.user
+        sign_in(resolve_token(bearer_token()))
     return g.user
+
+
+def sign_in(token):
+    """Make ``token``'s user the caller of this request; raise 401 when there is none."""
+    if token is None:
+        raise Problem(401, "A valid bearer token is required.", headers={"WWW-Authenticate": "Bearer"})
+    g.token = token
+    g.user = token.user
 
 
 def require_admin():

@@ -8,7 +8,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from ..auth.permissions import ROLES_SEEN
+from ..auth.permissions import ROLES_SEEN, STAMPS_SEEN
 from ..extensions import db
 from ..models import Event, Project
 from ..models.base import isoformat, utcnow
@@ -66,6 +66,7 @@ def record_events(project, changes):
 
 def _after_commit(session):
     session.info.pop(ROLES_SEEN, None)
+    session.info.pop(STAMPS_SEEN, None)
     pending = session.info.pop(_PENDING, None)
     if pending:
         from ..realtime import broadcast
@@ -75,6 +76,7 @@ def _after_commit(session):
 
 def _after_rollback(session):
     session.info.pop(ROLES_SEEN, None)
+    session.info.pop(STAMPS_SEEN, None)
     session.info.pop(_PENDING, None)
 
 

@@ -1,9 +1,12 @@
 """Routes: issues of a project, and issues by id or key."""
-from ..auth.permissions import load_project
+from flask import current_app
+
+from ..auth.permissions import content_stamp, load_project
 from ..auth.tokens import current_user
 from ..http import etag, if_match_version
 from ..pagination import page_schema
 from . import bp, service
+from .page_cache import page_cache
 from .schemas import IssueInput, IssueListArgs, IssueOutput, IssuePatch
 
 IssuePage = page_schema(IssueOutput, "IssuePage")
@@ -18,8 +21,8 @@ def _one(issue):
 @bp.response(201, IssueOutput)
 def create_issue(data, key):
     """Create an issue (members and up); it is open and medium unless told otherwise."""
-    user = current_user()
-    issue = service.create_issue(load_project(key, user), user, data)
+    project = load_project(key)
+    issue = service.create_issue(project, current_user(), data)
     return service.issue_dict(issue, key), 201, etag(issue.version)
 
 
@@ -28,10 +31,17 @@ def create_issue(data, key):
 @bp.response(200, IssuePage)
 def list_issues(args, key):
     """List a project's issues with filters, text search and sorting."""
-    project = load_project(key, current_user())
-    page = service.list_issues(project, args)
-    page["items"] = [service.issue_dict(issue, key) for issue in page["items"]]
-    return page
+    project = load_project(key)
+    cache = page_cache(current_app)
+    cache_key = (project.id, content_stamp(project), tuple(sorted(args.items())))
+    body = cache.get(cache_key)
+    if body is None:
+        page = service.list_issues(project, args)
+        page["items"] = [service.issue_dict(issue, key) for issue in page["items"]]
+        body = current_app.json.dumps(page).encode()
+        if content_stamp(project, fresh=True) == cache_key[1]:  # no change landed mid-read
+            cache.put(cache_key, body)
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @bp.route("/issues/<int:issue_id>", methods=["GET"])

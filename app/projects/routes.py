@@ -33,9 +33,8 @@ def list_projects(args):
 @bp.route("/<string:key>", methods=["GET"])
 @bp.response(200, ProjectOutput)
 def get_project(key):
-    user = current_user()
-    project = load_project(key, user)
-    return service.project_dict(project, service.caller_role(project, user)), 200, etag(project.version)
+    project = load_project(key)
+    return service.project_dict(project, service.caller_role(project, current_user())), 200, etag(project.version)
 
 
 @bp.route("/<string:key>", methods=["PATCH"])
@@ -59,7 +58,7 @@ def delete_project(key):
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, MemberPage)
 def list_members(args, key):
-    project = load_project(key, current_user())
+    project = load_project(key)
     page = service.list_members(project, args["limit"], args["cursor"])
     page["items"] = [service.member_dict(m) for m in page["items"]]
     return page

@@ -1,0 +1,107 @@
+"""The issue-list page cache: a cached page never outlives the data or the access it shows."""
+import pytest
+from sqlalchemy import text
+
+from app.issues.page_cache import PageCache, page_cache
+
+LIST = "/api/v1/projects/WEB/issues"
+
+
+@pytest.fixture
+def setup(factory):
+    owner = factory.user("Owner")
+    project = factory.project(owner, "WEB")
+    return owner, project, factory.headers(owner)
+
+
+def titles(response):
+    assert response.status_code == 200, response.json
+    return [item["title"] for item in response.json["items"]]
+
+
+def test_a_repeated_list_is_served_from_the_cache(app, client, setup):
+    _owner, _project, headers = setup
+    client.post(LIST, json={"title": "One"}, headers=headers)
+    first = client.get(LIST, headers=headers)
+    cached = len(page_cache(app).pages)
+    again = client.get(LIST, headers=headers)
+    assert cached == 1 and len(page_cache(app).pages) == 1
+    assert again.data == first.data and again.mimetype == "application/json"
+
+
+def test_every_kind_of_change_shows_at_once(client, setup):
+    _owner, _project, headers = setup
+    one = client.post(LIST, json={"title": "One"}, headers=headers).json
+    assert titles(client.get(LIST, headers=headers)) == ["One"]
+    client.post(LIST, json={"title": "Two"}, headers=headers)
+    assert titles(client.get(LIST, headers=headers)) == ["Two", "One"]
+    client.patch(f"/api/v1/issues/{one['id']}", json={"title": "Uno"}, headers=headers)
+    assert titles(client.get(LIST, headers=headers)) == ["Two", "Uno"]
+    client.delete(f"/api/v1/issues/{one['id']}", headers=headers)
+    assert titles(client.get(LIST, headers=headers)) == ["Two"]
+
+
+def test_a_change_through_another_process_shows_at_once(make_app, setup):
+    """Two apps on one database stand for two server processes (or a server and a worker)."""
+    _owner, _project, headers = setup
+    here, elsewhere = make_app().test_client(), make_app().test_client()
+    assert titles(here.get(LIST, headers=headers)) == []
+    elsewhere.post(LIST, json={"title": "Elsewhere"}, headers=headers)
+    assert titles(here.get(LIST, headers=headers)) == ["Elsewhere"]
+
+
+def test_access_is_checked_even_when_the_page_is_cached(client, factory, setup):
+    _owner, project, headers = setup
+    reader = factory.member(project, factory.user(), "viewer")
+    reader_headers = factory.headers(reader)
+    assert client.get(LIST, headers=reader_headers).status_code == 200
+    owner_headers = headers
+    client.delete(f"/api/v1/projects/WEB/members/{reader.id}", headers=owner_headers)
+    assert client.get(LIST, headers=reader_headers).status_code == 404
+    assert client.get(LIST, headers=owner_headers).status_code == 200
+    client.delete("/api/v1/auth/tokens/current", headers=owner_headers)
+    assert client.get(LIST, headers=owner_headers).status_code == 401
+
+
+def test_a_rewound_seq_does_not_bring_back_an_old_page(app, client, setup):
+    """A restore can rewind a project's seq; the next change reuses that seq with other
+    content, and the stamp (seq and event time) tells the two apart."""
+    from app.extensions import db
+
+    _owner, project, headers = setup
+    client.post(LIST, json={"title": "Before"}, headers=headers)
+    seq = db.session.execute(text("SELECT last_event_seq FROM projects WHERE id = :id"), {"id": project.id}).scalar()
+    client.post(LIST, json={"title": "Lost"}, headers=headers)
+    assert titles(client.get(LIST, headers=headers)) == ["Lost", "Before"]
+    # Rewind as a restore would: the last issue and its event are gone, the seq is back.
+    db.session.execute(text("DELETE FROM events WHERE project_id = :id AND seq > :seq"), {"id": project.id, "seq": seq})
+    db.session.execute(text("DELETE FROM issues WHERE title = 'Lost'"))
+    db.session.execute(text("UPDATE projects SET last_event_seq = :seq, last_issue_number = 1 WHERE id = :id"),
+                       {"id": project.id, "seq": seq})
+    db.session.commit()
+    assert titles(client.get(LIST, headers=headers)) == ["Before"]
+    client.post(LIST, json={"title": "After"}, headers=headers)  # takes the rewound seq again
+    assert titles(client.get(LIST, headers=headers)) == ["After", "Before"]
+
+
+def test_filters_and_pages_are_cached_apart(client, setup):
+    _owner, _project, headers = setup
+    for title, priority in (("Low", "low"), ("High", "high"), ("Mid", "medium")):
+        client.post(LIST, json={"title": title, "priority": priority}, headers=headers)
+    assert titles(client.get(f"{LIST}?priority=high", headers=headers)) == ["High"]
+    assert titles(client.get(f"{LIST}?priority=low", headers=headers)) == ["Low"]
+    first = client.get(f"{LIST}?limit=2", headers=headers).json
+    second = client.get(f"{LIST}?limit=2&cursor={first['next_cursor']}", headers=headers)
+    assert [i["title"] for i in first["items"]] + titles(second) == ["Mid", "High", "Low"]
+
+
+def test_the_cache_keeps_to_its_size():
+    cache = PageCache(max_bytes=100)
+    for n in range(5):
+        cache.put(n, b"x" * 30)
+    assert cache.size <= 100 and list(cache.pages) == [2, 3, 4]
+    assert cache.get(2) == b"x" * 30  # now the most recent
+    cache.put(5, b"y" * 30)  # evicts the least recently used: 3
+    assert list(cache.pages) == [4, 2, 5] and cache.size == 90
+    cache.put(6, b"z" * (2 * 1024 * 1024))  # too large to keep
+    assert 6 not in cache.pages
