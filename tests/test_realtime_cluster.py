@@ -113,11 +113,13 @@ def test_losing_membership_removes_the_user_on_every_process_within_2_s(realtime
     assert time.monotonic() - removed_at < 2
     assert elsewhere.received("access.lost") == []
     assert watcher.wait_for(lambda ev: diff_members(ev, "leaves", team["member"].id), timeout=3)
-    create(b, owner_headers, "secret")
+    secret_id = create(b, owner_headers, "secret")["id"]
     requests.post(f"{a.url}/api/v1/issues/{issue_id}/comments", json={"body": "secret"}, headers=owner_headers)
     assert watcher.wait_for(lambda ev: names(ev, "comment.created"))
     for client in (on_a, on_b, elsewhere):
-        assert client.received("issue.created") == [] and client.received("comment.created") == []
+        # "before" may still be arriving from the queue on a slow machine; "secret" never may
+        assert [e for e in client.received("issue.created") if e["data"]["issue"]["id"] == secret_id] == []
+        assert client.received("comment.created") == []
         assert client.call("presence.update", {"room": "project:WEB", "state": {"status": "editing"}})["ok"] is False
         assert client.join("project:WEB")["ok"] is False
 

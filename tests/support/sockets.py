@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+import redis
 import socketio
 
 NAMESPACE = "/realtime"
@@ -86,7 +87,18 @@ def realtime(redis_url, start_server, factory, make_app):
 
         def client(self, server, user=None, token=None):
             clients.append(RecordingClient(server.url, token or factory.token(user)))
+            self.wait_linked()
             return clients[-1]
+
+        def wait_linked(self, timeout=10):
+            """Wait until every server listens to the message queue (each starts listening
+            on its first connection; a message sent before that never reaches it)."""
+            connection = redis.Redis.from_url(redis_url)
+            deadline = time.monotonic() + timeout
+            while dict(connection.pubsub_numsub("flask-socketio"))[b"flask-socketio"] < len(servers):
+                assert time.monotonic() < deadline, "a server did not subscribe to the message queue"
+                time.sleep(0.02)
+            connection.close()
 
         def emitter(self):
             return make_app(REDIS_URL=redis_url, SOCKETIO_MESSAGE_QUEUE=redis_url)
