@@ -6,6 +6,7 @@ from flask import Flask
 from .config import Config
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, limiter, migrate, socketio
+from .ops import init_app as ops_init_app
 
 SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}]}
@@ -24,6 +25,7 @@ def create_app(overrides=None):
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True)
     _init_limiter(app)
+    ops_init_app(app)
     api = BeaconApi(app, spec_kwargs=SPEC)
     register_error_handlers(app)
     _configure_database(app)
@@ -48,6 +50,7 @@ def _init_async_mode(app):
 def _init_limiter(app):
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)  # a Redis outage must not fail every request
     limiter.init_app(app)
 
 
@@ -59,9 +62,9 @@ def _configure_database(app):
 
 
 def _register_blueprints(app, api):
-    from . import analytics, auth, comments, events, issues, ops, projects, search
+    from . import admin, analytics, auth, comments, events, issues, ops, projects, search
 
-    for package in (auth, projects, issues, comments, events, search, analytics):
+    for package in (auth, projects, issues, comments, events, search, analytics, admin):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
 
