@@ -5,10 +5,10 @@ from ..auth.tokens import require_admin
 from ..http import etag, if_match_version
 from ..ops import perf
 from ..pagination import page_schema
-from ..users.schemas import UserInput, UserOutput
+from ..users.schemas import UserOutput
 from ..users.service import create_user, user_dict
 from . import bp, jobs, service
-from .schemas import (AuditListArgs, AuditOutput, JobOutput, JobsOutput, PerformanceOutput, UserListArgs,
+from .schemas import (AdminUserInput, AuditListArgs, AuditOutput, JobOutput, JobsOutput, PerformanceOutput, UserListArgs,
                       UserPatch)
 
 UserPage = page_schema(UserOutput, "UserPage")
@@ -27,7 +27,7 @@ def list_users(args):
 
 
 @bp.route("/users", methods=["POST"])
-@bp.arguments(UserInput)
+@bp.arguments(AdminUserInput)
 @bp.response(201, UserOutput)
 def create(data):
     """Create a user (an admin when ``is_admin``)."""

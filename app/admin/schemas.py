@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate, validates_schema
 from ..errors import validation_error
 from ..pagination import PageArgs
 from ..schemas import Input, Timestamp
+from ..users.schemas import UserInput
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 
@@ -15,6 +16,10 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
+
+
+class AdminUserInput(UserInput):
+    is_admin = StrictBoolean(load_default=False)
 
 
 class UserListArgs(PageArgs):

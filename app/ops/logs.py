@@ -54,13 +54,28 @@ def _current_job_id():
     return job.id if job is not None else None
 
 
+class StderrHandler(logging.StreamHandler):
+    """Write to whatever ``sys.stderr`` is now (a test's capture replaces it)."""
+
+    def __init__(self):
+        super().__init__()
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 def configure_logging(app):
     """Send the root logger's records to stderr as JSON lines (once per process)."""
     root = logging.getLogger()
     level = app.config.get("LOG_LEVEL", "INFO")
     if any(getattr(handler, "_beacon", False) for handler in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler._beacon = True
     handler.setFormatter(JsonFormatter() if app.config.get("LOG_FORMAT", "json") == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s"))
