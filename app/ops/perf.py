@@ -103,7 +103,9 @@ def endpoint_figures():
 
 
 def slow_requests():
-    return [json.loads(raw) for raw in _redis().lrange(SLOW_KEY, 0, -1)]
+    """The latest requests over ``SLOW_REQUEST_MS``, slowest first."""
+    found = [json.loads(raw) for raw in _redis().lrange(SLOW_KEY, 0, -1)]
+    return sorted(found, key=lambda entry: entry["duration_ms"], reverse=True)
 
 
 def histograms():
