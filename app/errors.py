@@ -3,6 +3,8 @@ import logging
 
 from flask import jsonify, request
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from marshmallow import Schema, fields
 from werkzeug.exceptions import BadRequest, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -81,8 +83,34 @@ def _webargs_errors(data):
     return flat
 
 
+class ProblemSchema(Schema):
+    """An RFC 9457 problem, as every error response is documented."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
 class BeaconApi(Api):
     """flask-smorest's Api with problem+json errors."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        """Document every error response as the problem+json it is (not flask-smorest's JSON)."""
+        import http
+
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, "application/problem+json")
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, "application/problem+json")
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
     def handle_http_exception(self, error):
         _rollback()
