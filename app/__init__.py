@@ -6,6 +6,7 @@ from flask import Flask
 from .config import Config
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, limiter, migrate, socketio
+from .http import IdConverter
 from .ops import init_app as ops_init_app
 
 SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
@@ -20,6 +21,7 @@ def create_app(overrides=None):
     app.config.from_object(Config(app.instance_path))
     app.config.update(overrides or {})
     _init_async_mode(app)
+    app.url_map.converters["int"] = IdConverter
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
