@@ -133,15 +133,40 @@ def _rollback():
     db.session.rollback()
 
 
+def _unstorable(value, path=""):
+    """Paths of the strings in ``value`` no database can store: a NUL (PostgreSQL text
+    refuses it) or a lone surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot encode it)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return [path or "_schema"]
+        return [path or "_schema"] if "\x00" in value else []
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _unstorable(key, path or "_schema") + _unstorable(item, f"{path}/{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _unstorable(item, f"{path}/{index}" if path else str(index))
+    return found
+
+
 def register_error_handlers(app):
     @app.before_request
     def reject_malformed_json():
         # Malformed JSON is a 400 before any route or schema sees it.
         if request.is_json and request.content_length:
             try:
-                request.get_json()
+                body = request.get_json()
             except BadRequest:
                 raise Problem(400, "The request body is not valid JSON.") from None
+            bad = _unstorable(body)
+            if bad:
+                raise validation_error({path: ["Contains a character that cannot be stored (NUL or a lone surrogate)."]
+                                        for path in bad})
+        if "\x00" in request.path or _unstorable(request.args.to_dict(flat=False)):
+            raise Problem(400, "The URL contains a NUL character.")
 
     @app.errorhandler(Problem)
     def handle_problem(error):
