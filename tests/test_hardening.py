@@ -1,0 +1,46 @@
+"""Input the fuzzer found that once reached the database: ids too big for it, NUL characters
+and lone surrogates. Each is a 4xx problem and changes nothing, on both engines."""
+import pytest
+
+from tests.test_bad_input import assert_problem, snapshot, world  # noqa: F401
+
+HUGE = 3522216945090447
+
+
+@pytest.mark.parametrize("method,url", [("GET", "/api/v1/issues/{n}"), ("DELETE", "/api/v1/issues/{n}"),
+                                        ("PATCH", "/api/v1/comments/{n}"), ("DELETE", "/api/v1/comments/{n}"),
+                                        ("PUT", "/api/v1/projects/WEB/members/{n}"),
+                                        ("PATCH", "/api/v1/admin/users/{n}")])
+def test_ids_beyond_an_integer_column_are_404(client, factory, world, method, url):
+    headers = factory.headers(factory.admin())
+    before = snapshot()
+    assert_problem(client.open(url.format(n=HUGE), method=method, json={"role": "member"}, headers=headers), 404)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"title": "a\u0000b"}, "title"),
+    ({"title": "ok", "description": "x\ud80fy"}, "description"),
+    ({"title": "ok", "labels": ["fine", "bad\u0000"]}, "labels/1"),
+])
+def test_unstorable_characters_in_a_body_are_422(client, world, body, field):
+    headers, _ids = world
+    before = snapshot()
+    problem = assert_problem(client.post("/api/v1/projects/WEB/issues", json=body, headers=headers), 422)
+    assert field in problem["errors"]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("url", ["/api/v1/projects/W%00B", "/api/v1/search?q=a%00b",
+                                 "/api/v1/projects/WEB/issues?label=a%00"])
+def test_nul_in_a_url_is_400(client, world, url):
+    headers, _ids = world
+    assert_problem(client.get(url, headers=headers), 400)
+
+
+def test_error_responses_are_documented_as_problems(client):
+    spec = client.get("/api/v1/openapi.json").json
+    default = spec["components"]["responses"]["DEFAULT_ERROR"]["content"]
+    assert list(default) == ["application/problem+json"]
+    problem = spec["components"]["schemas"]["Problem"]["properties"]
+    assert problem["status"]["type"] == "integer" and "detail" in problem
