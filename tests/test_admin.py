@@ -189,6 +189,8 @@ def test_unknown_ids_stale_versions_and_bad_queries(client, factory):
                                 headers={**headers, "If-Match": '"7"'}), 412)
     assert_problem(client.get("/api/v1/admin/jobs/no-such-job", headers=headers), 404)
     assert_problem(client.post("/api/v1/admin/jobs/no-such-job/requeue", headers=headers), 404)
+    for bad_id in ("0..0", "a:b", "x" * 129, "%C3%85"):
+        assert_problem(client.get(f"/api/v1/admin/jobs/{bad_id}", headers=headers), 404)
     for query in ("limit=0", "limit=201", "cursor=%%%", "action=DROP TABLE", "actor_id=abc", "actor_id=0",
                   "target_id=" + "x" * 65):
         assert_problem(client.get(f"/api/v1/admin/audit?{query}", headers=headers), 422)
