@@ -44,3 +44,17 @@ def test_error_responses_are_documented_as_problems(client):
     assert list(default) == ["application/problem+json"]
     problem = spec["components"]["schemas"]["Problem"]["properties"]
     assert problem["status"]["type"] == "integer" and "detail" in problem
+
+
+@pytest.mark.parametrize("method,url,body,field", [
+    ("GET", "/api/v1/projects/WEB/events?after_seq=4155418256728705204224", None, "after_seq"),
+    ("GET", "/api/v1/projects/WEB/issues?assignee_id=3522216945090447", None, "assignee_id"),
+    ("POST", "/api/v1/projects/WEB/issues", {"title": "t", "assignee_id": 3522216945090447}, "assignee_id"),
+    ("PATCH", "/api/v1/issues/{issue}", {"assignee_id": 2**31}, "assignee_id"),
+])
+def test_numbers_beyond_their_column_are_422(client, world, method, url, body, field):
+    headers, ids = world
+    before = snapshot()
+    problem = assert_problem(client.open(url.format(**ids), method=method, json=body, headers=headers), 422)
+    assert field in problem["errors"]
+    assert snapshot() == before
