@@ -47,7 +47,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(start_s
                      "response_schema_conformance",
          "--max-examples", os.environ.get("SCHEMATHESIS_EXAMPLES", "8"), "--phases", "examples,coverage,fuzzing",
          "--exclude-path", "/api/v1/auth/tokens/current",  # signing out would end the run's own token
-         "--seed", "7", "--no-color", "--workers", "1", "--request-timeout", "20",
+         "--seed", os.environ.get("SCHEMATHESIS_SEED", "7"), "--no-color", "--workers", "1", "--request-timeout", "20",
          "--generation-database", "none", "--report", "json", "--report-json-path", str(report)],
         capture_output=True, text=True, timeout=600, env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-3000:]
