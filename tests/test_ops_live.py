@@ -45,7 +45,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(start_s
         [ST, "run", f"{server.url}/api/v1/openapi.json", "--header", f"Authorization: Bearer {factory.token(admin)}",
          "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
                      "response_schema_conformance",
-         "--max-examples", os.environ.get("SCHEMATHESIS_EXAMPLES", "8"), "--phases", "examples,coverage,fuzzing",
+         "--max-examples", os.environ.get("SCHEMATHESIS_EXAMPLES", "15"), "--phases", "examples,coverage,fuzzing",
          "--exclude-path", "/api/v1/auth/tokens/current",  # signing out would end the run's own token
          "--seed", os.environ.get("SCHEMATHESIS_SEED", "7"), "--no-color", "--workers", "1", "--request-timeout", "20",
          "--generation-database", "none", "--report", "json", "--report-json-path", str(report)],
