@@ -58,3 +58,40 @@ def test_numbers_beyond_their_column_are_422(client, world, method, url, body, f
     problem = assert_problem(client.open(url.format(**ids), method=method, json=body, headers=headers), 422)
     assert field in problem["errors"]
     assert snapshot() == before
+
+
+@pytest.mark.backends("postgresql")  # SQLite serializes whole-database writes
+def test_concurrent_patches_without_if_match_all_apply(app, factory):
+    """Found by bench/load.py: two PATCHes of one issue at once made the second a 500
+    (it updated the version it had read before the first committed)."""
+    import threading
+
+    from app.extensions import db
+
+    owner = factory.user()
+    project = factory.project(owner, "WEB")
+    issue = factory.issue(project, owner)
+    comment = factory.comment(issue, owner)
+    headers = factory.headers(owner)
+    db.session.remove()
+    start, statuses = threading.Barrier(8, timeout=30), []
+
+    def work(n):
+        client = app.test_client()
+        start.wait()
+        for i in range(3):
+            statuses.append(client.patch(f"/api/v1/issues/{issue.id}", json={"title": f"t{n}-{i}"},
+                                         headers=headers).status_code)
+            statuses.append(client.patch(f"/api/v1/comments/{comment.id}", json={"body": f"b{n}-{i}"},
+                                         headers=headers).status_code)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert statuses == [200] * 48
+    from tests.conftest import scalar
+
+    assert scalar("SELECT version FROM issues WHERE id = :i", i=issue.id) == 25
+    assert scalar("SELECT version FROM comments WHERE id = :i", i=comment.id) == 25
