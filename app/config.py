@@ -85,6 +85,7 @@ class Config:
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
         self.LOG_FORMAT = env.get("LOG_FORMAT", "json")
         self.CONTENT_SECURITY_POLICY = env.get("CONTENT_SECURITY_POLICY") or None
+        self.PERFORMANCE_TRACKING = _env_bool("PERFORMANCE_TRACKING", True)
         self.EMBEDDED_WORKER = self.REDIS_URL is None and _env_bool("EMBEDDED_WORKER", True)
         self.TESTING = _env_bool("TESTING")
         # flask-smorest / OpenAPI
