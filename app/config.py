@@ -86,6 +86,7 @@ class Config:
         self.LOG_FORMAT = env.get("LOG_FORMAT", "json")
         self.CONTENT_SECURITY_POLICY = env.get("CONTENT_SECURITY_POLICY") or None
         self.PERFORMANCE_TRACKING = _env_bool("PERFORMANCE_TRACKING", True)
+        self.PERFORMANCE_FLUSH_SECONDS = float(env.get("PERFORMANCE_FLUSH_SECONDS", 1))
         self.EMBEDDED_WORKER = self.REDIS_URL is None and _env_bool("EMBEDDED_WORKER", True)
         self.TESTING = _env_bool("TESTING")
         # flask-smorest / OpenAPI
