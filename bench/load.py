@@ -6,8 +6,9 @@ Beacon runs as one `gunicorn -k eventlet -w 1` process on PostgreSQL with Redis
 (`REDIS_URL` and the Socket.IO message queue, the production shape). Each REST client is a
 thread with its own user and token, looping over a mix: list issues 35%, get an issue 20%,
 search 10%, list events 5%, list comments 5%, create an issue 10%, update an issue 10%,
-comment 5%. Socket clients (green threads in `--swarms` processes,
-bench/realtime_swarm.py) join `project:WEB` and receive every `issue.created`.
+comment 5%. Socket clients (green threads in `--swarms` processes, bench/load_swarm.py,
+each process a different user) join `project:WEB` and should receive every event of the
+project committed after they joined: the script counts what each one got.
 
 Prints requests/s, errors (any status other than the one the call expects; the target is
 0), p50/p95/p99, the serving process's RSS after a warm-up and at the end (target: growth
@@ -15,7 +16,9 @@ under 10%), and, as the baseline measured in the same run, the same REST clients
 bare Flask page under the same gunicorn command for 10 s.
 """
 import argparse
+import json
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,7 +32,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.common import database_url_for, drop_database, migrate, seed_issues  # noqa: E402
-from bench.realtime import Swarms, _serving_pid, rss_kb, wait_up  # noqa: E402
+from bench.realtime import _serving_pid, rss_kb, wait_up  # noqa: E402
 from tests.support.live import Process, free_port  # noqa: E402
 
 REDIS = "redis://127.0.0.1:6379/13"
@@ -57,6 +60,36 @@ def seed_users(url, count):
         db.session.commit()
         db.engine.dispose()
     return tokens
+
+
+class Swarm:
+    """``count`` Socket.IO clients of one user in one process (bench/load_swarm.py)."""
+
+    def __init__(self, base, token, count, room):
+        args = [sys.executable, "-W", "ignore", str(ROOT / "bench/load_swarm.py"), base, token, str(count), room]
+        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("a swarm failed to connect")
+
+    def report(self):
+        self.process.stdin.write("report\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def close(self):
+        self.process.stdin.write("quit\n")
+        self.process.stdin.flush()
+        self.process.wait(60)
+
+
+def last_seq(url):
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        seq = connection.execute(text("SELECT last_event_seq FROM projects WHERE key = 'WEB'")).scalar()
+    engine.dispose()
+    return seq
 
 
 class RestClient(threading.Thread):
@@ -183,13 +216,16 @@ def run(args):
         pid = _serving_pid(server)
         try:
             rss_idle = rss_kb(pid)
-            swarms = [Swarms(base, token, args.sockets // args.swarms, 1, room="project:WEB")
-                      for token in socket_tokens]
+            swarms = [Swarm(base, token, args.sockets // args.swarms, "project:WEB") for token in socket_tokens]
             warm, _ = drive(base, rest_tokens, 5, issue_ids)  # warm-up: pools, caches, code paths
             rss_start = rss_kb(pid)
             samples, errors = drive(base, rest_tokens, args.seconds, issue_ids)
             rss_end = rss_kb(pid)
-            delivered = sum(len(s.arrivals()) for s in swarms)
+            time.sleep(3)  # the last events reach the clients
+            final_seq = last_seq(url)
+            listeners = [entry for swarm in swarms for entry in swarm.report()]
+            expected = sum(final_seq - joined for joined, _got, _top in listeners)
+            delivered = sum(got for _joined, got, _top in listeners)
             for swarm in swarms:
                 swarm.close()
         finally:
@@ -213,7 +249,8 @@ def run(args):
           f"errors {sum(base_errors.values())}  (same clients, bare Flask page, 10 s)")
     print(f"  ratio    {result['rps'] / baseline['rps']:.1%} of the bare rate; p95 {result['p95'] / baseline['p95']:.1f}x")
     print(f"  errors   {dict(errors) or 0}")
-    print(f"  sockets  {delivered} issue.created deliveries")
+    print(f"  sockets  {len(listeners)} clients received {delivered} of the {expected} events committed after "
+          f"they joined ({delivered / expected:.2%})" if expected else f"  sockets  {len(listeners)} clients")
     print(f"  RSS      idle {rss_idle / 1024:.0f} MB, after warm-up {rss_start / 1024:.0f} MB, end {rss_end / 1024:.0f} MB"
           f"  growth {(rss_end - rss_start) / rss_start:+.1%} (target < 10%)")
     print(f"  warm-up  {len(warm)} requests")
