@@ -81,6 +81,7 @@ def _register_cli(app):
 
 
 def _init_socketio(app):
+    from .ops.security import allowed_origins
     from .realtime.manager import client_manager
 
     socketio.init_app(
@@ -88,7 +89,7 @@ def _init_socketio(app):
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         client_manager=client_manager(app),
-        cors_allowed_origins=app.config["CORS_ORIGINS"] or [],
+        cors_allowed_origins=sorted(allowed_origins(app)),  # CORS_ORIGINS is comma-separated
     )
     from .realtime.namespace import register
 

@@ -203,6 +203,9 @@ def test_cors_only_for_configured_origins(make_app):
     assert "PATCH" in allowed.headers["Access-Control-Allow-Methods"]
     other = client.get("/api/v1/projects", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+    from app.extensions import socketio
+
+    assert socketio.server.eio.cors_allowed_origins == ["https://admin.example", "https://app.example"]
 
 
 def _start_redis(port):

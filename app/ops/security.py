@@ -11,8 +11,9 @@ CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID, Cache-Control"
 
 
-def allowed_origins():
-    raw = current_app.config.get("CORS_ORIGINS") or ""
+def allowed_origins(app=None):
+    """The origins in ``CORS_ORIGINS`` (comma-separated), as a set."""
+    raw = (app or current_app).config.get("CORS_ORIGINS") or ""
     if isinstance(raw, (list, tuple)):
         return set(raw)
     return {origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()}
