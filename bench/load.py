@@ -247,11 +247,13 @@ def run(args):
         print(f"    {name:<13} {f['n']:7}  p50 {f['p50']:6.1f} ms  p95 {f['p95']:6.1f} ms")
     print(f"  bare     {baseline['rps']:7.1f} req/s  p50 {baseline['p50']:6.1f} ms  p95 {baseline['p95']:6.1f} ms  "
           f"errors {sum(base_errors.values())}  (same clients, bare Flask page, 10 s)")
-    print(f"  ratio    {result['rps'] / baseline['rps']:.1%} of the bare rate; p95 {result['p95'] / baseline['p95']:.1f}x")
+    print(f"  ratio    {result['rps'] / baseline['rps']:.1%} of the bare rate; "
+          f"p95 {result['p95'] / baseline['p95']:.1f}x")
     print(f"  errors   {dict(errors) or 0}")
     print(f"  sockets  {len(listeners)} clients received {delivered} of the {expected} events committed after "
           f"they joined ({delivered / expected:.2%})" if expected else f"  sockets  {len(listeners)} clients")
-    print(f"  RSS      idle {rss_idle / 1024:.0f} MB, after warm-up {rss_start / 1024:.0f} MB, end {rss_end / 1024:.0f} MB"
+    print(f"  RSS      idle {rss_idle / 1024:.0f} MB, after warm-up {rss_start / 1024:.0f} MB, "
+          f"end {rss_end / 1024:.0f} MB"
           f"  growth {(rss_end - rss_start) / rss_start:+.1%} (target < 10%)")
     print(f"  warm-up  {len(warm)} requests")
 

@@ -2,7 +2,7 @@
 and lone surrogates. Each is a 4xx problem and changes nothing, on both engines."""
 import pytest
 
-from tests.test_bad_input import assert_problem, snapshot, world  # noqa: F401
+from tests.test_bad_input import assert_problem, snapshot, world  # noqa: F401 (world: a fixture)
 
 HUGE = 3522216945090447
 

@@ -49,6 +49,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(start_s
          "--exclude-path", "/api/v1/auth/tokens/current",  # signing out would end the run's own token
          "--seed", os.environ.get("SCHEMATHESIS_SEED", "7"), "--no-color", "--workers", "1", "--request-timeout", "20",
          "--generation-database", "none", "--report", "json", "--report-json-path", str(report)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-3000:]
     assert "Traceback" not in server.output()

@@ -8,8 +8,8 @@ from ..pagination import page_schema
 from ..users.schemas import UserOutput
 from ..users.service import create_user, user_dict
 from . import bp, jobs, service
-from .schemas import (AdminUserInput, AuditListArgs, AuditOutput, JobOutput, JobsOutput, PerformanceOutput, UserListArgs,
-                      UserPatch)
+from .schemas import (AdminUserInput, AuditListArgs, AuditOutput, JobOutput, JobsOutput, PerformanceOutput,
+                      UserListArgs, UserPatch)
 
 UserPage = page_schema(UserOutput, "UserPage")
 AuditPage = page_schema(AuditOutput, "AuditPage")

@@ -27,7 +27,8 @@ def list_users(args):
         query = query.where(User.is_admin.is_(args["is_admin"]))
     if args.get("q"):
         pattern = "%" + args["q"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(User.email.like(pattern, escape="\\"), func.lower(User.name).like(pattern, escape="\\")))
+        query = query.where(or_(User.email.like(pattern, escape="\\"),
+                                func.lower(User.name).like(pattern, escape="\\")))
     return paginate(query, [Key(User.id, lambda u: u.id)], args["limit"], args["cursor"])
 
 
