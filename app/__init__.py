@@ -6,6 +6,8 @@ from flask import Flask
 from .config import Config
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, limiter, migrate, socketio
+from .http import IdConverter
+from .ops import init_app as ops_init_app
 
 SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}]}
@@ -19,11 +21,13 @@ def create_app(overrides=None):
     app.config.from_object(Config(app.instance_path))
     app.config.update(overrides or {})
     _init_async_mode(app)
+    app.url_map.converters["int"] = IdConverter
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True)
     _init_limiter(app)
+    ops_init_app(app)
     api = BeaconApi(app, spec_kwargs=SPEC)
     register_error_handlers(app)
     _configure_database(app)
@@ -48,6 +52,7 @@ def _init_async_mode(app):
 def _init_limiter(app):
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)  # a Redis outage must not fail every request
     limiter.init_app(app)
 
 
@@ -59,9 +64,9 @@ def _configure_database(app):
 
 
 def _register_blueprints(app, api):
-    from . import analytics, auth, comments, events, issues, ops, projects, search
+    from . import admin, analytics, auth, comments, events, issues, ops, projects, search
 
-    for package in (auth, projects, issues, comments, events, search, analytics):
+    for package in (auth, projects, issues, comments, events, search, analytics, admin):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
 
@@ -76,6 +81,7 @@ def _register_cli(app):
 
 
 def _init_socketio(app):
+    from .ops.security import allowed_origins
     from .realtime.manager import client_manager
 
     socketio.init_app(
@@ -83,7 +89,7 @@ def _init_socketio(app):
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         client_manager=client_manager(app),
-        cors_allowed_origins=app.config["CORS_ORIGINS"] or [],
+        cors_allowed_origins=sorted(allowed_origins(app)),  # CORS_ORIGINS is comma-separated
     )
     from .realtime.namespace import register
 

@@ -81,6 +81,12 @@ class Config:
         self.REALTIME_MAX_REPLAY = int(env.get("REALTIME_MAX_REPLAY", 20_000))
         self.SLOW_REQUEST_MS = float(env.get("SLOW_REQUEST_MS", 500))
         self.CORS_ORIGINS = env.get("CORS_ORIGINS") or None
+        self.RATE_LIMIT_API = env.get("RATE_LIMIT_API", "1200/minute")
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
+        self.LOG_FORMAT = env.get("LOG_FORMAT", "json")
+        self.CONTENT_SECURITY_POLICY = env.get("CONTENT_SECURITY_POLICY") or None
+        self.PERFORMANCE_TRACKING = _env_bool("PERFORMANCE_TRACKING", True)
+        self.PERFORMANCE_FLUSH_SECONDS = float(env.get("PERFORMANCE_FLUSH_SECONDS", 1))
         self.EMBEDDED_WORKER = self.REDIS_URL is None and _env_bool("EMBEDDED_WORKER", True)
         self.TESTING = _env_bool("TESTING")
         # flask-smorest / OpenAPI

@@ -3,6 +3,8 @@ import logging
 
 from flask import jsonify, request
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from marshmallow import Schema, fields
 from werkzeug.exceptions import BadRequest, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -81,8 +83,34 @@ def _webargs_errors(data):
     return flat
 
 
+class ProblemSchema(Schema):
+    """An RFC 9457 problem, as every error response is documented."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
 class BeaconApi(Api):
     """flask-smorest's Api with problem+json errors."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        """Document every error response as the problem+json it is (not flask-smorest's JSON)."""
+        import http
+
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, "application/problem+json")
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, "application/problem+json")
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
     def handle_http_exception(self, error):
         _rollback()
@@ -105,15 +133,40 @@ def _rollback():
     db.session.rollback()
 
 
+def _unstorable(value, path=""):
+    """Paths of the strings in ``value`` no database can store: a NUL (PostgreSQL text
+    refuses it) or a lone surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot encode it)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return [path or "_schema"]
+        return [path or "_schema"] if "\x00" in value else []
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _unstorable(key, path or "_schema") + _unstorable(item, f"{path}/{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _unstorable(item, f"{path}/{index}" if path else str(index))
+    return found
+
+
 def register_error_handlers(app):
     @app.before_request
     def reject_malformed_json():
         # Malformed JSON is a 400 before any route or schema sees it.
         if request.is_json and request.content_length:
             try:
-                request.get_json()
+                body = request.get_json()
             except BadRequest:
                 raise Problem(400, "The request body is not valid JSON.") from None
+            bad = _unstorable(body)
+            if bad:
+                raise validation_error({path: ["Contains a character that cannot be stored (NUL or a lone surrogate)."]
+                                        for path in bad})
+        if "\x00" in request.path or _unstorable(request.args.to_dict(flat=False)):
+            raise Problem(400, "The URL contains a NUL character.")
 
     @app.errorhandler(Problem)
     def handle_problem(error):

@@ -1,5 +1,7 @@
 """HTTP helpers shared by the routes: ETag and If-Match."""
 from flask import request
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 
 from .errors import Problem
 
@@ -23,3 +25,22 @@ def check_version(current, expected):
 
 def etag(version):
     return {"ETag": f'"{version}"'}
+
+
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in URLs, bounded to what an INTEGER id column holds: a bigger number
+    names nothing (404) instead of overflowing the database's integer (a 500 on PostgreSQL)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)  # documented as the parameter's maximum
+        super().__init__(url_map, *args, **kwargs)
+
+    def to_python(self, value):
+        number = int(value)
+        if number > self.max:
+            # A ValidationError here would make werkzeug answer 405 for the other methods' rules.
+            raise NotFound()
+        return number

@@ -34,7 +34,8 @@ def list_comments(args, issue_id):
 def update_comment(data, comment_id):
     """Edit a comment (its author, or a maintainer)."""
     user = current_user()
-    comment = service.update_comment(service.load_comment(comment_id, user), user, data["body"], if_match_version())
+    comment = service.load_comment(comment_id, user, for_update=True)
+    comment = service.update_comment(comment, user, data["body"], if_match_version())
     return service.comment_dict(comment), 200, etag(comment.version)
 
 
@@ -42,4 +43,4 @@ def update_comment(data, comment_id):
 @bp.response(204)
 def delete_comment(comment_id):
     user = current_user()
-    service.delete_comment(service.load_comment(comment_id, user), user)
+    service.delete_comment(service.load_comment(comment_id, user, for_update=True), user)

@@ -45,9 +45,12 @@ def list_comments(issue, limit, cursor):
     return paginate(query, keys, limit, cursor)
 
 
-def load_comment(comment_id, user):
-    comment = db.session.scalar(select(Comment).where(
-        Comment.id == comment_id, Comment.project_id.in_(readable_project_ids(user))))
+def load_comment(comment_id, user, *, for_update=False):
+    """Return the comment if the user can read it, else 404; ``for_update`` locks it for a change."""
+    query = select(Comment).where(Comment.id == comment_id, Comment.project_id.in_(readable_project_ids(user)))
+    if for_update:
+        query = query.with_for_update(of=Comment).execution_options(populate_existing=True)
+    comment = db.session.scalar(query)
     if comment is None:
         raise not_found("comment")
     return comment

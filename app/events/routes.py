@@ -11,7 +11,7 @@ from .service import serialize_event
 
 
 class EventArgs(PageArgs):
-    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1))  # a BIGINT
 
 
 class EventOutput(Schema):

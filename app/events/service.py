@@ -14,6 +14,7 @@ from ..models import Event, Project
 from ..models.base import isoformat, utcnow
 
 _PENDING = "beacon_pending_events"
+_COMMITTED = "beacon_committed_events"
 
 
 def reserve_seqs(project_id, count=1):
@@ -69,9 +70,20 @@ def _after_commit(session):
     session.info.pop(STAMPS_SEEN, None)
     pending = session.info.pop(_PENDING, None)
     if pending:
-        from ..realtime import broadcast
+        session.info.setdefault(_COMMITTED, []).extend(pending)
 
-        broadcast.events(pending)
+
+def _after_transaction_end(session, transaction):
+    # Broadcast once the committed transaction has given its connection back to the pool
+    # (after_commit still holds it): emitting may wait for earlier writers and read the
+    # events table, and a writer holding a connection meanwhile starved the pool under
+    # load (bench/load.py: 30 s pool timeouts with 50 clients).
+    if transaction.parent is None:
+        committed = session.info.pop(_COMMITTED, None)
+        if committed:
+            from ..realtime import broadcast
+
+            broadcast.events(committed)
 
 
 def _after_rollback(session):
@@ -84,5 +96,6 @@ def install_session_hooks():
     """Hook the broadcast to every ORM session's commit (idempotent)."""
     if not sa_event.contains(Session, "after_commit", _after_commit):
         sa_event.listen(Session, "after_commit", _after_commit)
+        sa_event.listen(Session, "after_transaction_end", _after_transaction_end)
         sa_event.listen(Session, "after_soft_rollback", lambda session, previous: _after_rollback(session))
         sa_event.listen(Session, "after_rollback", _after_rollback)

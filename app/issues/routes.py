@@ -62,7 +62,8 @@ def get_issue_by_key(issue_key):
 def update_issue(data, issue_id):
     """Change an issue; with If-Match, only if it is still at that version."""
     user = current_user()
-    issue = service.update_issue(service.load_issue(issue_id, user), user, data, if_match_version())
+    issue = service.load_issue(issue_id, user, for_update=True)
+    issue = service.update_issue(issue, user, data, if_match_version())
     return _one(issue)
 
 
@@ -71,4 +72,4 @@ def update_issue(data, issue_id):
 def delete_issue(issue_id):
     """Delete an issue (maintainers)."""
     user = current_user()
-    service.delete_issue(service.load_issue(issue_id, user), user)
+    service.delete_issue(service.load_issue(issue_id, user, for_update=True), user)

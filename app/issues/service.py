@@ -123,10 +123,16 @@ def delete_issue(issue, user, *, commit=True):
         db.session.commit()
 
 
-def load_issue(issue_id, user):
-    """Return the issue if the user can read its project, else raise 404."""
-    issue = db.session.scalar(
-        select(Issue).where(Issue.id == issue_id, Issue.project_id.in_(readable_project_ids(user))))
+def load_issue(issue_id, user, *, for_update=False):
+    """Return the issue if the user can read its project, else raise 404.
+
+    ``for_update`` locks the row for a change: two concurrent PATCHes then apply one after
+    the other instead of the second failing on a version it read before the first committed.
+    """
+    query = select(Issue).where(Issue.id == issue_id, Issue.project_id.in_(readable_project_ids(user)))
+    if for_update:
+        query = query.with_for_update(of=Issue).execution_options(populate_existing=True)
+    issue = db.session.scalar(query)
     if issue is None:
         raise not_found("issue")
     return issue

@@ -1,0 +1,46 @@
+"""Security headers on every response, and CORS only for the origins in ``CORS_ORIGINS``."""
+from flask import current_app, request
+
+# Scripts, styles, images and fonts from this origin only; the websocket to this origin
+# (CSP 'self' covers ws:/wss: in current browsers; the explicit host covers older ones).
+# Inline style attributes are allowed because chart libraries set them; inline scripts are not.
+DEFAULT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+               "font-src 'self'; connect-src 'self' {websockets}; object-src 'none'; base-uri 'self'; "
+               "form-action 'self'; frame-ancestors 'none'")
+CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID, Cache-Control"
+
+
+def allowed_origins(app=None):
+    """The origins in ``CORS_ORIGINS`` (comma-separated), as a set."""
+    raw = (app or current_app).config.get("CORS_ORIGINS") or ""
+    if isinstance(raw, (list, tuple)):
+        return set(raw)
+    return {origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()}
+
+
+def _add_headers(response):
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    csp = current_app.config.get("CONTENT_SECURITY_POLICY") or DEFAULT_CSP
+    host = request.host
+    headers.setdefault("Content-Security-Policy", csp.format(websockets=f"ws://{host} wss://{host}"))
+    if request.path.startswith("/api/"):
+        headers.setdefault("Cache-Control", "no-store")
+    origin = request.headers.get("Origin")
+    if origin and origin.rstrip("/") in allowed_origins():
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Expose-Headers"] = "ETag, X-Request-ID, Retry-After, Location"
+        headers.add("Vary", "Origin")
+        if request.method == "OPTIONS":
+            headers["Access-Control-Allow-Methods"] = CORS_METHODS
+            headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+            headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def install(app):
+    app.after_request(_add_headers)
