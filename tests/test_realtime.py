@@ -55,7 +55,9 @@ def test_events_reach_room_members_and_no_one_else(realtime, team, factory, asyn
                   headers=factory.headers(team["outsider"]))
     assert outsider.wait_for(lambda ev: names(ev, "issue.created"))
     # a member of WEB heard nothing about API, and the outsider nothing about WEB
-    assert [e["project"] for e in member.received() if isinstance(e, dict) and "project" in e] == ["WEB"] * 3
+    # (the issue's own room may also bring issue.created, when its copy is still in the
+    # queue as the member joins that room: a socket hears an event once per room it is in)
+    assert {e["project"] for e in member.received() if isinstance(e, dict) and "project" in e} == {"WEB"}
     assert [e["title"] for e in outsider.received("issue.created") for e in [e["data"]["issue"]]] == ["other"]
     assert not any("WEB" in str(data) for data in outsider.received())
 
