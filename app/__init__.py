@@ -59,9 +59,9 @@ def _configure_database(app):
 
 
 def _register_blueprints(app, api):
-    from . import analytics, auth, comments, events, issues, ops, projects, search
+    from . import analytics, auth, batches, comments, events, issues, ops, projects, search
 
-    for package in (auth, projects, issues, comments, events, search, analytics):
+    for package in (auth, projects, issues, comments, events, search, analytics, batches):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
 
