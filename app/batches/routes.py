@@ -19,7 +19,7 @@ def submit_batch(data):
     user = current_user()
     key = request.headers.get("Idempotency-Key")
     service.check_idempotency_key(key)
-    batch, created = service.submit(user, data, service.body_hash(request.get_json()), key)
+    batch, created = service.submit(user, data, service.body_hash(data), key)
     return service.accepted_dict(batch), 202 if created else 200
 
 

@@ -101,7 +101,7 @@ class Runner:
         results, counts = {}, {"done": 0, "succeeded": 0, "failed": 0}
         try:
             for start in range(0, self.total, self.chunk_size):
-                if start and self._cancel_requested():
+                if self._cancel_requested():
                     raise Cancelled()
                 chunk = applier.apply(range(start, min(start + self.chunk_size, self.total)))
                 results.update(chunk)
@@ -180,6 +180,6 @@ class Runner:
     def _cancel_requested(self):
         if get_redis().exists(CANCEL_KEY.format(id=self.batch_id)):
             return True
-        if self.mode == "atomic" or self.dry_run:
-            return False  # inside the one transaction the row is ours: Redis is the signal
+        # Inside an atomic run the row is locked by this worker, so a cancel request waits:
+        # the Redis flag, set before it waits, is the signal then.
         return bool(db.session.scalar(select(Batch.cancel_requested).where(Batch.id == self.batch_id)))

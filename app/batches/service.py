@@ -37,7 +37,8 @@ def accepted_dict(batch):
 
 
 def body_hash(body):
-    """A digest of the request body that ignores key order and whitespace."""
+    """A digest of the validated request: key order, whitespace and defaults spelled out
+    or left implicit make no difference."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
