@@ -232,3 +232,32 @@ def test_finished_batches_feed_the_bulk_operation_analytics(batches, web, client
     by_op = {o["operation"]: (o["count"], o["succeeded"], o["failed"]) for o in stats["by_operation"]}
     assert by_op == {"issue.create": (3, 2, 1), "comment.create": (1, 0, 1)}
     assert [m["mode"] for m in stats["by_mode"]] == ["atomic", "best_effort"]
+
+
+def test_only_committed_events_are_broadcast_once_per_chunk(batches, web, monkeypatch):
+    from app.errors import Problem
+    from app.issues import service
+    from app.realtime import broadcast
+
+    _owner, _project, headers = web
+    sent = []
+    monkeypatch.setattr(broadcast, "events", lambda payloads: sent.append([(e["type"], e["seq"]) for e in payloads]))
+    real_record = service.record_event
+
+    def record_then_fail(project, type_, actor_id, data):
+        real_record(project, type_, actor_id, data)
+        if data["issue"]["title"] == "boom":
+            raise Problem(409, "injected after the event was written")
+
+    monkeypatch.setattr(service, "record_event", record_then_fail)
+    update = {"op": "update", "resource": "issue", "lid": "a"}
+    ops = [create("a", lid="a"), comment("c", issue_lid="a"), {**update, "data": {"title": "boom"}},
+           comment("bad", issue_id=99999), {**update, "data": {"title": "fine"}}]
+    batch, results = batches.run(headers, ops)
+    assert [r["status"] for r in results] == ["succeeded", "succeeded", "failed", "failed", "succeeded"]
+    assert results[2]["error"] == "injected after the event was written"
+    assert sent == [[("issue.created", 2), ("comment.created", 3), ("issue.updated", 4)]]
+    assert scalar("SELECT title FROM issues") == "fine" and scalar("SELECT MAX(seq) FROM events") == 4
+    sent.clear()
+    batches.run(headers, [create("x", lid="x"), comment("y", issue_lid="x")], dry_run=True)
+    assert sent == [] and scalar("SELECT MAX(seq) FROM events") == 4

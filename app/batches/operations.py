@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from itertools import groupby
 from types import SimpleNamespace
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..auth.permissions import require_project_role
@@ -24,6 +24,8 @@ from ..issues.service import (check_assignee, create_issue, delete_issue, issue_
 from ..models import Issue, IssueLabel, IssueStatusChange, Project
 from ..models.base import utcnow
 from ..models.issues import DONE_STATUSES
+
+from .bulk import insert_issues, insert_rows
 
 ROLLED_BACK = "Not applied: the atomic batch was rolled back."
 CANCELLED = "Not applied: the batch was cancelled."
@@ -51,11 +53,7 @@ def describe(problem):
 
 @contextmanager
 def savepoint():
-    """Run a block in a savepoint; on error roll back just the block.
-
-    A rollback, even of a savepoint, makes the session drop the events waiting for
-    commit; the ones of earlier operations of this transaction are put back.
-    """
+    """Run a block in a savepoint; on error roll back just the block, and its events."""
     pending = list(db.session.info.get(_PENDING, ()))
     nested = db.session.begin_nested()
     try:
@@ -196,11 +194,10 @@ class Applier:
             })
             labels.append(normalize_labels(data.get("labels", [])))
             numbers[project.id] += 1
-        ids = db.session.scalars(insert(Issue).returning(Issue.id, sort_by_parameter_order=True), rows).all()
-        label_rows = [{"issue_id": i, "name": n} for i, names in zip(ids, labels, strict=True) for n in names]
-        if label_rows:
-            db.session.execute(insert(IssueLabel), label_rows)
-        db.session.execute(insert(IssueStatusChange), [
+        ids = insert_issues(Issue.__table__, rows)
+        insert_rows(IssueLabel.__table__,
+                    [{"issue_id": i, "name": n} for i, names in zip(ids, labels, strict=True) for n in names])
+        insert_rows(IssueStatusChange.__table__, [
             {"issue_id": i, "project_id": r["project_id"], "from_status": None, "to_status": r["status"],
              "at": now, "actor_id": user_id} for i, r in zip(ids, rows, strict=True)])
         changes = {pid: [] for pid in by_project}

@@ -2,6 +2,7 @@
 from flask import request
 
 from ..auth.tokens import current_user
+from ..database import reads_first
 from ..pagination import PageArgs, page_schema
 from . import bp, service
 from .schemas import BatchAccepted, BatchInput, BatchOutput, ResultOutput
@@ -52,5 +53,6 @@ def list_results(args, batch_id):
 @bp.response(202, BatchOutput)
 def cancel_batch(batch_id):
     """Stop the batch at its next chunk (409 if it already finished)."""
-    batch = service.cancel(service.load_batch(batch_id, current_user()))
-    return service.batch_dict(batch)
+    with reads_first():  # find the batch and flag it without waiting for a worker's write lock
+        batch = service.flag_cancel(service.load_batch(batch_id, current_user()))
+    return service.batch_dict(service.cancel(batch))

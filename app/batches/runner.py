@@ -8,13 +8,14 @@ atomic and dry runs: every chunk in one transaction, committed (or, for a dry ru
 back) at the end, then the results.
 """
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import Batch, BatchResult, User
 from ..models.base import utcnow
 from ..realtime import broadcast
 from ..worker import get_redis
+from .bulk import insert_rows
 from .operations import CANCELLED, ROLLED_BACK, Applier, OperationFailed, operation_name
 from .service import CANCEL_KEY, FINISHED, batch_dict
 
@@ -159,11 +160,10 @@ class Runner:
         broadcast.batch_finished(record, self.user_id)
 
     def _write_results(self, results):
-        if results:
-            db.session.execute(insert(BatchResult), [
-                {"batch_id": self.batch_id, "index": i, "operation": operation_name(self.operations[i]),
-                 "status": status, "resource_id": resource_id, "error": error}
-                for i, (status, resource_id, error) in sorted(results.items())])
+        insert_rows(BatchResult.__table__, [
+            {"batch_id": self.batch_id, "index": i, "operation": operation_name(self.operations[i]),
+             "status": status, "resource_id": resource_id, "error": error}
+            for i, (status, resource_id, error) in sorted(results.items())])
 
     def give_up(self, error):
         """Close a batch that keeps crashing: what is not committed is skipped with ``error``."""

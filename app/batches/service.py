@@ -130,15 +130,21 @@ def list_results(batch, limit, cursor):
     return page
 
 
-def cancel(batch):
-    """Ask the worker to stop at its next chunk; 409 if the batch already finished."""
+def flag_cancel(batch):
+    """Tell the worker through Redis, which it reads between chunks even while it holds
+    the database's write lock (SQLite) or the batch's row (an atomic run)."""
     if batch.status in FINISHED:
         raise conflict(f"The batch already finished ({batch.status}).")
-    # Redis first: a worker holding the database's write lock (SQLite) sees it at once.
     try:
         get_redis().set(CANCEL_KEY.format(id=batch.id), 1, ex=24 * 3600)
     except RedisError:
         log.exception("could not flag batch %s in Redis; the worker reads the database", batch.id)
+    db.session.commit()  # end the read: the write below waits for the worker's lock, if any
+    return batch
+
+
+def cancel(batch):
+    """Record the cancel request; 409 if the batch finished before it could take effect."""
     changed = db.session.execute(
         update(Batch).where(Batch.id == batch.id, Batch.status.in_(("queued", "running")))
         .values(cancel_requested=True)).rowcount

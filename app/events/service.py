@@ -65,6 +65,8 @@ def record_events(project, changes):
 
 
 def _after_commit(session):
+    if session.in_nested_transaction():
+        return  # a savepoint was released: nothing is committed yet
     session.info.pop(ROLES_SEEN, None)
     pending = session.info.pop(_PENDING, None)
     if pending:
@@ -74,6 +76,8 @@ def _after_commit(session):
 
 
 def _after_rollback(session):
+    if session.in_nested_transaction():
+        return  # a savepoint: whoever rolled it back drops its own events (batches/operations.py)
     session.info.pop(ROLES_SEEN, None)
     session.info.pop(_PENDING, None)
 
@@ -82,5 +86,6 @@ def install_session_hooks():
     """Hook the broadcast to every ORM session's commit (idempotent)."""
     if not sa_event.contains(Session, "after_commit", _after_commit):
         sa_event.listen(Session, "after_commit", _after_commit)
-        sa_event.listen(Session, "after_soft_rollback", lambda session, previous: _after_rollback(session))
+        sa_event.listen(Session, "after_soft_rollback",
+                        lambda session, previous: None if previous.nested else _after_rollback(session))
         sa_event.listen(Session, "after_rollback", _after_rollback)

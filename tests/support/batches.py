@@ -58,3 +58,52 @@ def create(title, project="WEB", lid=None, **data):
 def comment(body, issue_lid=None, issue_id=None):
     target = {"issue_lid": issue_lid} if issue_lid else {"issue_id": issue_id}
     return {"op": "create", "resource": "comment", "data": {**target, "body": body}}
+
+
+@pytest.fixture
+def start_worker(database_url, redis_url, tmp_path):
+    """Start real `flask worker` processes on this backend's database and the test's Redis."""
+    import sys
+
+    from tests.conftest import INSTANCE
+    from tests.support.live import Process
+
+    workers = []
+
+    def start(*flags, **env):
+        env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "BEACON_INSTANCE_PATH": INSTANCE,
+               "BATCH_LEASE_SECONDS": "2", "BATCH_REAPER_SECONDS": "1", **env}
+        args = [sys.executable, "-m", "flask", "--app", "app", "worker", *flags]
+        workers.append(Process(args, env, tmp_path / f"worker{len(workers)}.log"))
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        for pid in children(worker.popen.pid):
+            kill_quietly(pid)
+        worker.kill()
+
+
+def children(pid):
+    """The pids of a process's children (an RQ worker's work horse)."""
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def kill_quietly(pid):
+    import os
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
