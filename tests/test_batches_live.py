@@ -61,21 +61,19 @@ def live(make_app, redis_url, factory):
 
 
 def test_sigkill_mid_batch_then_a_new_worker_applies_each_operation_once(live, start_worker):
-    total = 1200
+    total = 600
     ops = [create("target", lid="t")] + [comment(f"c{i}", issue_lid="t") for i in range(total - 1)]
     batch_id = live.post({"mode": "best_effort", "operations": ops})
-    first = start_worker("--no-scheduler", BATCH_CHUNK_SIZE="50")
-    row = poll(lambda: live.row(batch_id), lambda r: r.done >= 150)
+    first = start_worker("--no-scheduler", BATCH_CHUNK_SIZE="25")
+    row = poll(lambda: live.row(batch_id), lambda r: r.done >= 100)
     horses = children(first.popen.pid)
     first.kill(signal.SIGKILL)  # the worker and its work horse die mid-chunk, as in a crash
     for pid in horses:
         kill_quietly(pid)
     killed_at = live.row(batch_id)
-    assert killed_at.status == "running" and 150 <= killed_at.done < total, (row, killed_at)
-    t0 = time.monotonic()
-    second = start_worker(BATCH_CHUNK_SIZE="50")  # with the scheduler: its reaper finds the abandoned batch
+    assert killed_at.status == "running" and 100 <= killed_at.done < total, (row, killed_at)
+    start_worker(BATCH_CHUNK_SIZE="25")  # with the scheduler: its reaper finds the abandoned batch
     final = poll(lambda: live.row(batch_id), lambda r: r.status != "running", timeout=60, every=0.2)
-    print("resumed and finished in", time.monotonic() - t0, second.log_path)
     assert tuple(final) == ("succeeded", total, total, 0)
     bodies = live.sql("SELECT body, COUNT(*) FROM comments GROUP BY body HAVING COUNT(*) <> 1")
     assert bodies == [] and live.sql("SELECT COUNT(*) FROM comments")[0][0] == total - 1
@@ -132,8 +130,8 @@ def test_progress_and_finished_reach_a_socketio_client(realtime, factory, start_
     assert client.wait_for(lambda ev: names(ev, "batch.finished"), timeout=30)
     progress = client.received("batch.progress")
     finished = client.received("batch.finished")
-    # once via batch:{id} and once via user:{id}: the same sequence twice
-    assert len(finished) == 2 and finished[0]["status"] == "succeeded" and finished[0]["succeeded"] == 600
+    # sent to batch:{id} and user:{id} in one emit: a client in both gets it once
+    assert len(finished) == 1 and finished[0]["status"] == "succeeded" and finished[0]["succeeded"] == 600
     assert progress[-1] == {"id": batch_id, "done": 600, "total": 600, "succeeded": 600, "failed": 0}
     dones = [p["done"] for p in progress]
     assert dones == sorted(dones) and all(p["total"] == 600 for p in progress)
@@ -150,6 +148,8 @@ def test_embedded_mode_runs_batches_on_the_worker_thread(make_app, factory):
     from app.worker import set_job_app, start_embedded_worker
 
     app = make_app()
+    # The thread outlives the test: no scheduler jobs that would run after its app is gone.
+    app.extensions["beacon_schedule"] = []
     app.extensions["beacon_redis"] = fakeredis.FakeRedis(server=fakeredis.FakeServer())  # private to this test
     with app.app_context():
         owner = factory.user("Owner")
