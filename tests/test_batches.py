@@ -261,3 +261,21 @@ def test_only_committed_events_are_broadcast_once_per_chunk(batches, web, monkey
     sent.clear()
     batches.run(headers, [create("x", lid="x"), comment("y", issue_lid="x")], dry_run=True)
     assert sent == [] and scalar("SELECT MAX(seq) FROM events") == 4
+
+
+def test_responses_match_their_documented_schemas(batches, web, client):
+    from app.batches.routes import BatchPage, ResultPage
+    from app.batches.schemas import BatchAccepted, BatchOutput
+
+    _owner, _project, headers = web
+    accepted = batches.post(headers, [create("a"), create("b", project="NOPE")]).json
+    batches.work()
+    checks = [(BatchAccepted, accepted), (BatchOutput, client.get(accepted["url"], headers=headers).json),
+              (BatchPage, client.get("/api/v1/batches", headers=headers).json),
+              (ResultPage, client.get(f"{accepted['url']}/results", headers=headers).json)]
+    for schema, body in checks:
+        schema().load(body)
+        assert set(body) == set(schema().fields), schema
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    assert {"/api/v1/batches", "/api/v1/batches/{batch_id}", "/api/v1/batches/{batch_id}/results",
+            "/api/v1/batches/{batch_id}/cancel"} <= set(paths)
