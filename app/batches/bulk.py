@@ -28,12 +28,11 @@ def insert_rows(table, rows):
 def insert_issues(table, rows):
     """Insert issue rows; return their ids in the order of ``rows``.
 
-    (project_id, number) is unique and the numbers were just reserved, so on PostgreSQL the
-    rows go in by COPY and the ids are read back by number; elsewhere RETURNING gives them.
+    (project_id, number) is unique and the numbers were just reserved by this transaction,
+    so the ids are read back by number: RETURNING in parameter order would cost SQLite one
+    statement per row, and rules out COPY on PostgreSQL.
     """
     connection = db.session.connection()
-    if not _copy_driver(connection):
-        return db.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).all()
     insert_rows(table, rows)
     ids = {}
     by_project = {}
