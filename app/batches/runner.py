@@ -168,7 +168,11 @@ class Runner:
     def give_up(self, error):
         """Close a batch that keeps crashing: what is not committed is skipped with ``error``."""
         batch = db.session.get(Batch, self.batch_id)
+        if batch is None or batch.status in FINISHED:
+            return
         self.total, self.operations, self.user_id = batch.total, batch.operations, batch.user_id
+        batch.status, batch.started_at = "running", batch.started_at or utcnow()
+        db.session.commit()
         start = 0 if batch.mode == "atomic" or batch.dry_run else batch.done
         if start < self.total:
             self._claim(start, self.total)

@@ -34,6 +34,9 @@ def batches(app, client, factory):
             return self.get(headers, response.json["id"])
 
         def get(self, headers, batch_id):
+            from app.extensions import db
+
+            db.session.remove()  # the test client shares the test's session: drop its snapshot
             batch = client.get(f"/api/v1/batches/{batch_id}", headers=headers).json
             results, cursor = [], None
             while True:
