@@ -38,18 +38,18 @@ def test_best_effort_creates_with_lids_and_events(batches, web):
     assert scalar("SELECT MAX(seq) FROM events") == 5  # no seq used by the failures
 
 
-def test_atomic_failure_near_the_end_commits_nothing(batches, web, make_app):
-    owner, project, headers = web
+def test_atomic_batch_whose_operation_9999_of_10000_fails_commits_nothing(batches, web):
+    _owner, _project, headers = web
     before = counts()
-    ops = [create(f"t{i}") for i in range(3000)]
-    ops[2998] = create("bad", assignee_id=999999)
+    ops = [create(f"t{i}", labels=["bulk"]) for i in range(10_000)]
+    ops[9998] = create("bad", assignee_id=999999)
     batch, results = batches.run(headers, ops, mode="atomic")
-    assert batch["status"] == "failed" and (batch["succeeded"], batch["failed"], batch["done"]) == (0, 1, 3000)
-    assert counts() == before
-    assert scalar("SELECT last_issue_number FROM projects") == 0
-    assert results[2998]["status"] == "failed" and "assignee" in results[2998]["error"]
+    assert batch["status"] == "failed" and (batch["succeeded"], batch["failed"], batch["done"]) == (0, 1, 10_000)
+    assert counts() == before  # issues, comments, events, labels, status changes
+    assert scalar("SELECT last_issue_number FROM projects") == 0 and scalar("SELECT last_event_seq FROM projects") == 1
+    assert results[9998]["status"] == "failed" and "assignee" in results[9998]["error"]
     skipped = [r for r in results if r["status"] == "skipped"]
-    assert len(skipped) == 2999 and all("rolled back" in r["error"] for r in skipped)
+    assert len(skipped) == 9999 and all("rolled back" in r["error"] for r in skipped)
 
 
 def test_atomic_success_commits_everything(batches, web):

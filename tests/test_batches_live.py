@@ -1,5 +1,4 @@
 """Batches across real processes: `flask worker` on real Redis, SIGKILL, cancel, Socket.IO, embedded."""
-import os
 import signal
 import time
 
@@ -126,6 +125,7 @@ def test_progress_and_finished_reach_a_socketio_client(realtime, factory, start_
     batch_id = accepted["id"]
     assert client.join(f"batch:{batch_id}")["ok"]
     assert stranger.join(f"batch:{batch_id}") == {"ok": False, "error": "not found or not allowed"}
+    assert realtime.client(server, factory.admin()).join(f"batch:{batch_id}")["ok"]
     start_worker("--no-scheduler", BATCH_CHUNK_SIZE="100", SOCKETIO_MESSAGE_QUEUE=redis_url)
     assert client.wait_for(lambda ev: names(ev, "batch.finished"), timeout=30)
     progress = client.received("batch.progress")
