@@ -308,3 +308,27 @@ def test_a_batch_that_keeps_crashing_is_stopped_with_its_work_kept(batches, web,
     assert batch["status"] == "partially_succeeded" and (batch["succeeded"], batch["failed"]) == (2, 0)
     assert [r["status"] for r in results] == ["succeeded"] * 2 + ["skipped"] * 3
     assert scalar("SELECT COUNT(*) FROM issues") == 2
+
+
+def test_the_reaper_queues_again_a_batch_whose_job_was_lost(batches, web, app):
+    from datetime import timedelta
+
+    from app.batches.jobs import reap_batches
+    from app.extensions import db
+    from app.models import Batch
+    from app.models.base import utcnow
+    from app.worker import get_queue
+
+    _owner, _project, headers = web
+    batch_id = batches.post(headers, [create("lost")]).json["id"]
+    job_id = db.session.get(Batch, batch_id).job_id
+    db.session.commit()  # the reaper runs in its own session: hold no lock
+    get_queue(app).fetch_job(job_id).delete()  # Redis lost the job
+    assert reap_batches() == []  # too recent: its job may still be on its way
+    db.session.get(Batch, batch_id).created_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert reap_batches() == [batch_id]
+    assert reap_batches() == []  # not twice while the new job waits
+    batches.work()
+    batch, results = batches.get(headers, batch_id)
+    assert batch["status"] == "succeeded" and scalar("SELECT COUNT(*) FROM issues") == 1

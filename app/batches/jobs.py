@@ -84,7 +84,7 @@ def reap_batches():
     redis = get_redis()
     grace = current_app.config["BATCH_LEASE_SECONDS"]
     requeued = []
-    for batch in db.session.scalars(select(Batch).where(Batch.status.in_(("queued", "running")))):
+    for batch in db.session.scalars(select(Batch).where(Batch.status.in_(("queued", "running")))).all():
         if redis.exists(LEASE_KEY.format(id=batch.id)):
             continue
         if batch.status == "queued":

@@ -96,7 +96,7 @@ def enqueue(batch):
     except RedisError:  # the reaper queues it when Redis is back
         log.exception("could not queue batch %s", batch.id)
         return
-    db.session.execute(update(Batch).where(Batch.id == batch.id).values(job_id=job.id))
+    batch.job_id = job.id
     db.session.commit()
 
 
