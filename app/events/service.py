@@ -55,7 +55,8 @@ def record_events(project, changes):
         {"project_id": project.id, "seq": first + i, "type": t, "actor_id": actor, "at": at, "data": data}
         for i, (t, actor, data) in enumerate(changes)
     ]
-    ids = db.session.scalars(insert(Event).returning(Event.id, sort_by_parameter_order=True), rows).all()
+    events = Event.__table__  # Core: the ORM bulk path adds nothing here but Python
+    ids = db.session.scalars(insert(events).returning(events.c.id, sort_by_parameter_order=True), rows).all()
     payloads = [
         event_payload(row_id, row["seq"], project.key, row["type"], row["actor_id"], at, row["data"])
         for row_id, row in zip(ids, rows, strict=True)
