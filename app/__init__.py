@@ -64,9 +64,9 @@ def _configure_database(app):
 
 
 def _register_blueprints(app, api):
-    from . import admin, analytics, auth, comments, events, issues, ops, projects, search
+    from . import admin, analytics, auth, batches, comments, events, issues, ops, projects, search
 
-    for package in (auth, projects, issues, comments, events, search, analytics, admin):
+    for package in (auth, projects, issues, comments, events, search, analytics, batches, admin):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
 

@@ -1,5 +1,7 @@
 """Engine settings per database: SQLite pragmas and write transactions."""
-from flask import has_request_context, request
+from contextlib import contextmanager
+
+from flask import g, has_request_context, request
 from sqlalchemy import event
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -57,7 +59,19 @@ def _configure_sqlite(engine):
         # A deferred transaction that reads, then writes, fails at once with SQLITE_BUSY
         # when another writer got in between; IMMEDIATE waits for the lock instead.
         # Read-only requests keep a deferred (shared) transaction.
-        connection.exec_driver_sql("BEGIN" if is_read_only_request() else "BEGIN IMMEDIATE")
+        deferred = is_read_only_request() or (has_request_context() and g.get("beacon_reads_first", False))
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def reads_first():
+    """Begin this write request's transactions deferred inside the block, so that on SQLite
+    its reads do not queue behind a long writer (a running batch); commit before writing."""
+    g.beacon_reads_first = True
+    try:
+        yield
+    finally:
+        g.beacon_reads_first = False
 
 
 def add_unique(row, conflict_detail):

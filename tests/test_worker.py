@@ -36,6 +36,7 @@ def test_embedded_worker_thread_runs_jobs_on_fakeredis(make_app):
     # The embedded worker runs until the process ends: give it a Redis of its own so it
     # can never take the jobs of a later test.
     app.extensions["beacon_redis"] = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    app.extensions["beacon_schedule"] = []  # nor scheduled jobs that would run after this app is gone
     with app.app_context():
         start_embedded_worker(app)
         jobs = [enqueue_job(create_named_user, f"thread{i}", job_type="test") for i in range(5)]

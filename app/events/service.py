@@ -56,7 +56,8 @@ def record_events(project, changes):
         {"project_id": project.id, "seq": first + i, "type": t, "actor_id": actor, "at": at, "data": data}
         for i, (t, actor, data) in enumerate(changes)
     ]
-    ids = db.session.scalars(insert(Event).returning(Event.id, sort_by_parameter_order=True), rows).all()
+    events = Event.__table__  # Core: the ORM bulk path adds nothing here but Python
+    ids = db.session.scalars(insert(events).returning(events.c.id, sort_by_parameter_order=True), rows).all()
     payloads = [
         event_payload(row_id, row["seq"], project.key, row["type"], row["actor_id"], at, row["data"])
         for row_id, row in zip(ids, rows, strict=True)
@@ -66,6 +67,8 @@ def record_events(project, changes):
 
 
 def _after_commit(session):
+    if session.in_nested_transaction():
+        return  # a savepoint was released: nothing is committed yet
     session.info.pop(ROLES_SEEN, None)
     session.info.pop(STAMPS_SEEN, None)
     pending = session.info.pop(_PENDING, None)
@@ -87,6 +90,8 @@ def _after_transaction_end(session, transaction):
 
 
 def _after_rollback(session):
+    if session.in_nested_transaction():
+        return  # a savepoint: whoever rolled it back drops its own events (batches/operations.py)
     session.info.pop(ROLES_SEEN, None)
     session.info.pop(STAMPS_SEEN, None)
     session.info.pop(_PENDING, None)
@@ -97,5 +102,6 @@ def install_session_hooks():
     if not sa_event.contains(Session, "after_commit", _after_commit):
         sa_event.listen(Session, "after_commit", _after_commit)
         sa_event.listen(Session, "after_transaction_end", _after_transaction_end)
-        sa_event.listen(Session, "after_soft_rollback", lambda session, previous: _after_rollback(session))
+        sa_event.listen(Session, "after_soft_rollback",
+                        lambda session, previous: None if previous.nested else _after_rollback(session))
         sa_event.listen(Session, "after_rollback", _after_rollback)

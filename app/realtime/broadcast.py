@@ -23,8 +23,15 @@ PROGRESS_INTERVAL = 0.25  # seconds between two batch.progress of one batch
 
 
 def rooms_for(event):
-    """The rooms an event goes to: its project, and its issue if it has one."""
+    """The rooms an event goes to: its project, and its issue if it has one.
+
+    ``issue.created`` skips the issue's room: no one can have joined the room of an issue
+    that did not exist yet, and a batch of 10,000 creates would otherwise publish 10,000
+    single-event messages to empty rooms (3 s of the 3.1 s its broadcast took).
+    """
     rooms = [f"project:{event['project']}"]
+    if event["type"] == "issue.created":
+        return rooms
     issue_id = event["data"].get("issue_id") or (event["data"].get("issue") or {}).get("id")
     if issue_id is not None:
         rooms.append(f"issue:{issue_id}")

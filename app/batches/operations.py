@@ -1,0 +1,210 @@
+"""Apply a batch's operations inside the caller's transaction.
+
+Issue creates, the bulk of most batches, are checked one by one with the issue service's
+own rules (role, assignee, labels, numbering), then written in bulk with SQLAlchemy Core:
+one ``executemany`` each for issues, labels, status changes, and events (through
+``record_events``). If the bulk write fails, the run falls back to ``create_issue`` one
+operation at a time, so the operation at fault is found and fails alone. Other operations
+call their services (``update_issue``, ``delete_issue``, ``create_comment``) directly.
+"""
+from contextlib import contextmanager
+from itertools import groupby
+from types import SimpleNamespace
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..auth.permissions import require_project_role
+from ..comments.service import create_comment
+from ..errors import Problem
+from ..events.service import _PENDING, record_events
+from ..extensions import db
+from ..issues.service import (check_assignee, create_issue, delete_issue, issue_dict, load_issue,
+                              next_issue_numbers, normalize_labels, update_issue)
+from ..models import Issue, IssueLabel, IssueStatusChange, Project
+from ..models.base import utcnow
+from ..models.issues import DONE_STATUSES
+
+from .bulk import insert_issues, insert_rows
+
+ROLLED_BACK = "Not applied: the atomic batch was rolled back."
+CANCELLED = "Not applied: the batch was cancelled."
+
+
+class OperationFailed(Exception):
+    """An operation of an atomic batch failed: the whole batch rolls back."""
+
+    def __init__(self, index, error):
+        super().__init__(error)
+        self.index = index
+        self.error = error
+
+
+def operation_name(operation):
+    return f"{operation['resource']}.{operation['op']}"
+
+
+def describe(problem):
+    """The error of a failed operation: the problem's detail, or its field messages."""
+    if problem.errors:
+        return "; ".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in problem.errors.items())
+    return problem.detail
+
+
+@contextmanager
+def savepoint():
+    """Run a block in a savepoint; on error roll back just the block, and its events."""
+    pending = list(db.session.info.get(_PENDING, ()))
+    nested = db.session.begin_nested()
+    try:
+        yield
+    except BaseException:
+        if nested.is_active:
+            nested.rollback()
+        db.session.info[_PENDING] = pending
+        raise
+    nested.commit()
+
+
+class Applier:
+    """Applies operations for one submitter, remembering what each ``lid`` created."""
+
+    def __init__(self, user, operations, isolate, lids=None):
+        self.user = user
+        self.operations = operations
+        self.isolate = isolate  # best effort: each operation stands alone
+        self.lids = dict(lids or {})
+        self.projects = {}
+
+    def apply(self, indexes):
+        """Apply the operations at ``indexes``; return ``{index: (status, resource_id, error)}``."""
+        results = {}
+        self.projects = {}  # looked up again each chunk: the session expired them
+        for is_create, run in groupby(indexes, key=lambda i: operation_name(self.operations[i]) == "issue.create"):
+            run = list(run)
+            if is_create:
+                self._create_issues(run, results)
+            else:
+                for index in run:
+                    self._one(index, results, self._apply_one)
+        return results
+
+    # --- one operation at a time -------------------------------------------------------
+
+    def _one(self, index, results, action):
+        operation = self.operations[index]
+        try:
+            if self.isolate:
+                with savepoint():
+                    resource_id = action(operation)
+            else:
+                resource_id = action(operation)
+        except Problem as problem:
+            self._fail(index, describe(problem), results)
+        except SQLAlchemyError:
+            self._fail(index, "The database rejected this operation.", results)
+        else:
+            results[index] = ("succeeded", resource_id, None)
+            if operation.get("lid") is not None and operation["op"] == "create":
+                self.lids[operation["lid"]] = resource_id
+
+    def _fail(self, index, error, results):
+        if not self.isolate:
+            raise OperationFailed(index, error)
+        results[index] = ("failed", None, error)
+
+    def _target(self, operation, key="id", lid_key="lid"):
+        holder = operation if key == "id" else operation["data"]
+        if key in holder:
+            return holder[key]
+        lid = holder[lid_key]
+        if lid not in self.lids:
+            raise Problem(422, f"The operation that creates lid {lid!r} did not succeed.")
+        return self.lids[lid]
+
+    def _apply_one(self, operation):
+        name = operation_name(operation)
+        if name == "comment.create":
+            issue = load_issue(self._target(operation, "issue_id", "issue_lid"), self.user)
+            return create_comment(issue, self.user, operation["data"]["body"], commit=False).id
+        issue = load_issue(self._target(operation), self.user)
+        if name == "issue.update":
+            return update_issue(issue, self.user, operation["data"], operation.get("if_version"), commit=False).id
+        delete_issue(issue, self.user, commit=False)
+        return issue.id
+
+    def _create_one(self, operation):
+        data = dict(operation["data"])
+        return create_issue(self._project(data.pop("project")), self.user, data, commit=False).id
+
+    # --- issue creates in bulk ------------------------------------------------------------
+
+    def _project(self, key):
+        if key not in self.projects:
+            self.projects[key] = db.session.scalar(select(Project).where(Project.key == key))
+        project = self.projects[key]
+        if project is None:
+            raise Problem(404, "The project does not exist or is not visible to you.")
+        return project
+
+    def _check_create(self, data):
+        project = self._project(data["project"])
+        require_project_role(project, self.user, "member")
+        check_assignee(project.id, data.get("assignee_id"))
+        return project
+
+    def _create_issues(self, indexes, results):
+        valid = []
+        for index in indexes:
+            try:
+                valid.append((index, self._check_create(self.operations[index]["data"])))
+            except Problem as problem:
+                self._fail(index, describe(problem), results)
+        if not valid:
+            return
+        try:
+            with savepoint():
+                created = self._insert_issues(valid)
+        except SQLAlchemyError:
+            # Something only the database could see (a row changed meanwhile): find it.
+            for index, _project in valid:
+                self._one(index, results, self._create_one)
+            return
+        for index, issue_id in created:
+            results[index] = ("succeeded", issue_id, None)
+            lid = self.operations[index].get("lid")
+            if lid is not None:
+                self.lids[lid] = issue_id
+
+    def _insert_issues(self, valid):
+        now, user_id = utcnow(), self.user.id
+        rows, labels, by_project = [], [], {}
+        for index, project in valid:
+            by_project.setdefault(project.id, (project, []))[1].append(index)
+        numbers = {pid: next_issue_numbers(pid, len(idx)) for pid, (_p, idx) in by_project.items()}
+        for index, project in valid:
+            data = self.operations[index]["data"]
+            status = data.get("status", "open")
+            rows.append({
+                "project_id": project.id, "number": numbers[project.id], "title": data["title"],
+                "description": data.get("description", ""), "status": status,
+                "priority": data.get("priority", "medium"), "assignee_id": data.get("assignee_id"),
+                "reporter_id": user_id, "created_at": now, "updated_at": now,
+                "resolved_at": now if status in DONE_STATUSES else None, "version": 1,
+            })
+            labels.append(normalize_labels(data.get("labels", [])))
+            numbers[project.id] += 1
+        ids = insert_issues(Issue.__table__, rows)
+        insert_rows(IssueLabel.__table__,
+                    [{"issue_id": i, "name": n} for i, names in zip(ids, labels, strict=True) for n in names])
+        insert_rows(IssueStatusChange.__table__, [
+            {"issue_id": i, "project_id": r["project_id"], "from_status": None, "to_status": r["status"],
+             "at": now, "actor_id": user_id} for i, r in zip(ids, rows, strict=True)])
+        changes = {pid: [] for pid in by_project}
+        for issue_id, row, names in zip(ids, rows, labels, strict=True):
+            issue = SimpleNamespace(id=issue_id, labels=names, **row)
+            project = by_project[row["project_id"]][0]
+            changes[project.id].append(("issue.created", user_id, {"issue": issue_dict(issue, project.key)}))
+        for pid, project_changes in changes.items():
+            record_events(by_project[pid][0], project_changes)
+        return [(index, issue_id) for (index, _p), issue_id in zip(valid, ids, strict=True)]

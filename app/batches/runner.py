@@ -1,0 +1,189 @@
+"""Run one batch to the end, resuming after the last committed chunk.
+
+best_effort: chunks of ``BATCH_CHUNK_SIZE``; each chunk's effects, its results and the
+batch's counters commit in one transaction, which first claims the chunk by moving
+``done`` forward from where it stood (``WHERE done = start``). A worker that died left
+``done`` at its last commit; a second worker on the same batch finds its claim taken.
+atomic and dry runs: every chunk in one transaction, committed (or, for a dry run, rolled
+back) at the end, then the results.
+"""
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import Batch, BatchResult, User
+from ..models.base import utcnow
+from ..realtime import broadcast
+from ..worker import get_redis
+from .bulk import insert_rows
+from .operations import CANCELLED, ROLLED_BACK, Applier, OperationFailed, operation_name
+from .service import CANCEL_KEY, FINISHED, batch_dict
+
+
+class Superseded(Exception):
+    """Another worker committed this batch's next step first."""
+
+
+class Cancelled(Exception):
+    pass
+
+
+class Runner:
+    def __init__(self, batch_id, lease=None):
+        self.batch_id = batch_id
+        self.lease = lease
+        self.chunk_size = current_app.config["BATCH_CHUNK_SIZE"]
+
+    def run(self):
+        batch = db.session.get(Batch, self.batch_id)
+        if batch is None or batch.status in FINISHED:
+            db.session.rollback()
+            return "nothing to do"
+        self.user_id, self.total, self.mode = batch.user_id, batch.total, batch.mode
+        self.dry_run, self.operations = batch.dry_run, batch.operations
+        self.user = db.session.get(User, batch.user_id)
+        started = batch.started_at or utcnow()
+        db.session.execute(update(Batch).where(Batch.id == batch.id, Batch.status.in_(("queued", "running")))
+                           .values(status="running", started_at=started))
+        db.session.commit()
+        try:
+            if self.mode == "atomic" or self.dry_run:
+                self._run_in_one_transaction()
+            else:
+                self._run_in_chunks()
+        except Superseded:
+            db.session.rollback()
+            return "superseded"
+        return "finished"
+
+    # --- best effort, committed chunk by chunk ----------------------------------------------
+
+    def _run_in_chunks(self):
+        db.session.expire_all()
+        batch = db.session.get(Batch, self.batch_id)
+        counts = {"done": batch.done, "succeeded": batch.succeeded, "failed": batch.failed}
+        applier = Applier(self.user, self.operations, isolate=True, lids=self._committed_lids())
+        db.session.commit()
+        for start in range(counts["done"], self.total, self.chunk_size):
+            db.session.expire_all()  # sessions do not expire on commit: read memberships afresh
+            if self._cancel_requested():
+                return self._finish_cancelled(start, counts)
+            indexes = range(start, min(start + self.chunk_size, self.total))
+            self._claim(start, start + len(indexes))
+            results = applier.apply(indexes)
+            ok = sum(1 for status, _id, _e in results.values() if status == "succeeded")
+            self._write_results(results)
+            db.session.execute(update(Batch).where(Batch.id == self.batch_id).values(
+                succeeded=Batch.succeeded + ok, failed=Batch.failed + len(results) - ok))
+            db.session.commit()
+            counts = {"done": indexes.stop, "succeeded": counts["succeeded"] + ok,
+                      "failed": counts["failed"] + len(results) - ok}
+            broadcast.batch_progress({"id": self.batch_id, "total": self.total, **counts}, self.user_id)
+        self._finish(self._status(counts), None)
+
+    def _claim(self, start, stop):
+        claimed = db.session.execute(update(Batch).where(Batch.id == self.batch_id, Batch.done == start,
+                                                         Batch.status == "running").values(done=stop)).rowcount
+        if claimed != 1:
+            raise Superseded()
+
+    def _committed_lids(self):
+        rows = db.session.execute(select(BatchResult.index, BatchResult.resource_id).where(
+            BatchResult.batch_id == self.batch_id, BatchResult.status == "succeeded"))
+        return {self.operations[i]["lid"]: rid for i, rid in rows
+                if self.operations[i]["op"] == "create" and self.operations[i].get("lid") is not None}
+
+    # --- atomic and dry runs: one transaction -------------------------------------------------
+
+    def _run_in_one_transaction(self):
+        applier = Applier(self.user, self.operations, isolate=self.mode == "best_effort")
+        db.session.expire_all()
+        self._claim(0, self.total)
+        results, counts = {}, {"done": 0, "succeeded": 0, "failed": 0}
+        try:
+            for start in range(0, self.total, self.chunk_size):
+                if self._cancel_requested():
+                    raise Cancelled()
+                chunk = applier.apply(range(start, min(start + self.chunk_size, self.total)))
+                results.update(chunk)
+                ok = sum(1 for status, _id, _e in chunk.values() if status == "succeeded")
+                counts = {"done": counts["done"] + len(chunk), "succeeded": counts["succeeded"] + ok,
+                          "failed": counts["failed"] + len(chunk) - ok}
+                broadcast.batch_progress({"id": self.batch_id, "total": self.total, **counts}, self.user_id)
+        except OperationFailed as failure:
+            db.session.rollback()
+            return self._finish_rolled_back(failure)
+        except Cancelled:
+            db.session.rollback()
+            return self._finish_cancelled(0, {"done": 0, "succeeded": 0, "failed": 0})
+        if self.dry_run:
+            db.session.rollback()  # a dry run commits nothing; the rollback drops its events too
+            self._claim(0, self.total)
+        self._write_results(results)
+        self._finish(self._status(counts), counts)
+
+    def _finish_rolled_back(self, failure):
+        self._claim(0, self.total)
+        results = {i: ("skipped", None, ROLLED_BACK) for i in range(self.total)}
+        results[failure.index] = ("failed", None, failure.error)
+        self._write_results(results)
+        self._finish("failed", {"done": self.total, "succeeded": 0, "failed": 1})
+
+    # --- the end ------------------------------------------------------------------------------
+
+    def _finish_cancelled(self, start, counts):
+        if start < self.total:
+            self._claim(start, self.total)
+            self._write_results({i: ("skipped", None, CANCELLED) for i in range(start, self.total)})
+        self._finish("cancelled", counts)
+
+    def _status(self, counts):
+        if counts["failed"] == 0:
+            return "succeeded"
+        return "failed" if counts["succeeded"] == 0 or self.mode == "atomic" else "partially_succeeded"
+
+    def _finish(self, status, counts):
+        """Close the batch in the current transaction: status, counters, duration."""
+        batch = db.session.get(Batch, self.batch_id)
+        now = utcnow()
+        values = {"status": status, "finished_at": now, "done": self.total,
+                  "duration_ms": int((now - batch.started_at).total_seconds() * 1000)}
+        if counts is not None:
+            values.update(succeeded=counts["succeeded"], failed=counts["failed"])
+        if db.session.execute(update(Batch).where(Batch.id == self.batch_id, Batch.status == "running")
+                              .values(**values)).rowcount != 1:
+            raise Superseded()
+        db.session.commit()
+        db.session.expire_all()
+        record = batch_dict(db.session.get(Batch, self.batch_id))
+        db.session.commit()
+        broadcast.batch_finished(record, self.user_id)
+
+    def _write_results(self, results):
+        insert_rows(BatchResult.__table__, [
+            {"batch_id": self.batch_id, "index": i, "operation": operation_name(self.operations[i]),
+             "status": status, "resource_id": resource_id, "error": error}
+            for i, (status, resource_id, error) in sorted(results.items())])
+
+    def give_up(self, error):
+        """Close a batch that keeps crashing: what is not committed is skipped with ``error``."""
+        batch = db.session.get(Batch, self.batch_id)
+        if batch is None or batch.status in FINISHED:
+            return
+        self.total, self.operations, self.user_id = batch.total, batch.operations, batch.user_id
+        batch.status, batch.started_at = "running", batch.started_at or utcnow()
+        db.session.commit()
+        start = 0 if batch.mode == "atomic" or batch.dry_run else batch.done
+        if start < self.total:
+            self._claim(start, self.total)
+            self._write_results({i: ("skipped", None, error) for i in range(start, self.total)})
+        self._finish("failed" if not batch.succeeded or start == 0 else "partially_succeeded",
+                     {"done": self.total, "succeeded": batch.succeeded if start else 0,
+                      "failed": batch.failed if start else 0})
+
+    def _cancel_requested(self):
+        if get_redis().exists(CANCEL_KEY.format(id=self.batch_id)):
+            return True
+        # Inside an atomic run the row is locked by this worker, so a cancel request waits:
+        # the Redis flag, set before it waits, is the signal then.
+        return bool(db.session.scalar(select(Batch.cancel_requested).where(Batch.id == self.batch_id)))

@@ -1,0 +1,170 @@
+"""Batches across real processes: `flask worker` on real Redis, SIGKILL, cancel, Socket.IO, embedded."""
+import signal
+import time
+
+import pytest
+from sqlalchemy import text
+
+from tests.support.batches import children, comment, create, kill_quietly, start_worker  # noqa: F401
+from tests.support.sockets import names, realtime  # noqa: F401
+
+
+def poll(read, until, timeout=30.0, every=0.01):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = read()
+        if until(value):
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out; last value {value!r}")
+
+
+@pytest.fixture
+def live(make_app, redis_url, factory):
+    """An app on real Redis (the API side), a project, and a reader of a batch's row."""
+    app = make_app(REDIS_URL=redis_url, SOCKETIO_MESSAGE_QUEUE=redis_url)
+    with app.app_context():
+        owner = factory.user("Owner")
+        factory.project(owner, "WEB")
+        headers = factory.headers(owner)
+
+    class Live:
+        def post(self, body):
+            with app.app_context():
+                response = app.test_client().post("/api/v1/batches", json=body, headers=headers)
+            assert response.status_code == 202, response.get_json()
+            return response.json["id"]
+
+        def cancel(self, batch_id):
+            with app.app_context():
+                return app.test_client().post(f"/api/v1/batches/{batch_id}/cancel", headers=headers)
+
+        def row(self, batch_id):
+            from app.extensions import db
+
+            with app.test_request_context():  # a GET: SQLite reads without waiting for the write lock
+                row = db.session.execute(text("SELECT status, done, succeeded, failed FROM batches WHERE id = :id"),
+                                         {"id": batch_id}).one()
+                db.session.remove()
+                return row
+
+        def sql(self, query, **params):
+            from app.extensions import db
+
+            with app.test_request_context():
+                rows = db.session.execute(text(query), params).all()
+                db.session.remove()
+                return rows
+
+    return Live()
+
+
+def test_sigkill_mid_batch_then_a_new_worker_applies_each_operation_once(live, start_worker):
+    total = 600
+    ops = [create("target", lid="t")] + [comment(f"c{i}", issue_lid="t") for i in range(total - 1)]
+    batch_id = live.post({"mode": "best_effort", "operations": ops})
+    first = start_worker("--no-scheduler", BATCH_CHUNK_SIZE="25")
+    row = poll(lambda: live.row(batch_id), lambda r: r.done >= 100)
+    horses = children(first.popen.pid)
+    first.kill(signal.SIGKILL)  # the worker and its work horse die mid-chunk, as in a crash
+    for pid in horses:
+        kill_quietly(pid)
+    killed_at = live.row(batch_id)
+    assert killed_at.status == "running" and 100 <= killed_at.done < total, (row, killed_at)
+    start_worker(BATCH_CHUNK_SIZE="25")  # with the scheduler: its reaper finds the abandoned batch
+    final = poll(lambda: live.row(batch_id), lambda r: r.status != "running", timeout=60, every=0.2)
+    assert tuple(final) == ("succeeded", total, total, 0)
+    bodies = live.sql("SELECT body, COUNT(*) FROM comments GROUP BY body HAVING COUNT(*) <> 1")
+    assert bodies == [] and live.sql("SELECT COUNT(*) FROM comments")[0][0] == total - 1
+    assert live.sql("SELECT COUNT(*) FROM issues")[0][0] == 1
+    events = live.sql("SELECT type, COUNT(*), MIN(seq), MAX(seq) FROM events GROUP BY type ORDER BY type")
+    assert [tuple(e) for e in events] == [("comment.created", total - 1, 3, total + 1), ("issue.created", 1, 2, 2),
+                                          ("project.created", 1, 1, 1)]
+    results = live.sql("SELECT status, COUNT(*) FROM batch_results WHERE batch_id = :id GROUP BY status", id=batch_id)
+    assert [tuple(r) for r in results] == [("succeeded", total)]
+
+
+@pytest.mark.parametrize("mode", ["atomic", "best_effort"])
+def test_cancel_reaches_a_running_worker_within_a_second(live, start_worker, mode):
+    total = 1500
+    ops = [create("target", lid="t")] + [comment(f"c{i}", issue_lid="t") for i in range(total - 1)]
+    batch_id = live.post({"mode": mode, "operations": ops})
+    start_worker("--no-scheduler", BATCH_CHUNK_SIZE="50")
+    poll(lambda: live.row(batch_id), lambda r: r.status == "running")
+    time.sleep(0.3)
+    asked = time.monotonic()
+    assert live.cancel(batch_id).status_code == 202
+    final = poll(lambda: live.row(batch_id), lambda r: r.status != "running", every=0.02)
+    assert time.monotonic() - asked < 1.5
+    assert final.status == "cancelled"
+    comments = live.sql("SELECT COUNT(*) FROM comments")[0][0]
+    skipped = live.sql("SELECT COUNT(*) FROM batch_results WHERE status = 'skipped'")[0][0]
+    if mode == "atomic":
+        assert comments == 0 and skipped == total and live.sql("SELECT COUNT(*) FROM events")[0][0] == 1
+    else:
+        assert 0 < comments < total - 1 and comments + 1 + skipped == total == final.done
+        assert live.sql("SELECT COUNT(*) FROM events WHERE type = 'comment.created'")[0][0] == comments
+    assert live.cancel(batch_id).status_code == 409
+
+
+@pytest.mark.backends("production")
+def test_progress_and_finished_reach_a_socketio_client(realtime, factory, start_worker, redis_url):
+    import requests
+
+    owner = factory.user("Owner")
+    factory.project(owner, "WEB")
+    watcher = factory.user("Watcher")
+    server = realtime.server()
+    client = realtime.client(server, owner)
+    stranger = realtime.client(server, watcher)
+    project_room = realtime.client(server, owner)
+    assert project_room.join("project:WEB")["ok"]
+    headers = factory.headers(owner)
+    body = {"mode": "best_effort", "operations": [create(f"t{i}") for i in range(600)]}
+    accepted = requests.post(f"{server.url}/api/v1/batches", json=body, headers=headers).json()
+    batch_id = accepted["id"]
+    assert client.join(f"batch:{batch_id}")["ok"]
+    assert stranger.join(f"batch:{batch_id}") == {"ok": False, "error": "not found or not allowed"}
+    assert realtime.client(server, factory.admin()).join(f"batch:{batch_id}")["ok"]
+    start_worker("--no-scheduler", BATCH_CHUNK_SIZE="100", SOCKETIO_MESSAGE_QUEUE=redis_url)
+    assert client.wait_for(lambda ev: names(ev, "batch.finished"), timeout=30)
+    progress = client.received("batch.progress")
+    finished = client.received("batch.finished")
+    # sent to batch:{id} and user:{id} in one emit: a client in both gets it once
+    assert len(finished) == 1 and finished[0]["status"] == "succeeded" and finished[0]["succeeded"] == 600
+    assert progress[-1] == {"id": batch_id, "done": 600, "total": 600, "succeeded": 600, "failed": 0}
+    dones = [p["done"] for p in progress]
+    assert dones == sorted(dones) and all(p["total"] == 600 for p in progress)
+    assert project_room.wait_for(lambda ev: len(project_room.seqs("project:WEB")) == 600, timeout=10)
+    assert project_room.seqs("project:WEB") == list(range(2, 602))
+    assert names(project_room.events, "events.bulk")
+    assert stranger.received("batch.progress") == [] and stranger.received("batch.finished") == []
+
+
+def test_embedded_mode_runs_batches_on_the_worker_thread(make_app, factory):
+    import fakeredis
+
+    from app.extensions import db
+    from app.worker import set_job_app, start_embedded_worker
+
+    app = make_app()
+    # The thread outlives the test: no scheduler jobs that would run after its app is gone.
+    app.extensions["beacon_schedule"] = []
+    app.extensions["beacon_redis"] = fakeredis.FakeRedis(server=fakeredis.FakeServer())  # private to this test
+    with app.app_context():
+        owner = factory.user("Owner")
+        factory.project(owner, "WEB")
+        headers = factory.headers(owner)
+        start_embedded_worker(app)
+        client = app.test_client()
+        batch_id = client.post("/api/v1/batches", json={"mode": "atomic", "operations": [create("a"), create("b")]},
+                               headers=headers).json["id"]
+
+        def status():
+            db.session.remove()
+            return client.get(f"/api/v1/batches/{batch_id}", headers=headers).json["status"]
+
+        assert poll(status, lambda s: s not in ("queued", "running"), timeout=20, every=0.05) == "succeeded"
+        assert db.session.execute(text("SELECT COUNT(*) FROM issues")).scalar() == 2
+        db.session.remove()
+    set_job_app(None)
