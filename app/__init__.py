@@ -64,6 +64,9 @@ def _register_blueprints(app, api):
     for package in (auth, projects, issues, comments, events, search, analytics):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
+    from . import web
+
+    app.register_blueprint(web.bp)
 
 
 def _register_cli(app):
