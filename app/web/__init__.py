@@ -2,6 +2,6 @@
 from flask import Blueprint
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static")
+               static_url_path="/assets")  # the app itself owns /static
 
 from . import routes  # noqa: E402,F401

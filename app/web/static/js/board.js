@@ -6,7 +6,7 @@ import { $, chrome, debounce, flash, h, label, showError, when } from "./ui.js";
 const user = chrome();
 const key = location.pathname.split("/").pop();
 const filters = $("#filters");
-const state = { cursor: null, shown: 0, members: new Map() };
+const state = { cursor: null, shown: 0, members: new Map(), ticket: 0 };
 
 function query(extra = {}) {
   const params = new URLSearchParams();
@@ -34,12 +34,14 @@ async function load({ append = false } = {}) {
   if (append && state.cursor) params.set("cursor", state.cursor);
   const shown = query().toString();
   history.replaceState(null, "", shown ? `?${shown}` : location.pathname);
+  const ticket = ++state.ticket;
   let page;
   try {
     page = (await api(`/projects/${key}/issues?${params}`)).data;
   } catch (err) {
     return flash(err.status === 404 ? "This project does not exist or you cannot see it." : err.describe());
   }
+  if (ticket !== state.ticket) return; // a newer load is on its way: drop this older answer
   const rows = page.items.map(row);
   if (append) $("#issue-rows").append(...rows); else $("#issue-rows").replaceChildren(...rows);
   state.shown = $("#issue-rows").children.length;

@@ -60,13 +60,17 @@ async function save(base, mine, force = false) {
 async function showConflict(base, mine) {
   const theirs = (await api(`/issues/${base.id}`)).data;
   const rows = FIELDS.filter((f) => !sameValue(theirs[f], base[f]) || !sameValue(mine[f], base[f]))
-    .map((f) => h("tr", {}, h("th", { scope: "row" }, f.replace("_id", "")), h("td", {}, show(f, theirs[f])), h("td", {}, show(f, mine[f]))));
+    .map((f) => h("tr", {}, h("th", { scope: "row" }, f.replace("_id", "")), h("td", {}, show(f, theirs[f])),
+      h("td", {}, sameValue(mine[f], base[f]) ? "(not changed by you)" : show(f, mine[f]))));
   $("#conflict-rows").replaceChildren(...rows);
   const who = state.lastChange && state.lastChange.data.issue.version === theirs.version ? nameOf(state.lastChange.actor_id) : "Someone";
   $("#conflict-who").textContent = `${who} saved version ${theirs.version} after you opened version ${base.version}. Your changes were not saved.`;
   $("#conflict").hidden = false;
   $("#take-theirs").onclick = () => { $("#conflict").hidden = true; fill(theirs); };
-  $("#keep-mine").onclick = () => save(theirs, mine, true).catch((err) => showError($("#save-error"), err));
+  // Only the fields this user changed go on top of theirs; their other changes stay.
+  const mineOnTop = { ...theirs };
+  for (const f of FIELDS) if (!sameValue(mine[f], base[f])) mineOnTop[f] = mine[f];
+  $("#keep-mine").onclick = () => save(theirs, mineOnTop, true).catch((err) => showError($("#save-error"), err));
   $("#conflict").scrollIntoView();
   $("#take-theirs").focus();
 }
