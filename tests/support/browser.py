@@ -79,14 +79,15 @@ def browser():
 
 @pytest.fixture(scope="module")
 def web_server(request, database_url, tmp_path_factory):
-    """One real ``python app.py`` per module; the module's ``SERVER_ENV`` adds settings."""
+    """One real ``python app.py`` per module; the module's ``server_env(folder)`` adds settings."""
     from tests.conftest import INSTANCE
     from tests.support.live import Server
 
+    folder = tmp_path_factory.mktemp("web")
+    extra = getattr(request.module, "server_env", lambda folder: {})(folder)
     env = {"DATABASE_URL": database_url, "BEACON_INSTANCE_PATH": INSTANCE, "EMBEDDED_WORKER": "0",
-           "RATE_LIMIT_SIGNIN": "1000/minute;1000/minute", "ANALYTICS_CACHE_SECONDS": "0",
-           **getattr(request.module, "SERVER_ENV", {})}
-    server = Server(env, tmp_path_factory.mktemp("web") / "server.log")
+           "RATE_LIMIT_SIGNIN": "1000/minute;1000/minute", "ANALYTICS_CACHE_SECONDS": "0", **extra}
+    server = Server(env, folder / "server.log")
     yield server
     server.kill()
 

@@ -54,14 +54,13 @@ async function waitForJob(jobId, what) {
   }
 }
 
-async function runJob(what, start, backupId) {
+async function runJob(what, start) {
   $("#backup-status").textContent = `${what}: queued…`;
   try {
     const { data } = await start();
     if (data.backup) putBackup(data.backup);
     const job = await waitForJob(data.job_id, what);
-    const id = backupId || (data.backup && data.backup.id);
-    if (id) putBackup((await api(`/admin/backups/${encodeURIComponent(id)}`)).data);
+    await loadBackups(); // a restore also adds its safety backup
     const result = job.result || {};
     $("#backup-status").textContent = job.status === "failed" ? `${what} failed: ${job.error}`
       : result.ok === false ? `${what}: damage found: ${result.error}` : `${what}: done.`;
@@ -70,7 +69,7 @@ async function runJob(what, start, backupId) {
   }
 }
 
-const verify = (id) => runJob(`Verify ${id}`, () => api(`/admin/backups/${encodeURIComponent(id)}/verify`, { method: "POST" }), id);
+const verify = (id) => runJob(`Verify ${id}`, () => api(`/admin/backups/${encodeURIComponent(id)}/verify`, { method: "POST" }));
 
 function askRestore(id) {
   $("#restore-id").textContent = id;
@@ -104,7 +103,13 @@ async function loadUsers() {
   const toggle = (u, field, text) => h("input", {
     type: "checkbox", checked: u[field], "aria-label": `${text}: ${u.name}`, disabled: u.id === user.id,
     onchange: async (e) => {
-      try { await api(`/admin/users/${u.id}`, { method: "PATCH", body: { [field]: e.target.checked } }); } catch (err) { e.target.checked = !e.target.checked; flash(err.describe()); }
+      try {
+        await api(`/admin/users/${u.id}`, { method: "PATCH", body: { [field]: e.target.checked } });
+        loadAudit();
+      } catch (err) {
+        e.target.checked = !e.target.checked;
+        flash(err.describe());
+      }
     },
   });
   $("#user-rows").replaceChildren(...users.map((u) => h("tr", {},
@@ -119,6 +124,7 @@ $("#user-form").addEventListener("submit", async (e) => {
     await api("/admin/users", { method: "POST", body });
     e.target.reset();
     loadUsers();
+    loadAudit();
   } catch (err) {
     showError($("#user-error"), err);
   }

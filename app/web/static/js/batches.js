@@ -29,7 +29,9 @@ function progress({ done = 0, total = 0, succeeded = 0, failed = 0, status }) {
 function reason(error) {
   if (!error) return "";
   if (typeof error === "string") return error;
-  return error.detail || error.message || error.title || JSON.stringify(error);
+  const text = error.detail || error.message || error.title;
+  const fields = error.errors ? Object.entries(error.errors).map(([f, m]) => `${f}: ${[].concat(m).join(" ")}`).join("; ") : "";
+  return [text, fields].filter(Boolean).join(" — ") || JSON.stringify(error);
 }
 
 function renderResults() {
