@@ -215,3 +215,27 @@ def test_keyboard_creates_an_issue(pages, team):
     page.get_by_role("link", name="WEB-1", exact=True).focus()
     page.keyboard.press("Enter")
     expect(page.get_by_label("Title")).to_have_value("Made by keyboard")
+
+
+def test_board_catches_up_after_its_server_restarts(pages, team, factory, database_url, tmp_path):
+    """The socket reconnects by itself and re-joins after the last seq it saw."""
+    from tests.conftest import INSTANCE
+    from tests.support.live import Server
+
+    env = {"DATABASE_URL": database_url, "BEACON_INSTANCE_PATH": INSTANCE, "EMBEDDED_WORKER": "0"}
+    first = Server(env, tmp_path / "first.log")
+    page = signed_in(pages, team, "bob")
+    page.goto(f"{first.url}/projects/WEB")
+    expect(page.get_by_text("Live", exact=True)).to_be_visible()
+    pages.expect_error(r"ERR_CONNECTION_REFUSED|WebSocket connection to .* failed")  # the retries while it is down
+    first.kill()
+    expect(page.get_by_text("Live updates reconnecting…")).to_be_visible()
+    factory.issue(team["web"], team["ada"], title="Filed while Bob was cut off")
+    second = Server(env, tmp_path / "second.log", port=first.port)
+    try:
+        expect(page.get_by_role("link", name="Filed while Bob was cut off")).to_be_visible(timeout=15_000)
+        expect(page.get_by_text("Live", exact=True)).to_be_visible()
+        expect(page.get_by_role("listitem", name="Bob Stone")).to_be_visible()  # present again
+    finally:
+        page.close()
+        second.kill()

@@ -1,10 +1,11 @@
 // `/admin`: backups (create, verify, restore with a typed confirmation, live status), users, audit.
 import { api, listAll } from "./api.js";
 import { connect } from "./realtime.js";
-import { $, chrome, flash, h, showError, when } from "./ui.js";
+import { $, chrome, describe, flash, h, showError, when } from "./ui.js";
 
 const user = chrome();
 const backups = new Map();
+const names = new Map(); // user id → name, for the audit log
 let auditCursor = null;
 
 function size(bytes) {
@@ -65,7 +66,7 @@ async function runJob(what, start) {
     $("#backup-status").textContent = job.status === "failed" ? `${what} failed: ${job.error}`
       : result.ok === false ? `${what}: damage found: ${result.error}` : `${what}: done.`;
   } catch (err) {
-    $("#backup-status").textContent = `${what} failed: ${err.describe ? err.describe() : err.message}`;
+    $("#backup-status").textContent = `${what} failed: ${describe(err)}`;
   }
 }
 
@@ -100,6 +101,7 @@ $("#backup-form").addEventListener("submit", (e) => {
 
 async function loadUsers() {
   const users = await listAll("/admin/users", 1000);
+  users.forEach((u) => names.set(u.id, u.name));
   const toggle = (u, field, text) => h("input", {
     type: "checkbox", checked: u[field], "aria-label": `${text}: ${u.name}`, disabled: u.id === user.id,
     onchange: async (e) => {
@@ -108,7 +110,7 @@ async function loadUsers() {
         loadAudit();
       } catch (err) {
         e.target.checked = !e.target.checked;
-        flash(err.describe());
+        flash(describe(err));
       }
     },
   });
@@ -133,7 +135,7 @@ $("#user-form").addEventListener("submit", async (e) => {
 async function loadAudit(more = false) {
   const { data } = await api(`/admin/audit?limit=50${more && auditCursor ? `&cursor=${encodeURIComponent(auditCursor)}` : ""}`);
   const rows = data.items.map((a) => h("tr", {},
-    h("td", {}, when(a.at || a.created_at)), h("td", {}, a.actor_name || (a.actor_id ? `#${a.actor_id}` : "system")),
+    h("td", {}, when(a.at || a.created_at)), h("td", {}, a.actor_id ? names.get(a.actor_id) || `#${a.actor_id}` : "system"),
     h("td", {}, a.action), h("td", {}, [a.target_type, a.target_id].filter(Boolean).join(" ")),
     h("td", {}, h("code", {}, JSON.stringify(a.data || {})))));
   if (more) $("#audit-rows").append(...rows); else $("#audit-rows").replaceChildren(...rows);
@@ -148,8 +150,7 @@ if (user && user.is_admin) {
   const socket = connect();
   socket.on("backup.finished", (b) => { putBackup(b); loadAudit(); });
   socket.on("backup.restored", (b) => { flash(`Restored from backup ${b.id}.`); putBackup(b); loadUsers(); loadAudit(); });
-  const report = (err) => flash(err.describe ? err.describe() : err.message);
+  const report = (err) => flash(describe(err));
   loadBackups().catch(report);
-  loadUsers().catch(report);
-  loadAudit().catch(report);
+  loadUsers().then(() => loadAudit()).catch(report);
 }

@@ -1,6 +1,6 @@
 // `/analytics`: overview and four charts, all from /api/v1/analytics (Chart.js from vendor/).
 import { api } from "./api.js";
-import { $, chrome, flash, h } from "./ui.js";
+import { $, chrome, describe, flash, h } from "./ui.js";
 
 const user = chrome();
 const { Chart } = window;
@@ -97,7 +97,7 @@ async function load() {
     bulk(bo);
     document.body.dataset.loaded = "true";
   } catch (err) {
-    flash(err.describe ? err.describe() : err.message);
+    flash(describe(err));
   }
 }
 

@@ -39,9 +39,14 @@ export async function api(path, { method = "GET", body, headers = {}, auth = tru
   const sent = { Accept: "application/json", ...headers };
   if (body !== undefined) sent["Content-Type"] = "application/json";
   if (auth && session.token) sent.Authorization = `Bearer ${session.token}`;
-  const response = await fetch(`/api/v1${path}`, {
-    method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, { detail: "Cannot reach Beacon; check the connection and try again." });
+  }
   const text = await response.text();
   let data = null;
   if (text) {

@@ -2,7 +2,7 @@
 import { api, listAll } from "./api.js";
 import { operationsFromCsv } from "./csv.js";
 import { connect, Room } from "./realtime.js";
-import { $, chrome, flash, h, showError, when } from "./ui.js";
+import { $, chrome, describe, flash, h, showError, when } from "./ui.js";
 
 const user = chrome();
 const FINAL = ["succeeded", "partially_succeeded", "failed", "cancelled"];
@@ -105,7 +105,7 @@ $("#batch-form").addEventListener("submit", async (e) => {
 });
 
 $("#cancel").addEventListener("click", async () => {
-  try { await api(`/batches/${current.id}/cancel`, { method: "POST" }); } catch (err) { flash(err.describe()); }
+  try { await api(`/batches/${current.id}/cancel`, { method: "POST" }); } catch (err) { flash(describe(err)); }
 });
 $("#only-failed").addEventListener("change", renderResults);
 
@@ -113,7 +113,7 @@ if (user) {
   const socket = connect();
   socket.on("batch.progress", onProgress);
   socket.on("batch.finished", finished);
-  loadHistory().catch((err) => flash(err.describe ? err.describe() : err.message));
+  loadHistory().catch((err) => flash(describe(err)));
   const linked = /^#batch=(\d+)$/.exec(location.hash);
   if (linked) follow(Number(linked[1]));
 }

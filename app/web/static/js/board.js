@@ -39,6 +39,7 @@ async function load({ append = false } = {}) {
   try {
     page = (await api(`/projects/${key}/issues?${params}`)).data;
   } catch (err) {
+    if (err.status === 0) return undefined; // unreachable: the re-join after reconnecting loads again
     return flash(err.status === 404 ? "This project does not exist or you cannot see it." : err.describe());
   }
   if (ticket !== state.ticket) return; // a newer load is on its way: drop this older answer

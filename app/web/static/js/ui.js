@@ -16,8 +16,11 @@ export function h(tag, props = {}, ...children) {
 
 export const $ = (selector) => document.querySelector(selector);
 
+// What went wrong, in words: an API problem's detail and field errors, or an error's message.
+export const describe = (error) => (error.describe ? error.describe() : error.message);
+
 export function showError(el, error) {
-  el.textContent = typeof error === "string" ? error : (error.describe ? error.describe() : error.message);
+  el.textContent = typeof error === "string" ? error : describe(error);
   el.hidden = false;
 }
 
