@@ -51,7 +51,7 @@ async function load({ append = false } = {}) {
   $("#empty").hidden = state.shown > 0;
 }
 
-const reload = debounce(() => load(), 100);
+const reload = debounce(() => load(), 30); // one re-fetch for a burst of events
 
 function restoreFilters() {
   const params = new URLSearchParams(location.search);
@@ -60,22 +60,24 @@ function restoreFilters() {
 
 async function start() {
   restoreFilters();
+  const socket = connect((status) => { $("#live-status").textContent = status === "live" ? "Live" : `Live updates ${status}…`; });
+  let project;
+  let members;
   try {
-    const project = (await api(`/projects/${key}`)).data;
-    $("#project-title").textContent = project.name;
-    document.title = `${project.name} · Beacon`;
+    [project, members] = await Promise.all([api(`/projects/${key}`), listAll(`/projects/${key}/members`)]);
   } catch (err) {
     return flash(err.status === 404 ? "This project does not exist or you cannot see it." : err.describe());
   }
-  const members = await listAll(`/projects/${key}/members`);
+  $("#project-title").textContent = project.data.name;
+  document.title = `${project.data.name} · Beacon`;
   for (const m of members) {
     state.members.set(m.user_id, m.name);
     $("#f-assignee").append(h("option", { value: m.user_id }, m.name));
   }
-  restoreFilters();
-  const socket = connect((status) => { $("#live-status").textContent = status === "live" ? "Live" : `Live updates ${status}…`; });
+  restoreFilters(); // now that the assignee options exist
+  load(); // at once, socket or not
   const room = new Room(socket, `project:${key}`, {
-    onJoined: () => load(), // first join and every re-join: the list is fresh as of the join
+    onJoined: () => load(), // again on every (re-)join: nothing between the list and the room is missed
     onEvent: (event) => {
       if (event.type.startsWith("issue.")) reload();
       if (event.type === "member.added" || event.type === "member.removed") flash("Project members changed; reload for the new list.");

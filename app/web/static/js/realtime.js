@@ -11,7 +11,8 @@ let shared = null;
 // One socket per page; it re-joins its rooms (after the last seq seen) when it reconnects.
 export function connect(onStatus = () => {}) {
   if (shared) return shared;
-  const socket = io("/realtime", { auth: { token: session.token } });
+  // Closing on unload tells the others at once that this tab left (else they wait for a ping timeout).
+  const socket = io("/realtime", { auth: { token: session.token }, closeOnBeforeunload: true });
   socket.on("connect", () => onStatus("live"));
   socket.on("disconnect", () => onStatus("reconnecting"));
   socket.on("connect_error", () => onStatus("offline"));
