@@ -226,14 +226,14 @@ def test_board_catches_up_after_its_server_restarts(pages, team, factory, databa
     first = Server(env, tmp_path / "first.log")
     page = signed_in(pages, team, "bob")
     page.goto(f"{first.url}/projects/WEB")
-    expect(page.get_by_text("Live", exact=True)).to_be_visible()
+    expect(page.get_by_role("listitem", name="Bob Stone")).to_be_visible()  # joined the room
     pages.expect_error(r"net::ERR_|WebSocket connection to .* failed")  # the retries while it is down
     first.kill()
     expect(page.get_by_text("Live updates reconnecting…")).to_be_visible()
     factory.issue(team["web"], team["ada"], title="Filed while Bob was cut off")
     second = Server(env, tmp_path / "second.log", port=first.port)
     try:
-        expect(page.get_by_role("link", name="Filed while Bob was cut off")).to_be_visible(timeout=15_000)
+        expect(page.get_by_role("link", name="Filed while Bob was cut off")).to_be_visible(timeout=20_000)
         expect(page.get_by_text("Live", exact=True)).to_be_visible()
         expect(page.get_by_role("listitem", name="Bob Stone")).to_be_visible()  # present again
     finally:

@@ -40,14 +40,15 @@ export async function api(path, { method = "GET", body, headers = {}, auth = tru
   if (body !== undefined) sent["Content-Type"] = "application/json";
   if (auth && session.token) sent.Authorization = `Bearer ${session.token}`;
   let response;
+  let text;
   try {
     response = await fetch(`/api/v1${path}`, {
       method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body),
     });
+    text = await response.text();
   } catch {
     throw new ApiError(0, { detail: "Cannot reach Beacon; check the connection and try again." });
   }
-  const text = await response.text();
   let data = null;
   if (text) {
     try { data = JSON.parse(text); } catch { data = { detail: text.slice(0, 200) }; }

@@ -60,12 +60,14 @@ function restoreFilters() {
 
 async function start() {
   restoreFilters();
+  // connect() gives the one socket of the page, however often start() runs.
   const socket = connect((status) => { $("#live-status").textContent = status === "live" ? "Live" : `Live updates ${status}…`; });
   let project;
   let members;
   try {
     [project, members] = await Promise.all([api(`/projects/${key}`), listAll(`/projects/${key}/members`)]);
   } catch (err) {
+    if (err.status === 0) return setTimeout(start, 2000); // the server is unreachable: try again
     return flash(err.status === 404 ? "This project does not exist or you cannot see it." : err.describe());
   }
   $("#project-title").textContent = project.data.name;

@@ -100,12 +100,15 @@ function onEvent(event) {
 
 async function start() {
   let issue;
+  let members;
   try {
-    issue = (await api(`/issues/by-key/${issueKey}`)).data;
+    [issue, members] = await Promise.all([api(`/issues/by-key/${issueKey}`).then((r) => r.data),
+      listAll(`/projects/${projectKey}/members`)]);
   } catch (err) {
+    if (err.status === 0) return setTimeout(start, 2000); // the server is unreachable: try again
     return flash(err.status === 404 ? "This issue does not exist or you cannot see it." : err.describe());
   }
-  for (const m of await listAll(`/projects/${projectKey}/members`)) {
+  for (const m of members) {
     state.members.set(m.user_id, m.name);
     $("#assignee").append(h("option", { value: m.user_id }, m.name));
   }

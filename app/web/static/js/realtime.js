@@ -11,8 +11,11 @@ let shared = null;
 // One socket per page; it re-joins its rooms (after the last seq seen) when it reconnects.
 export function connect(onStatus = () => {}) {
   if (shared) return shared;
-  // Closing on unload tells the others at once that this tab left (else they wait for a ping timeout).
-  const socket = io("/realtime", { auth: { token: session.token }, closeOnBeforeunload: true });
+  // WebSocket first (one handshake, no sticky polling), long-polling if it cannot connect;
+  // closing on unload tells the others at once that this tab left.
+  const socket = io("/realtime", {
+    auth: { token: session.token }, transports: ["websocket", "polling"], tryAllTransports: true, closeOnBeforeunload: true, reconnectionDelayMax: 3000,
+  });
   socket.on("connect", () => onStatus("live"));
   socket.on("disconnect", () => onStatus("reconnecting"));
   socket.on("connect_error", () => onStatus("offline"));
@@ -49,7 +52,8 @@ export class Room {
       this.onPresence(this.presence);
       const first = this.lastSeq === null;
       if (ack.seq !== null && ack.seq !== undefined) this.lastSeq = Math.max(this.lastSeq ?? 0, ack.seq);
-      this.onJoined(ack, first);
+      // Unreachable now: the next re-join loads again. Anything else is a bug and stays loud.
+      Promise.resolve(this.onJoined(ack, first)).catch((err) => { if (err.status !== 0) throw err; });
     });
   }
 
