@@ -44,7 +44,14 @@ async function load({ append = false } = {}) {
   }
   if (ticket !== state.ticket) return; // a newer load is on its way: drop this older answer
   const rows = page.items.map(row);
+  // A live re-render must not take the keyboard focus away from the row link it was on.
+  const focused = $("#issue-rows").contains(document.activeElement) ? document.activeElement : null;
+  const focusedAt = focused && [...$("#issue-rows").querySelectorAll("a")].indexOf(focused) % 2;
   if (append) $("#issue-rows").append(...rows); else $("#issue-rows").replaceChildren(...rows);
+  if (focused && !focused.isConnected) {
+    const again = [...$("#issue-rows").querySelectorAll(`a[href="${focused.getAttribute("href")}"]`)][focusedAt];
+    if (again) again.focus();
+  }
   state.shown = $("#issue-rows").children.length;
   state.cursor = page.next_cursor;
   $("#more").hidden = !page.next_cursor;
