@@ -53,7 +53,7 @@ async function finished(batch) {
 
 async function follow(id) {
   if (current && current.room) current.room.close();
-  current = { id, done: false };
+  current = { id, done: false, shown: 0 };
   results = [];
   $("#current").hidden = false;
   $("#results").hidden = true;
@@ -65,14 +65,17 @@ async function follow(id) {
     onJoined: async () => {
       const batch = (await api(`/batches/${id}`)).data;
       if (current.id !== id) return;
-      if (FINAL.includes(batch.status)) finished(batch); else { progress(batch); $("#cancel").hidden = false; }
+      if (FINAL.includes(batch.status)) finished(batch); else { onProgress(batch); $("#cancel").hidden = false; }
     },
     onRefused: (error) => flash(`Live progress is off: ${error}.`),
   });
 }
 
+// Only forward: a record fetched before a later batch.progress must not move the bar back.
 function onProgress(data) {
-  if (current && data.id === current.id && !current.done) progress(data);
+  if (!current || data.id !== current.id || current.done || (data.done ?? 0) < current.shown) return;
+  current.shown = data.done ?? 0;
+  progress(data);
 }
 
 async function loadHistory() {
