@@ -78,7 +78,7 @@ def test_board_is_live_with_avatars_and_typing(pages, team):
     expect(bob.get_by_text("Ada Lovelace is typing…")).to_be_hidden()  # she stopped when she submitted
     screenshot(bob, "board-live")
 
-    ada.close()  # Ada leaves: her avatar goes
+    ada.close(run_before_unload=True)  # Ada closes her tab (unload handlers run, as in a real tab): her avatar goes
     expect(bob.get_by_role("listitem", name="Ada Lovelace")).to_be_hidden()
 
 
@@ -120,6 +120,7 @@ def test_issue_stale_save_shows_the_conflict_and_comments_arrive_live(pages, tea
     expect(bob.get_by_role("listitem", name="Ada Lovelace")).to_be_visible()
 
     bob.get_by_label("Title").fill("Cart total wrong with coupons")  # Bob starts editing version 1
+    expect(ada.get_by_text("Bob Stone is editing")).to_be_visible()
     ada.get_by_label("Status").select_option("resolved")
     ada.get_by_role("button", name="Save").click()
     expect(ada.get_by_text("Saved (version 2).")).to_be_visible()

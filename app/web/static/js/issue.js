@@ -123,8 +123,16 @@ async function start() {
     onPresence: (presence) => presence.render($("#avatars"), $("#typing"), user.id),
     onRefused: (error) => flash(`Live updates are off: ${error}.`),
   });
+  // Others see "editing" while focus is in the form, "typing" while the user types.
+  const inForm = () => (form.contains(document.activeElement) ? "editing" : "viewing");
   reportTyping(room, $("#comment-body"), { issue_id: issue.id });
-  reportTyping(room, $("#description"), { issue_id: issue.id });
+  reportTyping(room, $("#description"), { issue_id: issue.id }, inForm);
+  form.addEventListener("focusin", (e) => {
+    if (!form.contains(e.relatedTarget)) room.update({ status: "editing", issue_id: issue.id });
+  });
+  form.addEventListener("focusout", (e) => {
+    if (!form.contains(e.relatedTarget)) room.update({ status: "viewing", issue_id: issue.id });
+  });
 }
 
 form.addEventListener("input", () => { state.dirty = true; });

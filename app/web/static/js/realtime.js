@@ -87,8 +87,8 @@ export class Presence {
     for (const m of leaves) this.members.delete(m.user_id);
   }
 
-  typing(exceptUserId) {
-    return [...this.members.values()].filter((m) => m.user_id !== exceptUserId && m.state && m.state.status === "typing");
+  withStatus(status, exceptUserId) {
+    return [...this.members.values()].filter((m) => m.user_id !== exceptUserId && m.state && m.state.status === status);
   }
 
   // Avatars (initials, full name as the accessible name) and "X is typing…".
@@ -98,19 +98,22 @@ export class Presence {
       class: `avatar${m.user_id === selfId ? " me" : ""}${m.state && m.state.status === "typing" ? " typing" : ""}`,
       title: m.user_id === selfId ? `${m.name} (you)` : m.name, "aria-label": m.name, dataset: { userId: m.user_id },
     }, initials(m.name))));
-    const typing = this.typing(selfId).map((m) => m.name);
-    typingEl.textContent = typing.length === 0 ? ""
-      : typing.length === 1 ? `${typing[0]} is typing…` : `${typing.join(", ")} are typing…`;
+    const said = (status, one, many) => {
+      const names = this.withStatus(status, selfId).map((m) => m.name);
+      return names.length === 0 ? "" : names.length === 1 ? `${names[0]} ${one}` : `${names.join(", ")} ${many}`;
+    };
+    typingEl.textContent = [said("typing", "is typing…", "are typing…"), said("editing", "is editing", "are editing")]
+      .filter(Boolean).join(" · ");
   }
 }
 
-// Report "typing" while the user types in `field` (refreshed every 2 s), "viewing" after a pause.
-export function reportTyping(room, field, extra = {}) {
+// Report "typing" while the user types in `field` (refreshed every 2 s), then `rest()` after a pause.
+export function reportTyping(room, field, extra = {}, rest = () => "viewing") {
   let sentAt = 0;
   let idle;
   const stop = () => {
     clearTimeout(idle);
-    if (sentAt) room.update({ status: "viewing", ...extra });
+    if (sentAt) room.update({ status: rest(), ...extra });
     sentAt = 0;
   };
   field.addEventListener("input", () => {
