@@ -17,12 +17,19 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 
 venv: $(VENV)/.installed
 
-# Browser libraries come from the npm registry (package.json and its lock file).
+# Browser libraries come from the npm registry (package.json and its lock file);
+# their dist files are copied to where the pages load them.
+VENDOR := app/web/static/vendor
+VENDOR_FILES := node_modules/socket.io-client/dist/socket.io.esm.min.js \
+	node_modules/socket.io-client/dist/socket.io.esm.min.js.map \
+	node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map
 assets:
 	@if [ -f package-lock.json ]; then \
 		if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 			npm ci --no-audit --no-fund --loglevel=error; \
 		fi; \
+		mkdir -p $(VENDOR); \
+		cp $(VENDOR_FILES) $(VENDOR)/; \
 	fi
 
 run: venv assets

@@ -69,6 +69,9 @@ def _register_blueprints(app, api):
     for package in (auth, projects, issues, comments, events, search, analytics, batches, admin):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
+    from . import web
+
+    app.register_blueprint(web.bp)
 
 
 def _register_cli(app):

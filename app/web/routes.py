@@ -1,0 +1,54 @@
+"""Routes: the page shells. Data comes from the API in the browser, with the user's token.
+
+The token lives in the tab's sessionStorage, so the server cannot tell who is signed in;
+each page's module sends a visitor without a token to the sign-in form at ``/``.
+"""
+import re
+
+from flask import abort, render_template
+
+from . import bp
+
+ISSUE_KEY = re.compile(r"^([A-Z]{2,10})-([1-9][0-9]{0,9})$")
+PROJECT_KEY = re.compile(r"^[A-Z]{2,10}$")
+
+
+@bp.route("/")
+def home():
+    """Sign-in form, or the signed-in user's projects."""
+    return render_template("home.html", page="home")
+
+
+@bp.route("/projects/<string:key>")
+def board(key):
+    """A project's board: issues with filters, live updates, who is here."""
+    if not PROJECT_KEY.match(key):
+        abort(404)
+    return render_template("board.html", page="board", project_key=key)
+
+
+@bp.route("/issues/<string:issue_key>")
+def issue(issue_key):
+    """One issue: its fields, comments, and who is typing."""
+    match = ISSUE_KEY.match(issue_key)
+    if not match:
+        abort(404)
+    return render_template("issue.html", page="issue", issue_key=issue_key, project_key=match.group(1))
+
+
+@bp.route("/batches")
+def batches():
+    """Submit a batch of operations and follow it to its results."""
+    return render_template("batches.html", page="batches")
+
+
+@bp.route("/analytics")
+def analytics():
+    """Charts over the projects the user can read."""
+    return render_template("analytics.html", page="analytics")
+
+
+@bp.route("/admin")
+def admin():
+    """Backups, users and the audit log (admins only: the API refuses others)."""
+    return render_template("admin.html", page="admin")
