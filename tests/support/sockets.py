@@ -76,7 +76,7 @@ def diff_members(events, kind, user_id=None):
 def realtime(redis_url, start_server, factory, make_app):
     """Servers linked by the Redis message queue, clients, and an in-process emitter (the
     way a worker emits: an app created with the message queue)."""
-    clients, servers = [], []
+    clients, servers, linked = [], [], set()
 
     class Realtime:
         def server(self, **env):
@@ -87,15 +87,17 @@ def realtime(redis_url, start_server, factory, make_app):
 
         def client(self, server, user=None, token=None):
             clients.append(RecordingClient(server.url, token or factory.token(user)))
+            linked.add(server)
             self.wait_linked()
             return clients[-1]
 
         def wait_linked(self, timeout=10):
-            """Wait until every server listens to the message queue (each starts listening
-            on its first connection; a message sent before that never reaches it)."""
+            """Wait until every server with a client listens to the message queue (a server
+            starts listening on its first connection; what is sent before never reaches it)."""
             connection = redis.Redis.from_url(redis_url)
             deadline = time.monotonic() + timeout
-            while dict(connection.pubsub_numsub("flask-socketio"))[b"flask-socketio"] < len(servers):
+            live = [server for server in linked if server.popen.poll() is None]
+            while dict(connection.pubsub_numsub("flask-socketio"))[b"flask-socketio"] < len(live):
                 assert time.monotonic() < deadline, "a server did not subscribe to the message queue"
                 time.sleep(0.02)
             connection.close()
