@@ -59,20 +59,22 @@ def _configure_database(app):
 
 
 def _register_blueprints(app, api):
-    from . import analytics, auth, comments, events, issues, ops, projects, search
+    from . import analytics, auth, backups, comments, events, issues, ops, projects, search
 
-    for package in (auth, projects, issues, comments, events, search, analytics):
+    for package in (auth, projects, issues, comments, events, search, analytics, backups):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
 
 
 def _register_cli(app):
+    from . import backups
     from .users.cli import seed_demo_command, users_cli
     from .worker import worker_command
 
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(worker_command)
+    backups.init_app(app)
 
 
 def _init_socketio(app):

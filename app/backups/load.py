@@ -1,0 +1,48 @@
+"""Write canonical rows into a database, in the caller's transaction.
+
+Canonical values are already what each engine accepts as text: SQLite stores them as
+they are, PostgreSQL casts them (COPY with psycopg 3, else executemany).
+"""
+from sqlalchemy import Integer
+
+
+def insert_rows(connection, table, columns, rows):
+    if not rows:
+        return
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        with connection.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([mark] * len(columns))})"
+    connection.exec_driver_sql(sql, [tuple(row) for row in rows])
+
+
+def clear_tables(connection, tables):
+    """Delete every row of ``tables`` (children first)."""
+    quote = connection.dialect.identifier_preparer.quote
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"TRUNCATE {', '.join(quote(t.name) for t in tables)}")
+        return
+    for table in reversed(tables):
+        connection.exec_driver_sql(f"DELETE FROM {quote(table.name)}")
+
+
+def reset_sequences(connection, tables):
+    """Point each PostgreSQL id sequence past the restored rows."""
+    if connection.dialect.name != "postgresql":
+        return  # SQLite takes max(rowid) + 1 by itself
+    quote = connection.dialect.identifier_preparer.quote
+    for table in tables:
+        keys = list(table.primary_key.columns)
+        if len(keys) != 1 or not isinstance(keys[0].type, Integer):
+            continue
+        column = quote(keys[0].name)
+        connection.exec_driver_sql(
+            f"SELECT setval(pg_get_serial_sequence('{quote(table.name)}', '{keys[0].name}'), "
+            f"COALESCE(MAX({column}), 1), MAX({column}) IS NOT NULL) FROM {quote(table.name)}")

@@ -1,0 +1,79 @@
+"""Read a backup back: its manifest, checked, and its chunks, checked, as rows."""
+import json
+
+import zstandard
+
+from .crypto import BackupIntegrityError
+from .repository import RepositoryError, check_backup_id, check_chunk_name
+
+MAX_CHUNK_BYTES = 512 * 1024 * 1024  # a decompressed chunk larger than this is not ours
+
+
+def load_manifest(repository, sealer, backup_id):
+    """Return ``(manifest, sha256)``; raise BackupIntegrityError if it is damaged or forged."""
+    check_backup_id(backup_id)
+    try:
+        data = repository.read_manifest(backup_id)
+    except RepositoryError as error:
+        raise BackupIntegrityError(str(error)) from None
+    manifest, digest = sealer.open_manifest(data)
+    _check_shape(manifest, backup_id)
+    return manifest, digest
+
+
+def _check_shape(manifest, backup_id):
+    """Refuse a manifest whose structure is not what a backup writes (names, types)."""
+    try:
+        if manifest["id"] != backup_id:
+            raise ValueError("it belongs to another backup")
+        if not isinstance(manifest["tables"], list):
+            raise ValueError("no table list")
+        for table in manifest["tables"]:
+            if not isinstance(table["name"], str) or not isinstance(table["rows"], int):
+                raise ValueError("a table entry is malformed")
+            if not all(isinstance(c, str) for c in table["columns"]):
+                raise ValueError(f"table {table['name']}: columns are malformed")
+            for chunk in table["chunks"]:
+                check_chunk_name(chunk["hash"])
+                if not isinstance(chunk["rows"], int) or not isinstance(chunk["bytes"], int):
+                    raise ValueError(f"table {table['name']}: a chunk entry is malformed")
+    except (KeyError, TypeError, ValueError, RepositoryError) as error:
+        raise BackupIntegrityError(f"the manifest is malformed: {error}") from None
+
+
+def read_chunk(repository, sealer, manifest, table, chunk):
+    """Return the rows of one chunk, after hash, decryption, decompression and parsing."""
+    where = f"table {table['name']} chunk {chunk['hash']}"
+    try:
+        stored = repository.get_chunk(chunk["hash"])
+        plain = sealer.open_chunk(stored, manifest.get("encrypted"))
+        body = zstandard.ZstdDecompressor().decompress(plain, max_output_size=MAX_CHUNK_BYTES)
+        data = json.loads(body)
+    except (RepositoryError, BackupIntegrityError) as error:
+        raise BackupIntegrityError(f"{where}: {error}") from None
+    except (zstandard.ZstdError, ValueError) as error:
+        raise BackupIntegrityError(f"{where}: cannot be decompressed or parsed ({type(error).__name__})") from None
+    if not isinstance(data, dict) or data.get("table") != table["name"] or data.get("columns") != table["columns"]:
+        raise BackupIntegrityError(f"{where}: holds rows of another table")
+    rows = data.get("rows")
+    width = len(table["columns"])
+    if not isinstance(rows, list) or len(rows) != chunk["rows"] or any(
+            not isinstance(r, list) or len(r) != width for r in rows):
+        raise BackupIntegrityError(f"{where}: row count or shape does not match the manifest")
+    return rows
+
+
+def iter_table_chunks(repository, sealer, manifest, table):
+    for chunk in table["chunks"]:
+        yield read_chunk(repository, sealer, manifest, table, chunk)
+
+
+def check_all_chunks(repository, sealer, manifest):
+    """Read every chunk once (hash, decrypt, decompress, parse); return rows per table."""
+    counts = {}
+    for table in manifest["tables"]:
+        total = sum(len(rows) for rows in iter_table_chunks(repository, sealer, manifest, table))
+        if total != table["rows"]:
+            raise BackupIntegrityError(f"table {table['name']}: {total} rows, the manifest says {table['rows']}")
+        counts[table["name"]] = total
+    return counts

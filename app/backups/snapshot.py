@@ -1,0 +1,147 @@
+"""Take a snapshot: every application table, read in one transaction, into chunks.
+
+Values are stored in one canonical form whatever the engine, so a backup restores into
+SQLite or PostgreSQL alike and the same rows always make the same chunk: datetimes as
+``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC), JSON columns as their stored text, booleans as
+JSON booleans. Rows are grouped by primary-key range (``CHUNK_SPAN`` ids a chunk), so a
+change rewrites only the chunk of its range and a new row only the last one.
+"""
+import itertools
+import json
+from contextlib import contextmanager
+
+import zstandard
+from sqlalchemy import Boolean, DateTime, Integer, Text, cast, create_engine, event, func, select, type_coerce
+from sqlalchemy import JSON, String
+from sqlalchemy.pool import NullPool
+
+from ..extensions import db
+
+CHUNK_SPAN = 1000  # primary-key values per chunk
+ZSTD_LEVEL = 3
+EXCLUDED = {"backups"}  # the catalog mirrors the repository; it is not backed up
+DATETIME_FORMAT = "YYYY-MM-DD HH24:MI:SS.US"
+
+
+def application_tables():
+    """Every table the snapshot holds, parents before children."""
+    return [t for t in db.metadata.sorted_tables if t.name not in EXCLUDED]
+
+
+def column_kind(column):
+    kind = column.type
+    if isinstance(kind, DateTime):
+        return "datetime"
+    if isinstance(kind, JSON):
+        return "json"
+    if isinstance(kind, Boolean):
+        return "bool"
+    if isinstance(kind, Integer):
+        return "int"
+    return "text"
+
+
+@contextmanager
+def read_transaction():
+    """One consistent read transaction: REPEATABLE READ READ ONLY on PostgreSQL; on SQLite a
+    plain deferred BEGIN (the app's engine takes a write lock; a snapshot must not)."""
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+        reader = create_engine(engine.url, poolclass=NullPool)
+
+        @event.listens_for(reader, "connect")
+        def on_connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA busy_timeout=10000")
+
+        @event.listens_for(reader, "begin")
+        def on_begin(connection):
+            connection.exec_driver_sql("BEGIN")
+
+        try:
+            with reader.connect() as connection, connection.begin():
+                yield connection
+        finally:
+            reader.dispose()
+    else:
+        with engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with connection.begin():
+                yield connection
+
+
+def database_revision(connection):
+    rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    return ",".join(sorted(rows))
+
+
+def _read_expression(column, dialect):
+    kind = column_kind(column)
+    if dialect == "postgresql":
+        if kind == "datetime":
+            return func.to_char(column, DATETIME_FORMAT).label(column.name)
+        if kind == "json":
+            return cast(column, Text).label(column.name)
+        return column
+    if kind == "datetime":
+        return type_coerce(column, String).label(column.name)
+    if kind == "json":
+        return type_coerce(column, Text).label(column.name)
+    return column
+
+
+def _table_rows(connection, table):
+    """Yield the table's rows as canonical lists, in primary-key order, straight off the driver."""
+    dialect = connection.dialect.name
+    query = select(*(_read_expression(c, dialect) for c in table.columns)).order_by(*table.primary_key.columns)
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    bools = [i for i, c in enumerate(table.columns) if column_kind(c) == "bool"] if dialect == "sqlite" else []
+    driver = connection.connection.driver_connection
+    if dialect == "postgresql" and connection.dialect.driver == "psycopg":
+        cursor = driver.cursor(name=f"beacon_backup_{table.name}")
+        cursor.itersize = 5000
+    else:
+        cursor = driver.cursor()
+    try:
+        cursor.execute(sql)
+        while True:
+            batch = cursor.fetchmany(5000)
+            if not batch:
+                break
+            for row in batch:
+                row = list(row)
+                for i in bools:
+                    if row[i] is not None:
+                        row[i] = bool(row[i])
+                yield row
+    finally:
+        cursor.close()
+
+
+def _chunk_key(table):
+    first = list(table.primary_key.columns)[0]
+    if column_kind(first) == "int":
+        index = list(table.columns).index(first)
+        return lambda row: row[index] // CHUNK_SPAN
+    counter = itertools.count()
+    return lambda _row: next(counter) // CHUNK_SPAN
+
+
+def write_tables(connection, repository, sealer):
+    """Write every table's chunks; return ``(tables, new_chunk_bytes)`` for the manifest."""
+    tables, new_bytes = [], 0
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    for table in application_tables():
+        columns = [c.name for c in table.columns]
+        entry = {"name": table.name, "columns": columns, "rows": 0, "chunks": []}
+        for _key, group in itertools.groupby(_table_rows(connection, table), key=_chunk_key(table)):
+            rows = list(group)
+            body = json.dumps({"table": table.name, "columns": columns, "rows": rows},
+                              ensure_ascii=False, separators=(",", ":")).encode()
+            stored = sealer.seal_chunk(compressor.compress(body))
+            name, written = repository.put_chunk(stored)
+            new_bytes += written
+            entry["chunks"].append({"hash": name, "rows": len(rows), "bytes": len(stored)})
+            entry["rows"] += len(rows)
+        tables.append(entry)
+    return tables, new_bytes
