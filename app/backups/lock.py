@@ -3,7 +3,8 @@
 A file in the repository (so every process using the repository sees it, with or without
 Redis) holding its owner and an expiry. The holder renews it from a heartbeat thread; a
 holder that dies stops renewing, and after ``ttl`` seconds anyone may take the lock over.
-Taking over renames the stale file away first (only one renamer can win), then creates a
+A holder on this host whose process is gone is stale at once. Taking over renames the
+stale file away first (only one renamer can win), then creates a
 fresh one with O_EXCL.
 """
 import json
@@ -63,7 +64,7 @@ class MaintenanceLock:
 
     def _try_take_over(self):
         holder = read_holder(self.path)
-        if holder is not None and holder.get("expires_at", 0) > time.time():
+        if holder is not None and is_live(holder):
             return False
         stale = self.path.with_name(f".stale-{self.token}")
         try:
@@ -71,7 +72,7 @@ class MaintenanceLock:
         except FileNotFoundError:
             return self._try_create()
         seen = read_holder(stale)
-        if seen is not None and seen.get("expires_at", 0) > time.time():
+        if seen is not None and is_live(seen):
             # Someone renewed or re-created it between our read and the rename: give it back.
             os.rename(stale, self.path)
             return False
@@ -118,6 +119,20 @@ def read_holder(path):
     return holder if isinstance(holder, dict) else None
 
 
+def is_live(holder):
+    """A holder is live until its expiry, unless it is a process of this host that is gone."""
+    if not isinstance(holder.get("expires_at"), (int, float)) or holder["expires_at"] <= time.time():
+        return False
+    if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
+        try:
+            os.kill(holder["pid"], 0)
+        except ProcessLookupError:
+            return False  # died without releasing: no need to wait for the expiry
+        except PermissionError:
+            pass
+    return True
+
+
 def is_held(repository):
     holder = read_holder(repository.locks / LOCK_NAME)
-    return holder is not None and holder.get("expires_at", 0) > time.time()
+    return holder is not None and is_live(holder)

@@ -53,6 +53,7 @@ def ensure_schema():
 def restore_backup(backup_id, *, safety=True):
     """Replace the application's data with the backup's; return the safety backup's id."""
     repo, seal = repository(), sealer()
+    db.session.commit()  # end the caller's transaction: on SQLite it holds the write lock
     ensure_schema()
     with maintenance(repo, "restore") as lock:
         manifest = check_restorable(repo, seal, backup_id)
@@ -62,8 +63,7 @@ def restore_backup(backup_id, *, safety=True):
             safety_id = create_backup(note=f"safety backup before restore of {backup_id}", lock=lock).id
         entries = {entry["name"]: entry for entry in manifest["tables"]}
         tables = [t for t in restored_tables() if t.name in entries]
-        db.session.commit()
-        db.session.close()  # no session may hold table locks while TRUNCATE waits for them
+        db.session.commit()  # the session must hold no table locks while TRUNCATE waits for them
         try:
             with db.engine.begin() as connection:
                 clear_tables(connection, restored_tables())
