@@ -36,8 +36,13 @@ def sealer():
 
 
 def new_backup_id(now=None):
-    now = now or utcnow()
-    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(2)}"
+    """An id that sorts by time: the second, then the millisecond and a random digit (hex)."""
+    while True:
+        now = now or utcnow()
+        backup_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{now.microsecond // 1000:03x}{secrets.token_hex(1)[0]}"
+        if db.session.get(Backup, backup_id) is None and not repository().has_manifest(backup_id):
+            return backup_id
+        now = None
 
 
 def code_revision():
@@ -81,7 +86,7 @@ def create_backup(note=None, *, backup_id=None, lock=None, verify=True):
         db.session.commit()
     try:
         with maintenance(repo, "backup", lock, wait=LOCK_WAIT_SECONDS) as held:
-            row.status, row.created_at = "running", utcnow()
+            row.status = "running"
             db.session.commit()
             started = time.monotonic()
             manifest = _write_backup(repo, seal, row)

@@ -14,8 +14,17 @@ class RestoreInput(Input):
     confirm = fields.String(required=True, validate=validate.Length(max=64))
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON ``true`` or ``false``, nothing that merely looks like one (1, "yes")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class PruneInput(Input):
-    dry_run = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+    dry_run = StrictBoolean(load_default=False)
 
 
 class BackupOutput(Schema):

@@ -21,16 +21,14 @@ from .verify import verify_backup
 
 def list_backups(limit, cursor):
     catalog.sync(repository())
-    keys = [Key(Backup.created_at, lambda b: b.created_at, descending=True),
-            Key(Backup.id, lambda b: b.id, descending=True)]
-    page = paginate(select(Backup), keys, limit, cursor)
+    page = paginate(select(Backup), [Key(Backup.id, lambda b: b.id, descending=True)], limit, cursor)
     page["items"] = [catalog.record_dict(b) for b in page["items"]]
     return page
 
 
 def all_backups():
     catalog.sync(repository())
-    rows = db.session.scalars(select(Backup).order_by(Backup.created_at.desc(), Backup.id.desc()))
+    rows = db.session.scalars(select(Backup).order_by(Backup.id.desc()))
     return [catalog.record_dict(b) for b in rows]
 
 
@@ -109,7 +107,7 @@ def delete_backup(backup_id, actor_id):
     if row.status in ("queued", "running"):
         raise conflict("The backup is still being made.")
     newest = db.session.scalar(select(Backup.id).where(Backup.status == "verified")
-                               .order_by(Backup.created_at.desc(), Backup.id.desc()).limit(1))
+                               .order_by(Backup.id.desc()).limit(1))
     if newest == backup_id:
         raise conflict("The newest verified backup cannot be deleted.")
     repo = repository()
@@ -151,7 +149,7 @@ def sweep(repo):
 def stats():
     repo = repository()
     catalog.sync(repo)
-    rows = db.session.scalars(select(Backup).order_by(Backup.created_at.desc())).all()
+    rows = db.session.scalars(select(Backup).order_by(Backup.id.desc())).all()
     verified = [r for r in rows if r.status == "verified"]
     completed = [r for r in rows if r.completed_at is not None]
     chunk_bytes = sum(repo.chunk_size(n) for n in repo.all_chunks())
