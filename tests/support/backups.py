@@ -79,3 +79,55 @@ def flip_byte(path, offset=20):
         byte = handle.read(1)
         handle.seek(offset)
         handle.write(bytes([byte[0] ^ 0xFF]))
+
+
+WORDS = ("login page broken crash export report slow query cache timeout user admin button "
+         "layout mobile api token webhook search filter sort pagination email invite dark mode "
+         "upload image retry worker queue deadline chart metric alert").split()
+
+
+def bulk_load(connection, issues, events, comments, seed=1):
+    """Fill a migrated, empty database fast (Core executemany): 2 users, 1 project, and rows."""
+    import random
+    from datetime import datetime, timedelta
+
+    from app.models import Comment, Event, Issue, Project, User
+
+    rng = random.Random(seed)
+    start = datetime(2026, 1, 1)
+
+    def text(n):
+        return " ".join(rng.choice(WORDS) for _ in range(n))
+
+    def at(i):
+        return start + timedelta(seconds=i * 7, microseconds=rng.randrange(1_000_000))
+
+    connection.execute(User.__table__.insert(), [
+        {"id": 1, "email": "bulk1@example.test", "name": "Bulk One", "password_hash": "x", "is_admin": True,
+         "active": True, "created_at": start},
+        {"id": 2, "email": "bulk2@example.test", "name": "Bulk Two", "password_hash": "x", "is_admin": False,
+         "active": True, "created_at": start}])
+    connection.execute(Project.__table__.insert(), [{"id": 1, "key": "BULK", "name": "Bulk", "description": "",
+                                                    "created_at": start, "updated_at": start,
+                                                    "last_issue_number": issues, "last_event_seq": events}])
+    step = 10_000
+    for first in range(0, issues, step):
+        connection.execute(Issue.__table__.insert(), [
+            {"id": i + 1, "project_id": 1, "number": i + 1, "title": text(6), "description": text(25),
+             "status": rng.choice(["open", "in_progress", "closed"]), "priority": rng.choice(["low", "medium", "high"]),
+             "assignee_id": rng.choice([None, 1, 2]), "reporter_id": 1 + i % 2, "created_at": at(i),
+             "updated_at": at(i), "resolved_at": None, "version": 1} for i in range(first, min(issues, first + step))])
+    for first in range(0, events, step):
+        connection.execute(Event.__table__.insert(), [
+            {"id": i + 1, "project_id": 1, "seq": i + 1, "type": "issue.updated", "actor_id": 1 + i % 2, "at": at(i),
+             "data": {"issue": {"id": 1 + i % max(issues, 1), "title": text(4)}, "changes": {"status": ["open", "closed"]}}}
+            for i in range(first, min(events, first + step))])
+    for first in range(0, comments, step):
+        connection.execute(Comment.__table__.insert(), [
+            {"id": i + 1, "issue_id": 1 + i % max(issues, 1), "project_id": 1, "author_id": 1 + i % 2, "body": text(15),
+             "created_at": at(i), "updated_at": at(i), "version": 1} for i in range(first, min(comments, first + step))])
+    if connection.dialect.name == "postgresql":
+        from app.backups.load import reset_sequences
+
+        reset_sequences(connection, [User.__table__, Project.__table__, Issue.__table__, Event.__table__,
+                                     Comment.__table__])
