@@ -97,8 +97,6 @@ def test_list_verify_restore_work_onto_a_missing_database(app, factory, repo_dir
     with sqlite3.connect(target) as connection:
         assert connection.execute("SELECT count(*) FROM issues").fetchone()[0] == record["tables"]["issues"]
         assert connection.execute("SELECT count(*) FROM users").fetchone()[0] == record["tables"]["users"]
-    listed = flask(["backup", "list", "--json"], env)
-    assert {r["id"] for r in json.loads(listed.stdout)} >= {record["id"]}
 
 
 def test_backup_process_killed_mid_way_never_lists_a_completed_backup(app, repo_dir, database_url):
