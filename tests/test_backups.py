@@ -60,6 +60,16 @@ def test_second_backup_writes_only_what_changed(app, factory, repo_dir, monkeypa
     manifest_bytes = os.path.getsize(manifest_path(repo_dir, second["id"]))
     assert second["new_bytes"] - manifest_bytes < (first["new_bytes"] - manifest_bytes) / 3
     assert second["size_bytes"] >= first["size_bytes"]
+    # A changed range is stored as a delta on the first backup's chunk; restoring it needs both.
+    deltas = [c for t in read_manifest(repo_dir, second["id"])["manifest"]["tables"] for c in t["chunks"] if "base" in c]
+    assert deltas and all(c["base"] in chunks[0] for c in deltas)
+    after = dump(db)
+    update_issue(issues[6], admin, {"title": "after the second backup"}, None)
+    service.run_restore(second["id"])
+    assert dump(db) == after
+    flip_byte(chunk_path(repo_dir, deltas[0]["base"]))
+    result = verify_backup(second["id"])
+    assert result["ok"] is False and f"chunk {deltas[0]['base']} (base of {deltas[0]['hash']})" in result["error"]
 
 
 def test_flipped_byte_is_named_by_verify_and_a_clean_verify_marks_it_verified_again(app, factory, repo_dir):

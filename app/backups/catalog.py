@@ -45,17 +45,18 @@ def peek_manifest(repository, backup_id):
 
 def row_from_repository(repository, backup_id):
     """Build a catalog row from a manifest and its latest verify outcome."""
+    from .engine import chunk_bytes
+
     manifest, manifest_bytes = peek_manifest(repository, backup_id)
     state = repository.read_state(backup_id)
     if manifest is None:
         return Backup(id=backup_id, status="corrupt", error="the manifest cannot be read", tables={})
-    chunk_bytes = {c["hash"]: c["bytes"] for t in manifest.get("tables", []) for c in t.get("chunks", [])}
     status = state.get("status") or "failed"
     return Backup(
         id=backup_id, status=status, created_at=_parse_time(manifest.get("created_at")) or utcnow(),
         completed_at=_parse_time(manifest.get("completed_at")), schema_revision=manifest.get("schema_revision"),
         engine=manifest.get("engine"), tables={t["name"]: t["rows"] for t in manifest.get("tables", [])},
-        size_bytes=sum(chunk_bytes.values()) + manifest_bytes,
+        size_bytes=chunk_bytes(manifest) + manifest_bytes,
         new_bytes=manifest.get("new_chunk_bytes", 0) + manifest_bytes, sha256=state.get("sha256"),
         encrypted=bool(manifest.get("encrypted")), note=manifest.get("note"),
         verified_at=_parse_time(state.get("verified_at")), error=state.get("error", UNVERIFIED if not state else None),

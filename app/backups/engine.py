@@ -13,7 +13,8 @@ from . import catalog
 from .crypto import Sealer, parse_key
 from .lock import MaintenanceLock
 from .repository import Repository
-from .snapshot import database_revision, read_transaction, write_tables
+from .reader import PreviousBackup
+from .snapshot import ChunkWriter, database_revision, read_transaction, write_tables
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,12 @@ def create_backup(note=None, *, backup_id=None, lock=None, verify=True):
             db.session.commit()
             started = time.monotonic()
             manifest = _write_backup(repo, seal, row)
+            manifest["duration_ms"] = int((time.monotonic() - started) * 1000)
             data, digest = seal.seal_manifest(manifest)
             repo.write_manifest(row.id, data)
             row.completed_at = utcnow()
-            row.duration_ms = int((time.monotonic() - started) * 1000)
-            row.size_bytes = sum({c["hash"]: c["bytes"] for t in manifest["tables"] for c in t["chunks"]}.values()) + len(data)
+            row.duration_ms = manifest["duration_ms"]
+            row.size_bytes = chunk_bytes(manifest) + len(data)
             row.new_bytes = manifest["new_chunk_bytes"] + len(data)
             row.sha256, row.schema_revision, row.engine = digest, manifest["schema_revision"], manifest["engine"]
             row.encrypted, row.error = seal.encrypted, None
@@ -118,15 +120,16 @@ def create_backup(note=None, *, backup_id=None, lock=None, verify=True):
 def _write_backup(repo, seal, row):
     """Snapshot the database into chunks and return the manifest (not yet written)."""
     repo.begin_writes()
+    writer = ChunkWriter(repo, seal, PreviousBackup.newest(repo, seal))
     with read_transaction() as connection:
         revision = database_revision(connection)
         engine_name = connection.dialect.name
-        tables, new_chunk_bytes = write_tables(connection, repo, seal)
+        tables = write_tables(connection, writer)
     repo.sync_chunks()  # every chunk is on disk before a manifest names it
     return {
         "id": row.id, "created_at": isoformat(row.created_at), "completed_at": isoformat(utcnow()),
         "engine": engine_name, "schema_revision": revision, "encrypted": seal.encrypted,
-        "note": row.note, "compression": "zstd", "tables": tables, "new_chunk_bytes": new_chunk_bytes,
+        "note": row.note, "compression": "zstd", "tables": tables, "new_chunk_bytes": writer.new_bytes,
     }
 
 
@@ -137,3 +140,14 @@ def _one_line(error):
 
 def mark_catalog(row):
     catalog.save_state(repository(), row)
+
+
+def chunk_bytes(manifest):
+    """What a backup's chunks occupy: each distinct chunk once, delta bases included."""
+    sizes = {}
+    for table in manifest.get("tables", []):
+        for chunk in table.get("chunks", []):
+            sizes[chunk["hash"]] = chunk["bytes"]
+            if "base" in chunk:
+                sizes[chunk["base"]] = chunk["base_bytes"]
+    return sum(sizes.values())

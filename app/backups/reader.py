@@ -35,20 +35,39 @@ def _check_shape(manifest, backup_id):
                 raise ValueError(f"table {table['name']}: columns are malformed")
             for chunk in table["chunks"]:
                 check_chunk_name(chunk["hash"])
+                if "base" in chunk:
+                    check_chunk_name(chunk["base"])
                 if not isinstance(chunk["rows"], int) or not isinstance(chunk["bytes"], int):
                     raise ValueError(f"table {table['name']}: a chunk entry is malformed")
     except (KeyError, TypeError, ValueError, RepositoryError) as error:
         raise BackupIntegrityError(f"the manifest is malformed: {error}") from None
 
 
+def chunk_body(repository, sealer, encrypted, name, base_body=None):
+    """A chunk's decompressed content (a delta needs its base's content)."""
+    stored = repository.get_chunk(name)
+    plain = sealer.open_chunk(stored, encrypted)
+    if base_body is None:
+        return zstandard.ZstdDecompressor().decompress(plain, max_output_size=MAX_CHUNK_BYTES)
+    dictionary = zstandard.ZstdCompressionDict(base_body, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    return zstandard.ZstdDecompressor(dict_data=dictionary).decompress(plain, max_output_size=MAX_CHUNK_BYTES)
+
+
 def read_chunk(repository, sealer, manifest, table, chunk):
     """Return the rows of one chunk, after hash, decryption, decompression and parsing."""
+    encrypted = manifest.get("encrypted")
+    base_body = None
+    if "base" in chunk:
+        where = f"table {table['name']} chunk {chunk['base']} (base of {chunk['hash']})"
+        try:
+            base_body = chunk_body(repository, sealer, encrypted, chunk["base"])
+        except (RepositoryError, BackupIntegrityError) as error:
+            raise BackupIntegrityError(f"{where}: {error}") from None
+        except zstandard.ZstdError as error:
+            raise BackupIntegrityError(f"{where}: cannot be decompressed ({type(error).__name__})") from None
     where = f"table {table['name']} chunk {chunk['hash']}"
     try:
-        stored = repository.get_chunk(chunk["hash"])
-        plain = sealer.open_chunk(stored, manifest.get("encrypted"))
-        body = zstandard.ZstdDecompressor().decompress(plain, max_output_size=MAX_CHUNK_BYTES)
-        data = json.loads(body)
+        data = json.loads(chunk_body(repository, sealer, encrypted, chunk["hash"], base_body))
     except (RepositoryError, BackupIntegrityError) as error:
         raise BackupIntegrityError(f"{where}: {error}") from None
     except (zstandard.ZstdError, ValueError) as error:
@@ -77,3 +96,38 @@ def check_all_chunks(repository, sealer, manifest):
             raise BackupIntegrityError(f"table {table['name']}: {total} rows, the manifest says {table['rows']}")
         counts[table["name"]] = total
     return counts
+
+
+class PreviousBackup:
+    """The newest readable backup, as the base for the next one's deltas."""
+
+    def __init__(self, repository, sealer, manifest):
+        self.repository, self.sealer, self.manifest = repository, sealer, manifest
+        self.entries = {(t["name"], c.get("key")): c for t in manifest["tables"] for c in t["chunks"]}
+
+    @classmethod
+    def newest(cls, repository, sealer):
+        for backup_id in reversed(repository.backup_ids()):
+            try:
+                manifest, _digest = load_manifest(repository, sealer, backup_id)
+            except (BackupIntegrityError, RepositoryError):
+                continue
+            if bool(manifest.get("encrypted")) == sealer.encrypted:
+                return cls(repository, sealer, manifest)
+            return None
+        return None
+
+    def base_of(self, table_name, key):
+        """The whole chunk a delta of this range would be based on, or None."""
+        entry = self.entries.get((table_name, key))
+        if entry is None:
+            return None
+        if "base" in entry:
+            return {"hash": entry["base"], "bytes": entry["base_bytes"]}
+        return {"hash": entry["hash"], "bytes": entry["bytes"]}
+
+    def load(self, base):
+        try:
+            return chunk_body(self.repository, self.sealer, self.manifest.get("encrypted"), base["hash"])
+        except (RepositoryError, BackupIntegrityError, zstandard.ZstdError):
+            return None  # a damaged base: write the chunk whole instead

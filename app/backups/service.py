@@ -136,7 +136,10 @@ def sweep(repo):
         manifest, _size = catalog.peek_manifest(repo, backup_id)
         if manifest is None:
             return 0  # cannot tell what it needs: keep everything
-        referenced.update(c["hash"] for t in manifest.get("tables", []) for c in t.get("chunks", []))
+        for table in manifest.get("tables", []):
+            for chunk in table.get("chunks", []):
+                referenced.add(chunk["hash"])
+                referenced.add(chunk.get("base"))
     deleted = 0
     for name in repo.all_chunks():
         if name not in referenced:
