@@ -46,3 +46,4 @@ def reset_sequences(connection, tables):
         connection.exec_driver_sql(
             f"SELECT setval(pg_get_serial_sequence('{quote(table.name)}', '{keys[0].name}'), "
             f"COALESCE(MAX({column}), 1), MAX({column}) IS NOT NULL) FROM {quote(table.name)}")
+

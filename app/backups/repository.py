@@ -10,6 +10,7 @@ Layout under ``BACKUP_DIR``::
 Names are checked against strict patterns before any path is built, so nothing read
 from a manifest or a URL can point outside the repository.
 """
+import ctypes
 import hashlib
 import json
 import os
@@ -41,6 +42,20 @@ def _fsync_dir(path):
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _syncfs(path):
+    """Flush the filesystem holding ``path``; False where ``syncfs`` is not available."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return syncfs(fd) == 0
     finally:
         os.close(fd)
 
@@ -97,7 +112,13 @@ class Repository:
         self._unsynced = set()
 
     def sync_chunks(self):
-        """Flush every chunk written since ``begin_writes`` (before the manifest goes down)."""
+        """Flush every chunk written since ``begin_writes`` (before the manifest goes down).
+
+        On Linux one ``syncfs`` flushes them all at once (hundreds of fsyncs cost seconds).
+        """
+        if self._unsynced and _syncfs(self.chunks):
+            self._unsynced = set()
+            return
         directories = set()
         for path in self._unsynced:
             fd = os.open(path, os.O_RDONLY)

@@ -9,16 +9,18 @@ change rewrites only the chunk of its range and a new row only the last one.
 import hashlib
 import itertools
 import json
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from operator import itemgetter
 
 import zstandard
-from sqlalchemy import Boolean, DateTime, Integer, Text, cast, create_engine, event, func, select, type_coerce
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Boolean, DateTime, Integer, Text, case, cast, create_engine, event, func, select, type_coerce
 from sqlalchemy.pool import NullPool
 
 from ..extensions import db
 
 CHUNK_SPAN = 1000  # primary-key values per chunk
+second = itemgetter(1)
 ZSTD_LEVEL = 3
 EXCLUDED = {"backups"}  # the catalog mirrors the repository; it is not backed up
 DATETIME_FORMAT = "YYYY-MM-DD HH24:MI:SS.US"
@@ -76,27 +78,37 @@ def database_revision(connection):
     return ",".join(sorted(rows))
 
 
-def _read_expression(column, dialect):
+def _value_expression(column, dialect):
+    """The column in its canonical form, as an argument of the database's JSON array function."""
     kind = column_kind(column)
     if dialect == "postgresql":
         if kind == "datetime":
-            return func.to_char(column, DATETIME_FORMAT).label(column.name)
+            return func.to_char(column, DATETIME_FORMAT)
         if kind == "json":
-            return cast(column, Text).label(column.name)
+            return cast(column, Text)
         return column
-    if kind == "datetime":
-        return type_coerce(column, String).label(column.name)
     if kind == "json":
-        return type_coerce(column, Text).label(column.name)
-    return column
+        return type_coerce(column, Text)
+    if kind == "bool":  # SQLite stores 0/1: make it a JSON boolean
+        return func.json(case((column.is_(None), "null"), (column == 0, "false"), else_="true"))
+    return column  # datetimes are already stored as canonical text
 
 
-def _table_rows(connection, table):
-    """Yield the table's rows as canonical lists, in primary-key order, straight off the driver."""
+def _table_chunks(connection, table):
+    """Yield ``(chunk key, [row as JSON text, ...])`` in primary-key order.
+
+    The database itself renders each row as a JSON array (SQLite ``json_array``,
+    PostgreSQL ``json_build_array``): one string a row crosses into Python instead of a
+    dozen objects, and nothing is encoded again here.
+    """
     dialect = connection.dialect.name
-    query = select(*(_read_expression(c, dialect) for c in table.columns)).order_by(*table.primary_key.columns)
+    values = [_value_expression(c, dialect) for c in table.columns]
+    array = func.json_array(*values) if dialect == "sqlite" else cast(func.json_build_array(*values), Text)
+    first = list(table.primary_key.columns)[0]
+    query = select(first, type_coerce(array, Text)).order_by(*table.primary_key.columns)
     sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-    bools = [i for i, c in enumerate(table.columns) if column_kind(c) == "bool"] if dialect == "sqlite" else []
+    numbered = column_kind(first) == "int"
+    counter = itertools.count()
     driver = connection.connection.driver_connection
     if dialect == "postgresql" and connection.dialect.driver == "psycopg":
         cursor = driver.cursor(name=f"beacon_backup_{table.name}")
@@ -105,27 +117,23 @@ def _table_rows(connection, table):
         cursor = driver.cursor()
     try:
         cursor.execute(sql)
+        current, rows = None, []
         while True:
             batch = cursor.fetchmany(5000)
             if not batch:
                 break
-            for row in batch:
-                row = list(row)
-                for i in bools:
-                    if row[i] is not None:
-                        row[i] = bool(row[i])
-                yield row
+            if not numbered:
+                batch = [(next(counter), row) for _key, row in batch]
+            for key, group in itertools.groupby(batch, key=lambda item: item[0] // CHUNK_SPAN):
+                if key != current and rows:
+                    yield current, rows
+                    rows = []
+                current = key
+                rows.extend(map(second, group))
+        if rows:
+            yield current, rows
     finally:
         cursor.close()
-
-
-def _chunk_key(table):
-    first = list(table.primary_key.columns)[0]
-    if column_kind(first) == "int":
-        index = list(table.columns).index(first)
-        return lambda row: row[index] // CHUNK_SPAN
-    counter = itertools.count()
-    return lambda _row: next(counter) // CHUNK_SPAN
 
 
 def raw_dictionary(base_body):
@@ -166,18 +174,32 @@ class ChunkWriter:
 
 
 def write_tables(connection, writer):
-    """Write every table's chunks; return the manifest's table list."""
+    """Write every table's chunks; return the manifest's table list.
+
+    Compressing and writing run in a second thread (zstd and file I/O release the GIL)
+    while this one reads the next rows.
+    """
     tables = []
-    for table in application_tables():
-        columns = [c.name for c in table.columns]
-        entry = {"name": table.name, "columns": columns, "rows": 0, "chunks": []}
-        for key, group in itertools.groupby(_table_rows(connection, table), key=_chunk_key(table)):
-            rows = list(group)
-            body = json.dumps({"table": table.name, "columns": columns, "rows": rows},
-                              ensure_ascii=False, separators=(",", ":")).encode()
-            chunk = writer.write(table.name, key, body)
-            chunk["rows"] = len(rows)
-            entry["chunks"].append(chunk)
-            entry["rows"] += len(rows)
-        tables.append(entry)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-writer") as pool:
+        for table in application_tables():
+            columns = [c.name for c in table.columns]
+            entry = {"name": table.name, "columns": columns, "rows": 0, "chunks": []}
+            head = json.dumps({"table": table.name, "columns": columns}, separators=(",", ":"))[:-1] + ',"rows":['
+            pending = []
+            for key, rows in _table_chunks(connection, table):
+                body = (head + ",".join(rows) + "]}").encode()
+                pending.append((pool.submit(writer.write, table.name, key, body), len(rows)))
+                if len(pending) >= 16:  # bound the memory held by chunks waiting to be written
+                    _collect(entry, pending[:8])
+                    del pending[:8]
+            _collect(entry, pending)
+            tables.append(entry)
     return tables
+
+
+def _collect(entry, pending):
+    for future, count in pending:
+        chunk = future.result()
+        chunk["rows"] = count
+        entry["chunks"].append(chunk)
+        entry["rows"] += count
