@@ -4,6 +4,7 @@ Canonical values are already what each engine accepts as text: SQLite stores the
 they are, PostgreSQL casts them (COPY with psycopg 3, else executemany).
 """
 from sqlalchemy import Integer
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
 
 def insert_rows(connection, table, columns, rows):
@@ -47,3 +48,26 @@ def reset_sequences(connection, tables):
             f"SELECT setval(pg_get_serial_sequence('{quote(table.name)}', '{keys[0].name}'), "
             f"COALESCE(MAX({column}), 1), MAX({column}) IS NOT NULL) FROM {quote(table.name)}")
 
+
+
+def suspend_constraints(connection, tables):
+    """On PostgreSQL, drop the tables' foreign keys and plain indexes for the load, the way
+    ``pg_restore`` builds them after the data: checking and indexing row by row costs 5x.
+    DDL is transactional there, so a failure brings them back with everything else.
+    Returns the function that puts them back (and checks every foreign key at once)."""
+    if connection.dialect.name != "postgresql":
+        return lambda: None
+    keys = [fk for table in tables for fk in sorted(table.foreign_key_constraints, key=lambda c: c.name)]
+    indexes = [index for table in tables for index in sorted(table.indexes, key=lambda i: i.name) if not index.unique]
+    for fk in keys:
+        connection.execute(DropConstraint(fk))
+    for index in indexes:
+        index.drop(connection)
+
+    def put_back():
+        for index in indexes:
+            index.create(connection)
+        for fk in keys:
+            connection.execute(AddConstraint(fk))
+
+    return put_back
