@@ -159,3 +159,24 @@ def test_scheduled_job_backs_up_and_prunes(app, factory, repo_dir):
     assert result["prune"]["keep"][0] == result["backup"]["id"]
     assert [r["id"] for r in service.all_backups()] == [result["backup"]["id"]]
     assert os.path.exists(repo_dir / "manifests" / f"{result['backup']['id']}.json")
+
+
+def test_flask_worker_process_runs_a_queued_backup_from_real_redis(make_app, redis_url, database_url, tmp_path):
+    from rq.job import Job
+
+    from app.backups import jobs
+    from app.backups.engine import queue_backup
+    from app.worker import get_redis
+
+    app = make_app(REDIS_URL=redis_url, BACKUP_DIR=str(tmp_path / "repository"))
+    with app.app_context():
+        row = queue_backup("by a worker")
+        job = jobs.enqueue(jobs.backup_job, row.id, row.note, None, job_type="backup.create")
+        done = flask(["worker", "--burst", "--no-scheduler"],
+                     {"REDIS_URL": redis_url, "DATABASE_URL": database_url, "BACKUP_DIR": str(tmp_path / "repository"),
+                      "BEACON_INSTANCE_PATH": app.instance_path})
+        assert done.returncode == 0, done.stderr
+        assert Job.fetch(job.id, connection=get_redis(app)).get_status().value == "finished"
+        db.session.expire_all()
+        assert db.session.get(Backup, row.id).status == "verified"
+        db.session.remove()

@@ -1,6 +1,6 @@
 """Routes: /api/v1/admin/backups (admins only). Long work is queued and answered with 202."""
 from ..auth.tokens import require_admin
-from ..errors import validation_error
+from ..errors import conflict, validation_error
 from ..extensions import db
 from ..pagination import PageArgs, page_schema
 from . import bp, jobs, service
@@ -55,6 +55,7 @@ def prune(data):
     plan = service.prune_plan()
     if data["dry_run"]:
         return plan
+    service.require_unlocked()
     job = jobs.enqueue(jobs.prune_job, admin.id, job_type="backup.prune")
     return {"job_id": job.id, **plan}, 202
 
@@ -79,8 +80,6 @@ def verify_backup(backup_id):
     admin = require_admin()
     row = service.get_backup(backup_id)
     if row.status in ("queued", "running"):
-        from ..errors import conflict
-
         raise conflict("The backup is still being made.")
     job = jobs.enqueue(jobs.verify_job, row.id, admin.id, job_type="backup.verify")
     return {"job_id": job.id, "backup": record_dict(row)}, 202

@@ -174,6 +174,10 @@ def stats():
 def require_restorable(row):
     if row.status not in ("verified", "corrupt", "failed") or not repository().has_manifest(row.id):
         raise conflict("The backup is not complete and cannot be restored.")
+    require_unlocked()
+
+
+def require_unlocked():
     if is_held(repository()):
         raise conflict("Another restore or prune is running.")
 
