@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.common import POSTGRES, database_url_for, drop_database, migrate  # noqa: E402
+from bench.common import database_url_for, drop_database, migrate  # noqa: E402
 
 
 def timed(func, *args, **kwargs):
@@ -45,8 +45,13 @@ def native_sqlite(url, work):
     t_backup, _ = timed(sh, f"sqlite3 {path} \".backup '{copy}'\"")
     t_zstd, _ = timed(sh, f"zstd -q -3 -f {copy} -o {packed}")
     t_restore, _ = timed(sh, f"zstd -q -d -f {packed} -o {back}")
+    # The logical pipeline, SQLite's counterpart of pg_dump: SQL text out, SQL text in.
+    dump, logical = work / "native.sql.zst", work / "native-logical.db"
+    t_dump, _ = timed(sh, f"sqlite3 {path} .dump | zstd -q -3 -f -o {dump}")
+    t_load, _ = timed(sh, f"zstdcat {dump} | sqlite3 {logical}")
     return {"backup": t_backup + t_zstd, "restore": t_restore, "bytes": packed.stat().st_size,
-            "detail": f".backup {t_backup:.2f} s + zstd {t_zstd:.2f} s"}
+            "detail": f".backup {t_backup:.2f} s + zstd {t_zstd:.2f} s",
+            "logical": {"backup": t_dump, "restore": t_load, "bytes": dump.stat().st_size}}
 
 
 def native_postgresql(url, work):
@@ -126,6 +131,11 @@ def report(r, args):
     print(f"native restore  {n['restore']:6.2f} s")
     print(f"beacon restore  {r['restore']:6.2f} s  ratio {r['restore'] / n['restore']:.2f}x "
           f"(with the safety backup first: {r['restore_with_safety']:.2f} s)")
+    if "logical" in n:
+        g = n["logical"]
+        print(f"native logical  .dump | zstd -3 {g['backup']:.2f} s ({g['bytes']:,} bytes), zstdcat | sqlite3 "
+              f"{g['restore']:.2f} s; beacon vs it: backup {r['first'] / g['backup']:.2f}x, "
+              f"restore {r['restore'] / g['restore']:.2f}x")
     share = 100 * r["second_bytes"] / r["first_bytes"]
     print(f"second backup after {args.changes} changes: {r['second']:.2f} s, {r['second_bytes']:,} bytes "
           f"= {share:.2f}% of the first (target < 1%)")
