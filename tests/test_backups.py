@@ -250,3 +250,15 @@ def test_failed_snapshot_is_recorded_failed_and_leaves_no_manifest(app, factory,
     row = db.session.scalar(select(Backup).where(Backup.note == "doomed"))
     assert row.status == "failed" and "no space left" in row.error
     assert os.listdir(os.path.join(repo_dir, "manifests")) == []
+
+
+def test_backup_whose_maker_stopped_before_verify_is_listed_unverified(app, factory, repo_dir):
+    from app.backups.catalog import UNVERIFIED
+
+    populate(factory)
+    row = create_backup("never verified", verify=False)  # the state a process killed right here leaves
+    assert row.status == "running"
+    record = next(r for r in service.all_backups() if r["id"] == row.id)
+    assert record["status"] == "failed" and record["error"] == UNVERIFIED
+    assert verify_backup(row.id)["ok"] is True
+    assert next(r for r in service.all_backups() if r["id"] == row.id)["status"] == "verified"

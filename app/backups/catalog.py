@@ -76,7 +76,10 @@ def sync(repository):
     if "running" in known.values() and not is_held(repository):
         # A running backup holds the maintenance lock; with no live holder its maker is gone.
         for row in db.session.scalars(select(Backup).where(Backup.status == "running")):
-            if not repository.has_manifest(row.id):
+            if repository.has_manifest(row.id):  # written, then stopped before or during its verify
+                state = repository.read_state(row.id)
+                row.status, row.error = state.get("status") or "failed", state.get("error", UNVERIFIED)
+            else:
                 row.status, row.error = "failed", INTERRUPTED
     db.session.commit()
 

@@ -108,12 +108,12 @@ def create_backup(note=None, *, backup_id=None, lock=None, verify=True):
         db.session.rollback()
         row = db.session.get(Backup, row.id)
         if row is not None and row.status in ("queued", "running"):
-            row.status, row.error = "failed", _one_line(error)
+            row.status, row.error = "failed", one_line(error)
             db.session.commit()
         if isinstance(error, BackupError):
             raise
-        log.exception("backup %s failed", backup_id)
-        raise BackupError(f"backup failed: {_one_line(error)}") from error
+        log.exception("backup %s failed", row.id)
+        raise BackupError(f"backup failed: {one_line(error)}") from error
     return db.session.get(Backup, row.id)
 
 
@@ -133,7 +133,8 @@ def _write_backup(repo, seal, row):
     }
 
 
-def _one_line(error):
+def one_line(error):
+    """The first line of an error's message: what a record or a CLI shows."""
     text = str(error).strip().splitlines()
     return (text[0] if text else type(error).__name__)[:500]
 

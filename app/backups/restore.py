@@ -7,7 +7,7 @@ from sqlalchemy import inspect
 from ..extensions import db
 from . import catalog
 from .crypto import BackupIntegrityError
-from .engine import BackupError, code_revision, create_backup, maintenance, repository, sealer
+from .engine import BackupError, code_revision, create_backup, maintenance, one_line, repository, sealer
 from .load import clear_tables, insert_rows, reset_sequences, suspend_constraints
 from .reader import check_all_chunks, iter_table_chunks, load_manifest
 from .repository import RepositoryError
@@ -77,10 +77,6 @@ def restore_backup(backup_id, *, safety=True):
                 lock.check()  # still ours: nobody took over while we stalled
         except Exception as error:
             log.exception("restore of %s failed and was rolled back", backup_id)
-            raise BackupError(f"restore of {backup_id} failed and changed nothing: {_one_line(error)}") from error
+            raise BackupError(f"restore of {backup_id} failed and changed nothing: {one_line(error)}") from error
     return safety_id
 
-
-def _one_line(error):
-    lines = str(error).strip().splitlines()
-    return (lines[0] if lines else type(error).__name__)[:300]
