@@ -3,7 +3,7 @@
 Canonical values are already what each engine accepts as text: SQLite stores them as
 they are, PostgreSQL casts them (COPY with psycopg 3, else executemany).
 """
-from sqlalchemy import Integer
+from sqlalchemy import DateTime, Integer
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 
@@ -71,3 +71,28 @@ def suspend_constraints(connection, tables):
             connection.execute(AddConstraint(fk))
 
     return put_back
+
+
+def sqlite_datetime(value):
+    """``2026-01-02T03:04:05.6`` -> ``2026-01-02 03:04:05.600000``, the text SQLAlchemy writes."""
+    if value is None or (len(value) == 26 and value[10] == " "):
+        return value
+    value = value.replace("T", " ", 1)
+    return value + ".000000" if len(value) == 19 else value.ljust(26, "0")
+
+
+def datetime_fixer(table, columns, source_engine, target_engine):
+    """Rows from PostgreSQL going into SQLite get SQLite's datetime text (it compares text)."""
+    if target_engine != "sqlite" or source_engine == "sqlite":
+        return lambda rows: rows
+    positions = [i for i, name in enumerate(columns) if isinstance(table.columns[name].type, DateTime)]
+    if not positions:
+        return lambda rows: rows
+
+    def fix(rows):
+        for row in rows:
+            for i in positions:
+                row[i] = sqlite_datetime(row[i])
+        return rows
+
+    return fix

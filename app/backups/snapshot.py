@@ -1,9 +1,9 @@
 """Take a snapshot: every application table, read in one transaction, into chunks.
 
-Values are stored in one canonical form whatever the engine, so a backup restores into
-SQLite or PostgreSQL alike and the same rows always make the same chunk: datetimes as
-``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC), JSON columns as their stored text, booleans as
-JSON booleans. Rows are grouped by primary-key range (``CHUNK_SPAN`` ids a chunk), so a
+Values are stored in a form both engines read, so a backup restores into SQLite or
+PostgreSQL alike, and the same rows always make the same chunk: datetimes as ISO 8601
+text (UTC; SQLite's ``YYYY-MM-DD HH:MM:SS.ffffff``, PostgreSQL's JSON rendering), JSON
+columns as their stored text, booleans as JSON booleans. Rows are grouped by primary-key range (``CHUNK_SPAN`` ids a chunk), so a
 change rewrites only the chunk of its range and a new row only the last one.
 """
 import hashlib
@@ -23,7 +23,6 @@ CHUNK_SPAN = 1000  # primary-key values per chunk
 second = itemgetter(1)
 ZSTD_LEVEL = 3
 EXCLUDED = {"backups"}  # the catalog mirrors the repository; it is not backed up
-DATETIME_FORMAT = "YYYY-MM-DD HH24:MI:SS.US"
 
 
 def application_tables():
@@ -82,8 +81,8 @@ def _value_expression(column, dialect):
     """The column in its canonical form, as an argument of the database's JSON array function."""
     kind = column_kind(column)
     if dialect == "postgresql":
-        if kind == "datetime":
-            return func.to_char(column, DATETIME_FORMAT)
+        # Datetimes are left to json_build_array (ISO 8601, "T", trailing zeros dropped):
+        # to_char doubled the server's time. restore.py makes them canonical for SQLite.
         if kind == "json":
             return cast(column, Text)
         return column
