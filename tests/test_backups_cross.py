@@ -16,8 +16,8 @@ def other_app(backend, repo_dir):
     from app import create_app
 
     other = "postgresql" if backend == "sqlite" else "sqlite"
-    if other not in services.backends():
-        pytest.fail(f"cross-engine restore needs {other}")
+    if other not in services.backends():  # unreachable fails inside backends(); this is TEST_DATABASES narrowing
+        pytest.skip(f"cross-engine restore needs {other}, left out by TEST_DATABASES")
     url = services.create_database(other, conftest.INSTANCE)
     services.migrate(url)
     made = create_app(conftest.test_config(url, BACKUP_DIR=str(repo_dir)))
