@@ -72,6 +72,11 @@ def admin_headers(factory):
     (f"{BASE}/prune", {"dry_run": "yes"}, 422, "dry_run"),
     (f"{BASE}/prune", {"dry_run": 1}, 422, "dry_run"),
     (f"{BASE}/{ID}/restore", '{"confirm"', 400, None),
+    (f"{BASE}/{ID}/restore", {}, 422, "confirm"),
+    (f"{BASE}/{ID}/restore", {"confirm": 5}, 422, "confirm"),
+    (f"{BASE}/{ID}/restore", {"confirm": "x" * 65}, 422, "confirm"),
+    (f"{BASE}/{ID}/restore", {"confirm": ID, "extra": True}, 422, "extra"),
+    (f"{BASE}/{ID}/verify", '{"x": ', 400, None),
 ])
 def test_bad_input_is_a_problem_and_changes_nothing(client, admin_headers, repo_dir, url, body, status, field):
     kwargs = {"data": body, "content_type": "application/json"} if isinstance(body, str) else {"json": body}
@@ -174,3 +179,21 @@ def test_delete_removes_manifest_and_unshared_chunks(client, factory, repo_dir):
     assert client.get(f"{BASE}/{old['id']}", headers=headers).status_code == 404
     assert not (repo_dir / "manifests" / f"{old['id']}.json").exists()
     assert "backup.delete" in set(db.session.scalars(select(AuditEntry.action)))
+
+
+def test_restore_and_prune_are_409_while_another_holds_the_lock(client, factory, repo_dir):
+    from app.backups.engine import repository
+    from app.backups.lock import MaintenanceLock
+
+    admin, *_ = populate(factory)
+    headers = factory.headers(admin)
+    record = service.run_backup(None, None)
+    holder = MaintenanceLock(repository(), "restore").acquire()
+    try:
+        restore = client.post(f"{BASE}/{record['id']}/restore", json={"confirm": record["id"]}, headers=headers)
+        prune = client.post(f"{BASE}/prune", json={"dry_run": False}, headers=headers)
+        assert restore.status_code == prune.status_code == 409
+        assert client.post(f"{BASE}/prune", json={"dry_run": True}, headers=headers).status_code == 200
+    finally:
+        holder.release()
+    assert len(get_queue()) == 0
