@@ -64,23 +64,23 @@ def _configure_database(app):
 
 
 def _register_blueprints(app, api):
-    from . import admin, analytics, auth, batches, comments, events, issues, ops, projects, search
+    from . import admin, analytics, auth, backups, batches, comments, events, issues, ops, projects, search, web
 
-    for package in (auth, projects, issues, comments, events, search, analytics, batches, admin):
+    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
-    from . import web
-
     app.register_blueprint(web.bp)
 
 
 def _register_cli(app):
+    from . import backups
     from .users.cli import seed_demo_command, users_cli
     from .worker import worker_command
 
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(worker_command)
+    backups.init_app(app)
 
 
 def _init_socketio(app):

@@ -1,0 +1,154 @@
+"""Make a backup: snapshot into the repository, write the manifest, verify it at once."""
+import logging
+import secrets
+import time
+from contextlib import contextmanager
+
+from flask import current_app
+
+from ..extensions import db
+from ..models import Backup
+from ..models.base import isoformat, utcnow
+from . import catalog
+from .crypto import Sealer, parse_key
+from .lock import MaintenanceLock
+from .repository import Repository
+from .reader import PreviousBackup
+from .snapshot import ChunkWriter, database_revision, read_transaction, write_tables
+
+log = logging.getLogger(__name__)
+
+LOCK_WAIT_SECONDS = 300  # a backup or verify waits this long for a restore or prune to finish
+
+
+class BackupError(Exception):
+    """A backup operation was refused or failed; the message is one line for people."""
+
+
+def repository():
+    return Repository(current_app.config["BACKUP_DIR"]).ensure()
+
+
+def sealer():
+    try:
+        return Sealer(parse_key(current_app.config.get("BACKUP_ENCRYPTION_KEY")))
+    except ValueError as error:
+        raise BackupError(str(error)) from None
+
+
+def new_backup_id(now=None):
+    """An id that sorts by time: the second, then the millisecond and a random digit (hex)."""
+    while True:
+        now = now or utcnow()
+        backup_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{now.microsecond // 1000:03x}{secrets.token_hex(1)[0]}"
+        if db.session.get(Backup, backup_id) is None and not repository().has_manifest(backup_id):
+            return backup_id
+        now = None
+
+
+def code_revision():
+    """The schema revision this code expects: the head(s) of the migrations."""
+    from alembic.script import ScriptDirectory
+
+    directory = current_app.extensions["migrate"].directory
+    return ",".join(sorted(ScriptDirectory(directory).get_heads()))
+
+
+@contextmanager
+def maintenance(repo, purpose, held=None, wait=0.0):
+    """Hold the maintenance lock for the block (or reuse the one the caller holds)."""
+    if held is not None:
+        yield held
+        return
+    lock = MaintenanceLock(repo, purpose).acquire(wait=wait)
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def queue_backup(note=None, job_id=None):
+    """Add a queued row to the catalog and return it (the job makes the backup)."""
+    row = Backup(id=new_backup_id(), status="queued", note=note, tables={}, job_id=job_id)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def create_backup(note=None, *, backup_id=None, lock=None, verify=True):
+    """Make a backup (and verify it); return its catalog row. Raises BackupError on failure."""
+    from .verify import verify_backup
+
+    repo, seal = repository(), sealer()
+    row = db.session.get(Backup, backup_id) if backup_id else None
+    if row is None:
+        row = Backup(id=backup_id or new_backup_id(), status="queued", note=note, tables={})
+        db.session.add(row)
+        db.session.commit()
+    try:
+        with maintenance(repo, "backup", lock, wait=LOCK_WAIT_SECONDS) as held:
+            row.status = "running"
+            db.session.commit()
+            started = time.monotonic()
+            manifest = _write_backup(repo, seal, row)
+            manifest["duration_ms"] = int((time.monotonic() - started) * 1000)
+            data, digest = seal.seal_manifest(manifest)
+            repo.write_manifest(row.id, data)
+            row.completed_at = utcnow()
+            row.duration_ms = manifest["duration_ms"]
+            row.size_bytes = chunk_bytes(manifest) + len(data)
+            row.new_bytes = manifest["new_chunk_bytes"] + len(data)
+            row.sha256, row.schema_revision, row.engine = digest, manifest["schema_revision"], manifest["engine"]
+            row.encrypted, row.error = seal.encrypted, None
+            row.tables = {t["name"]: t["rows"] for t in manifest["tables"]}
+            db.session.commit()
+            if verify:
+                verify_backup(row.id, lock=held)
+    except Exception as error:
+        db.session.rollback()
+        row = db.session.get(Backup, row.id)
+        if row is not None and row.status in ("queued", "running"):
+            row.status, row.error = "failed", one_line(error)
+            db.session.commit()
+        if isinstance(error, BackupError):
+            raise
+        log.exception("backup %s failed", row.id)
+        raise BackupError(f"backup failed: {one_line(error)}") from error
+    return db.session.get(Backup, row.id)
+
+
+def _write_backup(repo, seal, row):
+    """Snapshot the database into chunks and return the manifest (not yet written)."""
+    repo.begin_writes()
+    writer = ChunkWriter(repo, seal, PreviousBackup.newest(repo, seal))
+    with read_transaction() as connection:
+        revision = database_revision(connection)
+        engine_name = connection.dialect.name
+        tables = write_tables(connection, writer)
+    repo.sync_chunks()  # every chunk is on disk before a manifest names it
+    return {
+        "id": row.id, "created_at": isoformat(row.created_at), "completed_at": isoformat(utcnow()),
+        "engine": engine_name, "schema_revision": revision, "encrypted": seal.encrypted,
+        "note": row.note, "compression": "zstd", "tables": tables, "new_chunk_bytes": writer.new_bytes,
+    }
+
+
+def one_line(error):
+    """The first line of an error's message: what a record or a CLI shows."""
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:500]
+
+
+def mark_catalog(row):
+    catalog.save_state(repository(), row)
+
+
+def chunk_bytes(manifest):
+    """What a backup's chunks occupy: each distinct chunk once, delta bases included."""
+    sizes = {}
+    for table in manifest.get("tables", []):
+        for chunk in table.get("chunks", []):
+            sizes[chunk["hash"]] = chunk["bytes"]
+            if "base" in chunk:
+                sizes[chunk["base"]] = chunk["base_bytes"]
+    return sum(sizes.values())

@@ -1,0 +1,83 @@
+"""Restore a backup: check it whole, take a safety backup, then replace the data in one
+transaction. On any failure the database holds exactly what it held before."""
+import logging
+
+from sqlalchemy import inspect
+
+from ..extensions import db
+from . import catalog
+from .crypto import BackupIntegrityError
+from .engine import BackupError, code_revision, create_backup, maintenance, one_line, repository, sealer
+from .load import clear_tables, datetime_fixer, insert_rows, reset_sequences, suspend_constraints
+from .reader import check_all_chunks, iter_table_chunks, load_manifest
+from .repository import RepositoryError
+from .snapshot import application_tables
+from .verify import model_tables
+
+log = logging.getLogger(__name__)
+
+KEPT = {"audit_log", "backups"}  # these keep running on through a restore
+
+
+def restored_tables():
+    return [t for t in application_tables() if t.name not in KEPT]
+
+
+def check_restorable(repo, seal, backup_id):
+    """Return the manifest if the backup can be restored here; raise BackupError if not."""
+    try:
+        manifest, _digest = load_manifest(repo, seal, backup_id)
+    except (BackupIntegrityError, RepositoryError) as error:
+        raise BackupError(f"backup {backup_id} cannot be restored: {error}") from None
+    expected = code_revision()
+    if manifest.get("schema_revision") != expected:
+        raise BackupError(
+            f"backup {backup_id} was made at schema revision {manifest.get('schema_revision')} and this code "
+            f"is at {expected}: restore it with the code of that revision, or upgrade that code first")
+    try:
+        model_tables(manifest)
+        check_all_chunks(repo, seal, manifest)
+    except (BackupIntegrityError, RepositoryError) as error:
+        raise BackupError(f"backup {backup_id} cannot be restored: {error}") from None
+    return manifest
+
+
+def ensure_schema():
+    """Create the schema when the database is empty or new (a restore onto nothing)."""
+    if not inspect(db.engine).has_table("alembic_version"):
+        from flask_migrate import upgrade
+
+        upgrade()
+
+
+def restore_backup(backup_id, *, safety=True):
+    """Replace the application's data with the backup's; return the safety backup's id."""
+    repo, seal = repository(), sealer()
+    db.session.commit()  # end the caller's transaction: on SQLite it holds the write lock
+    ensure_schema()
+    with maintenance(repo, "restore") as lock:
+        manifest = check_restorable(repo, seal, backup_id)
+        catalog.sync(repo)
+        safety_id = None
+        if safety:
+            safety_id = create_backup(note=f"safety backup before restore of {backup_id}", lock=lock).id
+        entries = {entry["name"]: entry for entry in manifest["tables"]}
+        tables = [t for t in restored_tables() if t.name in entries]
+        db.session.commit()  # the session must hold no table locks while TRUNCATE waits for them
+        try:
+            with db.engine.begin() as connection:
+                clear_tables(connection, restored_tables())
+                put_back = suspend_constraints(connection, restored_tables())
+                for table in tables:
+                    entry = entries[table.name]
+                    fix = datetime_fixer(table, entry["columns"], manifest.get("engine"), connection.dialect.name)
+                    for rows in iter_table_chunks(repo, seal, manifest, entry):
+                        insert_rows(connection, table, entry["columns"], fix(rows))
+                put_back()
+                reset_sequences(connection, restored_tables())
+                lock.check()  # still ours: nobody took over while we stalled
+        except Exception as error:
+            log.exception("restore of %s failed and was rolled back", backup_id)
+            raise BackupError(f"restore of {backup_id} failed and changed nothing: {one_line(error)}") from error
+    return safety_id
+
