@@ -122,7 +122,7 @@ def test_an_admin_creates_verifies_and_restores_a_backup_from_the_page(pages, fa
     page = signed_in(pages, factory, admin)
     page.goto("/admin")
     expect(page.get_by_role("heading", name="Backups")).to_be_visible()
-    expect(page.get_by_role("cell", name="Grace Admin")).to_be_visible()  # users
+    expect(page.get_by_role("cell", name="Grace Admin", exact=True)).to_be_visible()  # users
 
     page.get_by_label("Note").fill("before the release")
     page.get_by_role("button", name="Create backup").click()
@@ -166,7 +166,7 @@ def test_an_admin_adds_a_user_and_deactivates_them(pages, factory, web_server):
     form.get_by_label("Name").fill("New Person")
     form.get_by_label("Password").fill("a long enough password")
     form.get_by_role("button", name="Create user").click()
-    expect(page.get_by_role("cell", name="New Person")).to_be_visible()
+    expect(page.get_by_role("cell", name="New Person", exact=True)).to_be_visible()
     active = page.get_by_role("checkbox", name="Active: New Person")
     with page.expect_response(lambda r: "/api/v1/admin/users/" in r.url and r.request.method == "PATCH") as patched:
         active.uncheck()
