@@ -24,7 +24,9 @@ VENDOR_FILES := node_modules/socket.io-client/dist/socket.io.esm.min.js \
 	node_modules/socket.io-client/dist/socket.io.esm.min.js.map \
 	node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map
 assets:
-	@if [ -f package-lock.json ]; then \
+	@if ! command -v npm >/dev/null; then \
+		echo "npm is missing: the API works, the browser pages need it (apt-get install npm)"; \
+	elif [ -f package-lock.json ]; then \
 		if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 			npm ci --no-audit --no-fund --loglevel=error; \
 		fi; \
