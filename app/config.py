@@ -60,7 +60,10 @@ class Config:
         self.SOCKETIO_ASYNC_MODE = env.get("SOCKETIO_ASYNC_MODE") or default_async_mode()
         database_url = env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'beacon.db'}"
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(database_url, self.SOCKETIO_ASYNC_MODE)
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Connections kept open per process: an eventlet process serves many requests at once,
+        # and each one past the pool opens and closes a connection of its own (slow on PostgreSQL).
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True,
+                                          "pool_size": int(env.get("DATABASE_POOL_SIZE", 20))}
         self.REDIS_URL = env.get("REDIS_URL") or None
         self.SOCKETIO_MESSAGE_QUEUE = env.get("SOCKETIO_MESSAGE_QUEUE") or self.REDIS_URL
         self.SECRET_KEY = load_secret_key(instance_path)
