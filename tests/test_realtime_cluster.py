@@ -191,3 +191,22 @@ def test_backup_news_go_to_admins_only(realtime, team, factory):
         assert client.received("backup.finished") == [record] and client.received("backup.restored") == [record]
     time.sleep(0.3)
     assert all(client.received() == [] for client in others)
+
+
+def test_a_real_backup_and_restore_reach_admins_over_the_queue(realtime, team, factory, tmp_path):
+    """A backup made and restored by another process (a worker) reaches admin sockets only."""
+    from app.backups import service
+
+    server = realtime.server()
+    admin, other = realtime.client(server, factory.admin("Root")), realtime.client(server, team["owner"])
+    worker_app = realtime.emitter()
+    worker_app.config["BACKUP_DIR"] = str(tmp_path / "backups")
+    with worker_app.app_context():
+        record = service.run_backup(note="nightly")
+        service.run_restore(record["id"])
+    finished = admin.wait_for(lambda ev: names(ev, "backup.finished"))
+    assert [(r["id"], r["status"], r["note"]) for _, r in finished] == [(record["id"], "verified", "nightly")]
+    restored = admin.wait_for(lambda ev: names(ev, "backup.restored"))
+    assert [r["id"] for _, r in restored] == [record["id"]]
+    time.sleep(0.3)
+    assert other.received("backup.finished") == [] and other.received("backup.restored") == []
