@@ -50,8 +50,7 @@ def load_project(key, user=None, role="viewer"):
     a project-scoped request starts with one round trip. The project's content stamp is
     remembered for the transaction (``content_stamp``).
     """
-    if user is None and "user" in g:
-        user = g.user
+    user = user or g.get("user")
     if user is None:
         row = _load_with_caller(key)
         user = g.user
