@@ -33,14 +33,14 @@ def list_issues(args, key):
     """List a project's issues with filters, text search and sorting."""
     project = load_project(key)
     cache = page_cache(current_app)
-    cache_key = (project.id, content_stamp(project), tuple(sorted(args.items())))
-    body = cache.get(cache_key)
+    query, stamp = (project.id, tuple(sorted(args.items()))), content_stamp(project)
+    body = cache.get(query, stamp)
     if body is None:
         page = service.list_issues(project, args)
         page["items"] = [service.issue_dict(issue, key) for issue in page["items"]]
         body = current_app.json.dumps(page).encode()
-        if content_stamp(project, fresh=True) == cache_key[1]:  # no change landed mid-read
-            cache.put(cache_key, body)
+        if content_stamp(project, fresh=True) == stamp:  # no change landed mid-read
+            cache.put(query, stamp, body)
     return current_app.response_class(body, mimetype="application/json")
 
 
