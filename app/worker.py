@@ -107,31 +107,54 @@ class ThreadWorker(SimpleWorker):
         pass
 
 
+class Lease:
+    """A Redis key that one owner holds at a time; it lapses ``seconds`` after its owner
+    stops renewing it (a dead process never holds it for long)."""
+
+    def __init__(self, connection, key, seconds):
+        self.connection, self.key, self.seconds = connection, key, seconds
+        self.token = uuid.uuid4().hex
+        self.stopped = threading.Event()
+
+    def hold(self):
+        """Take the lease, or renew it if ours; True while this owner holds it."""
+        milliseconds = int(self.seconds * 1000)
+        if self.connection.set(self.key, self.token, nx=True, px=milliseconds):
+            return True
+        if self.connection.get(self.key) == self.token.encode():
+            self.connection.pexpire(self.key, milliseconds)
+            return True
+        return False
+
+    def keep_alive(self):
+        """Renew the lease from a heartbeat thread until ``release`` (or until it is lost)."""
+        def beat():
+            while not self.stopped.wait(self.seconds / 3) and self.hold():
+                pass
+
+        threading.Thread(target=beat, name=f"lease-{self.key}", daemon=True).start()
+
+    def release(self):
+        self.stopped.set()
+        if self.connection.get(self.key) == self.token.encode():
+            self.connection.delete(self.key)
+
+
 class Scheduler:
     """Enqueues the scheduled jobs while it holds the leader lease in Redis."""
 
     def __init__(self, app):
         self.connection = get_redis(app)
-        self.token = uuid.uuid4().hex
+        self.lease = Lease(self.connection, SCHEDULER_LEASE_KEY, SCHEDULER_LEASE_SECONDS)
         self.stopped = threading.Event()
-        self.cron = CronScheduler(connection=self.connection, name=f"beacon-{os.getpid()}-{self.token[:6]}")
+        self.cron = CronScheduler(connection=self.connection, name=f"beacon-{os.getpid()}-{self.lease.token[:6]}")
         for entry in app.extensions.get("beacon_schedule", []):
             self.cron.register(entry["func"], QUEUE, cron=entry["cron"], interval=entry["interval"],
                                name=entry["name"], job_timeout=3600)
 
-    def is_leader(self):
-        """Take or renew the lease; True while this scheduler holds it."""
-        key, seconds = SCHEDULER_LEASE_KEY, SCHEDULER_LEASE_SECONDS
-        if self.connection.set(key, self.token, nx=True, ex=seconds):
-            return True
-        if self.connection.get(key) == self.token.encode():
-            self.connection.expire(key, seconds)
-            return True
-        return False
-
     def run(self):
         while not self.stopped.is_set():
-            if self.cron.get_jobs() and self.is_leader():
+            if self.cron.get_jobs() and self.lease.hold():
                 self.cron.enqueue_jobs()
             self.stopped.wait(min(self.cron.calculate_sleep_interval(), SCHEDULER_LEASE_SECONDS / 3))
 

@@ -1,6 +1,5 @@
 """/api/v1/admin/backups: admins only, bad input, and jobs run by a real RQ worker."""
 import pytest
-from rq import SimpleWorker
 from rq.job import Job
 from sqlalchemy import func, select
 
@@ -8,6 +7,7 @@ from app.backups import service
 from app.extensions import db
 from app.models import AuditEntry, Backup, Issue
 from app.worker import get_queue, get_redis, set_job_app
+from tests.support.jobs import run_queued_jobs
 from tests.support.backups import chunk_path, flip_byte, populate, repo_dir, table_chunk
 
 __all__ = ["repo_dir"]
@@ -20,7 +20,7 @@ def run_jobs(app):
     db.session.commit()  # on SQLite the test's open transaction would hold the write lock
     set_job_app(app)
     try:
-        SimpleWorker([get_queue(app)], connection=get_redis(app)).work(burst=True, logging_level="WARNING")
+        run_queued_jobs(app)
     finally:
         set_job_app(None)
     db.session.expire_all()

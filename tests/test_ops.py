@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.support.jobs import run_queued_jobs
 from tests.support.live import free_port
 from tests.test_bad_input import assert_problem
 
@@ -23,13 +24,6 @@ def redis_app(make_app, redis_url, factory):
     set_job_app(None)
 
 
-def run_jobs(app):
-    """Run the queued jobs in this thread, the way a worker process does."""
-    from app.worker import ThreadWorker, get_queue, get_redis
-
-    ThreadWorker([get_queue(app)], connection=get_redis(app)).work(burst=True, logging_level="WARNING")
-
-
 def test_jobs_statuses_results_errors_and_requeue(redis_app, factory):
     from app.worker import enqueue_job
     from tests.support import ops_jobs
@@ -41,7 +35,7 @@ def test_jobs_statuses_results_errors_and_requeue(redis_app, factory):
     queued = client.get(f"/api/v1/admin/jobs/{good.id}", headers=headers).json
     assert queued["status"] == "queued" and queued["type"] == "test.add" and queued["started_at"] is None
     assert client.get("/api/v1/admin/jobs", headers=headers).json["queues"][0]["depth"] == 2
-    run_jobs(redis_app)
+    run_queued_jobs(redis_app)
     done = client.get(f"/api/v1/admin/jobs/{good.id}", headers=headers).json
     assert done["status"] == "succeeded" and done["result"] == {"sum": 5} and done["error"] is None
     assert done["enqueued_at"] <= done["started_at"] <= done["ended_at"] and done["ended_at"].endswith("Z")
@@ -55,7 +49,7 @@ def test_jobs_statuses_results_errors_and_requeue(redis_app, factory):
     requeued = client.post(f"/api/v1/admin/jobs/{bad.id}/requeue", headers=headers)
     assert requeued.status_code == 202 and requeued.json["status"] == "queued"
     assert client.get("/api/v1/admin/jobs", headers=headers).json["queues"][0]["failed"] == 0
-    run_jobs(redis_app)
+    run_queued_jobs(redis_app)
     jobs = client.get("/api/v1/admin/performance", headers=headers).json["jobs"]
     by_type = {j["type"]: j for j in jobs}
     assert by_type["test.add"]["count"] == 1 and by_type["test.add"]["errors"] == 0
@@ -165,7 +159,7 @@ def test_job_log_lines_carry_the_job_id(redis_app, capsys):
     from tests.support import ops_jobs
 
     job = enqueue_job(ops_jobs.add, 1, 2, job_type="test.add")
-    run_jobs(redis_app)
+    run_queued_jobs(redis_app)
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert any(line["message"] == "adding" and line.get("job_id") == job.id for line in lines)
 

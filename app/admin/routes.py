@@ -54,11 +54,7 @@ def update_user(data, user_id):
     leave no active admin, or an admin deactivating themself, is a 409.
     """
     admin = require_admin()
-    user, deactivated = service.update_user(admin, user_id, data, if_match_version())
-    if deactivated:
-        from ..realtime import broadcast
-
-        broadcast.user_deactivated(user.id)
+    user = service.update_user(admin, user_id, data, if_match_version())
     return user_dict(user), 200, etag(user.version)
 
 

@@ -13,6 +13,7 @@ from ..http import check_version
 from ..models import AuditEntry, User
 from ..models.base import isoformat
 from ..pagination import Key, paginate
+from ..realtime import broadcast
 
 # One audit action per field and direction, so the log can be filtered by what happened.
 ACTIONS = {("active", False): "user.deactivated", ("active", True): "user.activated",
@@ -40,11 +41,8 @@ def get_user(user_id):
 
 
 def update_user(actor, user_id, changes, expected_version=None):
-    """Change ``is_admin`` and/or ``active``; deactivating revokes the user's tokens.
-
-    Returns ``(user, deactivated)``; the caller closes the sockets of a deactivated user
-    after the commit (``broadcast.user_deactivated``).
-    """
+    """Change ``is_admin`` and/or ``active``; deactivating revokes the user's tokens and,
+    after the commit, closes their sockets on every server process."""
     # Lock the active admins first (PostgreSQL; SQLite's write transaction is already
     # exclusive), so two admins demoting each other at once cannot leave none.
     admins = set(db.session.scalars(select(User.id).where(User.is_admin.is_(True), User.active.is_(True))
@@ -65,7 +63,9 @@ def update_user(actor, user_id, changes, expected_version=None):
     if deactivated:
         revoke_user_tokens(user.id)
     db.session.commit()
-    return user, deactivated
+    if deactivated:
+        broadcast.user_deactivated(user.id)
+    return user
 
 
 def audit_dict(entry):

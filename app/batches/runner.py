@@ -29,9 +29,8 @@ class Cancelled(Exception):
 
 
 class Runner:
-    def __init__(self, batch_id, lease=None):
+    def __init__(self, batch_id):
         self.batch_id = batch_id
-        self.lease = lease
         self.chunk_size = current_app.config["BATCH_CHUNK_SIZE"]
 
     def run(self):

@@ -12,7 +12,6 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from ..comments.schemas import Body
 from ..errors import Problem
 from ..issues.schemas import IssueInput, IssuePatch
-from ..pagination import PageArgs
 from ..projects.schemas import KEY
 from ..schemas import Input, Timestamp
 
@@ -184,6 +183,3 @@ class ResultOutput(Schema):
     id = fields.Integer()
     error = fields.String()
 
-
-class BatchListArgs(PageArgs):
-    pass

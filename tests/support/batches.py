@@ -6,9 +6,9 @@ import pytest
 def batches(app, client, factory):
     """Submit batches and run their jobs in this process, on a private fakeredis queue."""
     import fakeredis
-    from rq import SimpleWorker
 
-    from app.worker import get_queue, get_redis, set_job_app
+    from app.worker import set_job_app
+    from tests.support.jobs import run_queued_jobs
 
     app.extensions["beacon_redis"] = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     set_job_app(app)
@@ -23,7 +23,7 @@ def batches(app, client, factory):
             from app.extensions import db
 
             db.session.remove()
-            SimpleWorker([get_queue(app)], connection=get_redis(app)).work(burst=True, logging_level="WARNING")
+            run_queued_jobs(app)
             db.session.remove()
 
         def run(self, headers, operations, mode="best_effort", dry_run=False):

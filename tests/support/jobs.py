@@ -1,5 +1,11 @@
-"""Job functions the worker tests enqueue (importable by worker processes)."""
-from app.worker import in_app_context
+"""Job functions the worker tests enqueue (importable by worker processes), and a burst
+worker that runs the queued jobs in the test's own thread."""
+from app.worker import ThreadWorker, get_queue, get_redis, in_app_context
+
+
+def run_queued_jobs(app):
+    """Run every queued job in this thread with an RQ worker (burst), as `flask worker` would."""
+    ThreadWorker([get_queue(app)], connection=get_redis(app)).work(burst=True, logging_level="WARNING")
 
 
 @in_app_context
