@@ -37,6 +37,7 @@ def create_app(overrides=None):
     install_session_hooks()
     _register_blueprints(app, api)
     _register_cli(app)
+    _register_schedules(app)
     _init_socketio(app)
     return app
 
@@ -73,14 +74,21 @@ def _register_blueprints(app, api):
 
 
 def _register_cli(app):
-    from . import backups
+    from .backups.cli import backup_cli
     from .users.cli import seed_demo_command, users_cli
     from .worker import worker_command
 
-    app.cli.add_command(users_cli)
-    app.cli.add_command(seed_demo_command)
-    app.cli.add_command(worker_command)
-    backups.init_app(app)
+    for command in (users_cli, seed_demo_command, worker_command, backup_cli):
+        app.cli.add_command(command)
+
+
+def _register_schedules(app):
+    """The periodic jobs the scheduler enqueues (in `flask worker` or the embedded worker)."""
+    from .backups.jobs import register_schedule as schedule_backups
+    from .batches.jobs import register_schedule as schedule_reaper
+
+    schedule_backups(app)
+    schedule_reaper(app)
 
 
 def _init_socketio(app):

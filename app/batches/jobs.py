@@ -7,7 +7,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Batch
 from ..models.base import utcnow
-from ..worker import Lease, get_redis, in_app_context
+from ..worker import Lease, add_schedule, get_redis, in_app_context
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +77,8 @@ def _job_exists(redis, job_id):
     from rq.job import Job
 
     return redis.exists(Job.key_for(job_id))
+
+
+def register_schedule(app):
+    """Look for abandoned batches every ``BATCH_REAPER_SECONDS``."""
+    add_schedule(app, reap_batches, interval=app.config["BATCH_REAPER_SECONDS"], name="reap_batches")
