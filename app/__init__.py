@@ -2,15 +2,24 @@
 import os
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from .config import Config
 from .errors import BeaconApi, register_error_handlers
-from .extensions import db, limiter, migrate, socketio
+from .extensions import db, migrate, socketio
 from .http import IdConverter
 from .ops import init_app as ops_init_app
 
 SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}]}
+
+
+class NoCookieSession(SecureCookieSessionInterface):
+    """Beacon keeps nothing in cookies (API and pages authenticate by bearer token), so a
+    request opens no session: reading a signed cookie costs every request for nothing."""
+
+    def open_session(self, app, request):
+        return None  # Flask then uses its read-only null session
 
 
 def create_app(overrides=None):
@@ -22,11 +31,11 @@ def create_app(overrides=None):
     app.config.update(overrides or {})
     _init_async_mode(app)
     app.url_map.converters["int"] = IdConverter
+    app.session_interface = NoCookieSession()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True)
-    _init_limiter(app)
     ops_init_app(app)
     api = BeaconApi(app, spec_kwargs=SPEC)
     register_error_handlers(app)
@@ -48,13 +57,6 @@ def _init_async_mode(app):
         from psycogreen.eventlet import patch_psycopg
 
         patch_psycopg()
-
-
-def _init_limiter(app):
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)  # a Redis outage must not fail every request
-    limiter.init_app(app)
 
 
 def _configure_database(app):

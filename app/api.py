@@ -12,6 +12,11 @@ from flask_smorest.utils import unpack_tuple_response
 
 
 class Blueprint(flask_smorest.Blueprint):
+    def arguments(self, schema, *args, **kwargs):
+        """As flask-smorest's, with one schema instance made here rather than one per request
+        (making a marshmallow schema copies its fields: a third of a small GET's parsing)."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
     def response(self, status_code, schema=None, **kwargs):
         document = super().response(status_code, schema, **kwargs)
 

@@ -62,8 +62,8 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(database_url, self.SOCKETIO_ASYNC_MODE)
         # Connections kept open per process: an eventlet process serves many requests at once,
         # and each one past the pool opens and closes a connection of its own (slow on PostgreSQL).
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True,
-                                          "pool_size": int(env.get("DATABASE_POOL_SIZE", 20))}
+        # No pool_pre_ping: database.py pings only connections that sat idle.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": int(env.get("DATABASE_POOL_SIZE", 20))}
         self.REDIS_URL = env.get("REDIS_URL") or None
         self.SOCKETIO_MESSAGE_QUEUE = env.get("SOCKETIO_MESSAGE_QUEUE") or self.REDIS_URL
         self.SECRET_KEY = load_secret_key(instance_path)

@@ -1,10 +1,13 @@
-"""Engine settings per database: SQLite pragmas and write transactions."""
+"""Engine settings per database: SQLite pragmas and write transactions; PostgreSQL reads
+without transactions and pings of idle connections."""
+import time
 from contextlib import contextmanager
 
 from flask import g, has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import event, exc
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+IDLE_PING_SECONDS = 5
 
 
 def is_read_only_request():
@@ -38,6 +41,27 @@ def _configure_postgresql(engine):
     def on_reset(dbapi_connection, _record, _state):
         if dbapi_connection.autocommit:
             dbapi_connection.autocommit = False
+
+    _ping_idle_connections(engine)
+
+
+def _ping_idle_connections(engine):
+    """Ping a pooled connection before handing it out only when it has sat idle, where a
+    restarted or failed-over server leaves dead ones behind. ``pool_pre_ping`` pings on
+    every checkout: a round trip on every request, for connections that were just used."""
+
+    @event.listens_for(engine.pool, "checkin")
+    def on_checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def on_checkout(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("idle_since", 0) < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error:
+            raise exc.DisconnectionError() from None  # the pool replaces it and checks out again
 
 
 def _configure_sqlite(engine):

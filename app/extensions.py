@@ -1,6 +1,4 @@
 """Extensions, created unbound; create_app() binds them."""
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
@@ -18,4 +16,3 @@ naming_convention = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention), session_options={"expire_on_commit": False})
 migrate = Migrate()
 socketio = SocketIO()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])

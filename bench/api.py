@@ -3,19 +3,23 @@
     .venv/bin/python bench/api.py [--engines sqlite,postgresql] [--issues 10000] [--seconds 10]
 
 For each engine: a project of N issues, served by `gunicorn -k eventlet -w 1 wsgi:app`
-(the production shape); `wrk` drives list / get / create, and the same `wrk` drives a
-bare Flask app served by the same gunicorn command. Prints req/s, p50/p95/p99 and ratios.
+(the production shape), on PostgreSQL with Redis (``REDIS_URL``, database 14) as in
+production, on SQLite without (its one-machine shape); `wrk`
+drives list / get / create, and the same `wrk` drives a bare Flask app served by the same
+gunicorn command, in alternating turns. Prints req/s, p50/p95/p99 and ratios.
 """
 import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import redis
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +27,8 @@ sys.path.insert(0, str(ROOT))
 from bench.common import database_url_for, drop_database, migrate, seed_issues  # noqa: E402
 from tests.support.live import Process, free_port  # noqa: E402
 
+REDIS_URL = "redis://127.0.0.1:6379/14"
+ROUNDS = 8  # turns per measurement, alternating Beacon and the bare app
 LUA = """
 local method, body, token = "{method}", [[{body}]], "{token}"
 request = function()
@@ -35,7 +41,7 @@ end
 """
 
 
-def run_wrk(url, seconds, connections, method="GET", body="", token=""):
+def run_wrk(url, connections, method="GET", body="", token="", *, seconds):
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA.format(method=method, body=body, token=token))
     out = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
@@ -45,6 +51,21 @@ def run_wrk(url, seconds, connections, method="GET", body="", token=""):
     p50, p95, p99 = (int(x) / 1000 for x in re.search(r"PCT (\d+) (\d+) (\d+)", out).groups())
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rate, "p50": p50, "p95": p95, "p99": p99, "errors": int(errors.group(1)) if errors else 0}
+
+
+def interleaved(runs, seconds, rounds=ROUNDS):
+    """Run each of ``runs`` (name -> run_wrk arguments) for ``seconds`` in all, in turns of
+    ``seconds / rounds``, so that a slow spell of a shared host falls on all of them alike.
+    Rates are over all turns; latencies are the median of the turns'."""
+    turn = max(1, round(seconds / rounds))
+    turns = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (args, kwargs) in runs.items():
+            turns[name].append(run_wrk(*args, seconds=turn, **kwargs))
+    return {name: {"rps": statistics.fmean(r["rps"] for r in results),
+                   **{p: statistics.median(r[p] for r in results) for p in ("p50", "p95", "p99")},
+                   "errors": sum(r["errors"] for r in results)}
+            for name, results in turns.items()}
 
 
 def serve(target, env, log):
@@ -68,24 +89,27 @@ def line(name, result, base=None):
 
 
 def bench_engine(engine, args, workdir):
+    redis.Redis.from_url(REDIS_URL).flushdb()
     url = database_url_for(engine, workdir, "api")
     migrate(url)
     token, issue_id = seed_issues(url, args.issues)
     env = {"DATABASE_URL": url, "BEACON_INSTANCE_PATH": str(workdir), "EMBEDDED_WORKER": "0",
            "RATE_LIMIT_API": "1000000/minute"}
+    if engine == "postgresql":  # the production shape; SQLite is the one-machine shape, without Redis
+        env["REDIS_URL"] = REDIS_URL
     beacon, base_url = serve("wsgi:app", env, workdir / f"{engine}.log")
     bare, bare_url = serve("bench.bare_app:app", {}, workdir / "bare.log")
     try:
         c, s = args.connections, args.seconds
+        issues = f"{base_url}/api/v1/projects/WEB/issues"
+        create = ((issues, c, "POST", '{"title": "Benchmark issue", "labels": ["bench"]}', token), {})
         results = {
-            "bare page": run_wrk(f"{bare_url}/page", s, c),
-            "bare one": run_wrk(f"{bare_url}/one", s, c),
-            "list issues": run_wrk(f"{base_url}/api/v1/projects/WEB/issues", s, c, token=token),
-            "get issue": run_wrk(f"{base_url}/api/v1/issues/{issue_id}", s, c, token=token),
-            "create issue": run_wrk(f"{base_url}/api/v1/projects/WEB/issues", s, c, "POST",
-                                    '{"title": "Benchmark issue", "labels": ["bench"]}', token),
-            "create issue (1 client)": run_wrk(f"{base_url}/api/v1/projects/WEB/issues", s, 1, "POST",
-                                               '{"title": "Benchmark issue"}', token),
+            **interleaved({"bare page": ((f"{bare_url}/page", c), {}),
+                           "list issues": ((issues, c), {"token": token})}, s),
+            **interleaved({"bare one": ((f"{bare_url}/one", c), {}),
+                           "get issue": ((f"{base_url}/api/v1/issues/{issue_id}", c), {"token": token}),
+                           "create issue": create}, s),
+            "create issue (1 client)": run_wrk(issues, 1, "POST", '{"title": "Benchmark issue"}', token, seconds=s),
         }
     finally:
         beacon.kill()

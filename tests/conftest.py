@@ -60,7 +60,7 @@ def test_config(database_url, **overrides):
         "ANALYTICS_CACHE_SECONDS": 0,
         "RATE_LIMIT_SIGNIN": "1000/minute;1000/minute",
         "RATE_LIMIT_API": "100000/minute",  # tests that test the limit set their own
-        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATE_LIMIT_STORAGE_URI": "memory://",
         "BACKUP_DIR": os.path.join(INSTANCE, "backups"),
     }
     config.update(overrides)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from app.ops.limits import api_counter
 from tests.support.jobs import run_queued_jobs
 from tests.support.live import free_port
 from tests.test_bad_input import assert_problem
@@ -175,6 +176,26 @@ def test_api_calls_are_rate_limited_per_token(make_app, factory):
     assert 1 <= int(limited.headers["Retry-After"]) <= 60 and "limit" in problem["detail"]
     assert client.get("/api/v1/projects", headers=other).status_code == 200  # another token has its own count
     assert client.get("/healthz").status_code == 200  # only the API is limited
+
+
+def test_api_call_counts_are_shared_by_processes_through_redis(make_app, factory, redis_url):
+    first, second = (make_app(REDIS_URL=redis_url, RATE_LIMIT_API="4/minute") for _ in range(2))
+    headers = factory.headers(factory.user())
+    calls = [(first, 200), (first, 200), (second, 200), (second, 200), (first, 429), (second, 429)]
+    for app, expected in calls:
+        assert app.test_client().get("/api/v1/projects", headers=headers).status_code == expected
+        for process in (first, second, first):  # each shares its calls, then reads the others'
+            api_counter(process).sync()  # (every SYNC_SECONDS when serving)
+
+
+def test_api_calls_are_served_when_redis_is_down(make_app, factory):
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0", RATE_LIMIT_API="2/minute")
+    headers = factory.headers(factory.user())
+    statuses = []
+    for _ in range(3):
+        statuses.append(app.test_client().get("/api/v1/projects", headers=headers).status_code)
+        api_counter(app).sync()
+    assert statuses == [200, 200, 429]  # counted in the process meanwhile
 
 
 def test_security_headers_and_no_cors_by_default(client):

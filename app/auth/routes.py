@@ -2,35 +2,33 @@
 from flask import current_app, g, request
 
 from ..errors import Problem
-from ..extensions import db, limiter
+from ..extensions import db
 from ..models.base import isoformat, utcnow
+from ..ops import limits
 from ..users.service import user_dict
 from . import bp
 from .schemas import SignInInput, TokenOutput
 from .tokens import authenticate, current_user, issue_token
 
 
-def _signin_limit(part):
-    def limit():
-        return current_app.config["RATE_LIMIT_SIGNIN"].split(";")[part]
-    return limit
-
-
-def _email_key():
-    body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
-    return f"signin-email:{str(email).strip().lower()}"
+def _signin_limits():
+    """``(failed sign-ins per e-mail, attempts per client address)`` of ``RATE_LIMIT_SIGNIN``."""
+    per_email, _, per_address = current_app.config["RATE_LIMIT_SIGNIN"].partition(";")
+    return per_email, per_address
 
 
 @bp.route("/tokens", methods=["POST"])
-@limiter.limit(_signin_limit(0), key_func=_email_key, deduct_when=lambda response: response.status_code == 401)
-@limiter.limit(_signin_limit(1))
 @bp.arguments(SignInInput)
 @bp.response(201, TokenOutput)
 def create_token(data):
     """Sign in with e-mail and password; the token is shown this once."""
-    user = authenticate(data["email"], data["password"])
+    per_email, per_address = _signin_limits()
+    email = data["email"].strip().lower()
+    limits.hit(per_address, "signin-address", str(request.remote_addr))
+    limits.check(per_email, "signin-email", email)
+    user = authenticate(email, data["password"])
     if user is None:
+        limits.hit(per_email, "signin-email", email)  # only failures use up an e-mail's budget
         raise Problem(401, "The e-mail or password is wrong.", headers={"WWW-Authenticate": "Bearer"})
     plain, row = issue_token(user)
     db.session.commit()

@@ -1,7 +1,7 @@
 """Routes: issues of a project, and issues by id or key."""
 from flask import current_app
 
-from ..auth.permissions import content_stamp, load_project
+from ..auth.permissions import content_stamp, load_project, project_access
 from ..auth.tokens import current_user
 from ..http import etag, if_match_version
 from ..pagination import page_schema
@@ -31,9 +31,9 @@ def create_issue(data, key):
 @bp.response(200, IssuePage)
 def list_issues(args, key):
     """List a project's issues with filters, text search and sorting."""
-    project = load_project(key)
+    project = project_access(key)
     cache = page_cache(current_app)
-    query, stamp = (project.id, tuple(sorted(args.items()))), content_stamp(project)
+    query, stamp = (project.id, tuple(sorted(args.items()))), project.stamp
     body = cache.get(query, stamp)
     if body is None:
         page = service.list_issues(project, args)

@@ -1,49 +1,189 @@
-"""The API rate limit: ``RATE_LIMIT_API`` calls per token (per address without a token).
+"""Rate limits: the sign-in limits of ``RATE_LIMIT_SIGNIN``, and ``RATE_LIMIT_API`` calls
+per token (per address without a token).
 
-It counts in flask-limiter's storage (Redis when ``REDIS_URL`` is set, so every process
-shares the count) with its moving-window strategy; a caller over the limit gets a 429
-problem+json with ``Retry-After``. Sign-in has its own limits (auth/routes.py).
+Sign-in attempts are counted one by one by the ``limits`` library (sliding-window counter)
+in Redis when ``REDIS_URL`` is set, in memory otherwise. API calls, which every request
+makes, are counted by ``ApiCallCounter``: in-process, shared through Redis ten times a
+second. A caller over a limit gets a 429 problem+json with ``Retry-After``. When Redis is
+down, calls are served rather than refused.
 """
 import logging
 import math
+import threading
 import time
 
 from flask import current_app, request
 from limits import parse_many
+from limits.storage import storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from ..auth.tokens import bearer_token, hash_token
 from ..errors import Problem
-from ..extensions import limiter
 
 log = logging.getLogger(__name__)
 
 EXEMPT = {"/api/v1/openapi.json", "/api/v1/auth/tokens"}
 
 
-def _identity():
+def _limiter():
+    app = current_app._get_current_object()
+    limiter = app.extensions.get("beacon_rate_limiter")
+    if limiter is None:
+        uri = app.config.get("RATE_LIMIT_STORAGE_URI") or app.config["REDIS_URL"] or "memory://"
+        limiter = app.extensions.setdefault("beacon_rate_limiter", SlidingWindowCounterRateLimiter(storage_from_string(uri)))
+    return limiter
+
+
+def _parsed(setting):
+    """The limits of a setting such as ``"10/minute;100/hour"``, parsed once per process."""
+    cache = current_app.extensions.setdefault("beacon_rate_limits", {})
+    if setting not in cache:
+        cache[setting] = parse_many(setting)
+    return cache[setting]
+
+
+def _over_limit(item, retry_after):
+    return Problem(429, f"Too many requests: the limit is {item}. Try again in {retry_after} s.",
+                   headers={"Retry-After": str(retry_after)})
+
+
+def _retry_after(limiter, item, scope, identity):
+    reset_at = limiter.get_window_stats(item, scope, identity).reset_time
+    return max(1, math.ceil(reset_at - time.time()))
+
+
+def hit(setting, scope, identity):
+    """Count one call of ``identity`` against every limit of ``setting``; raise 429 when it
+    is over one of them."""
+    _guarded(_hit, setting, scope, identity)
+
+
+def check(setting, scope, identity):
+    """Raise 429 when ``identity`` has used up a limit of ``setting``, without counting."""
+    _guarded(_check, setting, scope, identity)
+
+
+def _hit(limiter, item, scope, identity):
+    if not limiter.hit(item, scope, identity):
+        raise _over_limit(item, _retry_after(limiter, item, scope, identity))
+
+
+def _check(limiter, item, scope, identity):
+    if not limiter.test(item, scope, identity):
+        raise _over_limit(item, _retry_after(limiter, item, scope, identity))
+
+
+def _guarded(step, setting, scope, identity):
+    if not setting:
+        return
+    limiter = _limiter()
+    try:
+        for item in _parsed(setting):
+            step(limiter, item, scope, identity)
+    except Problem:
+        raise
+    except Exception as error:  # the storage is down: serve rather than fail every call
+        log.warning("rate limit not checked: %s", type(error).__name__)
+
+
+def _caller():
     token = bearer_token()
-    if token:
-        return f"token:{hash_token(token)[:32]}"
-    return f"addr:{request.remote_addr}"
+    return f"token:{hash_token(token)[:32]}" if token else f"addr:{request.remote_addr}"
 
 
 def check_api_limit():
-    """Count this API call; raise 429 when the caller is over ``RATE_LIMIT_API``."""
-    setting = current_app.config.get("RATE_LIMIT_API")
-    if not setting or not request.path.startswith("/api/") or request.path in EXEMPT or request.method == "OPTIONS":
+    """Count this API call against ``RATE_LIMIT_API`` (before every request)."""
+    if not request.path.startswith("/api/") or request.path in EXEMPT or request.method == "OPTIONS":
         return
-    identity = _identity()
-    try:
-        for item in parse_many(setting):
-            if not limiter.limiter.hit(item, "api", identity):
-                reset_at = limiter.limiter.get_window_stats(item, "api", identity).reset_time
-                retry_after = max(1, math.ceil(reset_at - time.time()))
-                raise Problem(429, f"Too many requests: the limit is {item}. Try again in {retry_after} s.",
-                              headers={"Retry-After": str(retry_after)})
-    except Problem:
-        raise
-    except Exception as error:  # the limiter's storage is down: serve rather than fail every call
-        log.warning("rate limit not checked: %s", type(error).__name__)
+    setting = current_app.config.get("RATE_LIMIT_API")
+    if setting:
+        api_counter(current_app._get_current_object()).hit(_parsed(setting), _caller())
+
+
+def api_counter(app):
+    counter = app.extensions.get("beacon_api_counter")
+    if counter is None:
+        counter = app.extensions.setdefault("beacon_api_counter", ApiCallCounter(app))
+    return counter
+
+
+class ApiCallCounter:
+    """Sliding-window call counts shared by every process through Redis, without a Redis
+    round trip per call.
+
+    Each process counts its own calls at once and adds them to the shared counts (and
+    reads everyone's) in one pipeline every ``SYNC_SECONDS``. A caller is held to the shared
+    count as of the last sync plus this process's calls since, so across processes a
+    limit can be overshot by at most what the other processes served in the last
+    ``SYNC_SECONDS``. A window's count is weighted as in ``limits``' sliding-window counter:
+    the previous window's count, scaled by how much of it still overlaps, plus this one's.
+    """
+
+    SYNC_SECONDS = 0.1
+    PREFIX = "beacon:ratelimit:"
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+        self.known = {}  # (identity, seconds, window) -> shared count at the last sync
+        self.pending = {}  # (identity, seconds, window) -> this process's calls not yet shared
+        self.synced_at = 0.0
+
+    def hit(self, items, identity):
+        """Count one call of ``identity``; raise 429 when it is over one of ``items``."""
+        now = time.time()
+        if now - self.synced_at >= self.SYNC_SECONDS:
+            self.sync(now)
+        with self.lock:
+            for item in items:
+                seconds = item.get_expiry()
+                window, into = divmod(now, seconds)
+                window = int(window)
+                used = (self._count(identity, seconds, window - 1) * (1 - into / seconds)
+                        + self._count(identity, seconds, window))
+                if used + 1 > item.amount:
+                    raise _over_limit(item, max(1, math.ceil(seconds - into)))
+            for item in items:
+                key = (identity, item.get_expiry(), int(now // item.get_expiry()))
+                self.pending[key] = self.pending.get(key, 0) + 1
+
+    def _count(self, identity, seconds, window):
+        key = (identity, seconds, window)
+        return self.known.get(key, 0) + self.pending.get(key, 0)
+
+    def sync(self, now=None):
+        """Share this process's calls and read everyone's counts (one pipeline)."""
+        now = now or time.time()
+        with self.lock:
+            self.synced_at = now
+            pending, self.pending = self.pending, {}
+            live = {key for key in self.known.keys() | pending.keys() if key[2] >= int(now // key[1]) - 1}
+            self.known = {key: self.known[key] for key in live if key in self.known}
+        if not live:
+            return
+        keys = sorted(live)
+        from ..worker import get_redis
+
+        try:
+            pipe = get_redis(self.app).pipeline(transaction=False)
+            for identity, seconds, window in keys:
+                name = f"{self.PREFIX}{identity}:{seconds}:{window}"
+                if pending.get((identity, seconds, window)):
+                    pipe.incrby(name, pending[(identity, seconds, window)])
+                    pipe.expire(name, 2 * seconds + 1)
+                else:
+                    pipe.get(name)
+                    pipe.ping()  # keeps two answers per key
+            answers = pipe.execute()
+        except Exception as error:  # Redis is down: count locally until it is back
+            log.warning("rate limit counts not shared: %s", type(error).__name__)
+            with self.lock:
+                for key, calls in pending.items():
+                    self.pending[key] = self.pending.get(key, 0) + calls
+            return
+        with self.lock:
+            for key, count in zip(keys, answers[::2]):
+                self.known[key] = int(count or 0)
 
 
 def install(app):

@@ -33,10 +33,9 @@ def _finish(response):
         return response
     duration_ms = (time.perf_counter() - started) * 1000
     endpoint = f"{request.method} {request.url_rule.rule}" if request.url_rule else f"{request.method} (unmatched)"
-    user = g.get("user")
     log.info("request", extra={
         "method": request.method, "path": request.path, "endpoint": endpoint, "status": response.status_code,
-        "duration_ms": round(duration_ms, 1), "user_id": user.id if user is not None else None,
+        "duration_ms": round(duration_ms, 1), "user_id": g.get("user_id"),
         "remote_addr": request.remote_addr})
     if current_app.config.get("PERFORMANCE_TRACKING", True):
         perf.record_request(endpoint, request.method, request.path, response.status_code, duration_ms, request_id)

@@ -1,4 +1,6 @@
 """Security headers on every response, and CORS only for the origins in ``CORS_ORIGINS``."""
+import functools
+
 from flask import current_app, request
 
 # Scripts, styles, images and fonts from this origin only; the websocket to this origin
@@ -19,15 +21,19 @@ def allowed_origins(app=None):
     return {origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()}
 
 
+@functools.lru_cache(maxsize=64)
+def _csp(template, host):
+    return template.format(websockets=f"ws://{host} wss://{host}")
+
+
 def _add_headers(response):
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    csp = current_app.config.get("CONTENT_SECURITY_POLICY") or DEFAULT_CSP
-    host = request.host
-    headers.setdefault("Content-Security-Policy", csp.format(websockets=f"ws://{host} wss://{host}"))
+    headers.setdefault("Content-Security-Policy", _csp(current_app.config.get("CONTENT_SECURITY_POLICY") or DEFAULT_CSP,
+                                                       request.host))
     if request.path.startswith("/api/"):
         headers.setdefault("Cache-Control", "no-store")
     origin = request.headers.get("Origin")

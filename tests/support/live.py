@@ -1,5 +1,6 @@
 """Real server and worker processes for tests that need real sockets."""
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +25,9 @@ class Process:
         self.log_path = log_path
         self.log = open(log_path, "wb")
         full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-        self.popen = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
+        # Its own process group, so that stopping it also stops what it started (gunicorn's workers).
+        self.popen = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
 
     def output(self):
         self.log.flush()
@@ -33,15 +36,23 @@ class Process:
     def kill(self, sig=None):
         if self.popen.poll() is None:
             if sig is None:
-                self.popen.terminate()
+                self._signal_group(signal.SIGTERM)
                 try:
-                    self.popen.wait(1)
+                    self.popen.wait(5)
                 except subprocess.TimeoutExpired:
-                    self.popen.kill()
+                    self._signal_group(signal.SIGKILL)
             else:
                 self.popen.send_signal(sig)
             self.popen.wait(10)
+        else:
+            self._signal_group(signal.SIGKILL)  # anything it left behind
         self.log.close()
+
+    def _signal_group(self, sig):
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 class Server(Process):
