@@ -94,7 +94,7 @@ def _register_schedules(app):
 
 
 def _init_socketio(app):
-    from .ops.security import allowed_origins
+    from .ops.security import socket_origin_check
     from .realtime.manager import client_manager
 
     socketio.init_app(
@@ -102,7 +102,7 @@ def _init_socketio(app):
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         client_manager=client_manager(app),
-        cors_allowed_origins=sorted(allowed_origins(app)),  # CORS_ORIGINS is comma-separated
+        cors_allowed_origins=socket_origin_check(app),
     )
     from .realtime.namespace import register
 

@@ -280,3 +280,25 @@ def test_an_admin_removed_from_a_project_still_reads_it(realtime, team, factory)
                   headers=factory.headers(team["owner"]))
     assert watching.wait_for(lambda ev: names(ev, "issue.created"))
     assert watching.received("access.lost") == []
+
+
+def test_browsers_connect_from_the_apps_own_origin_and_the_listed_ones(realtime, factory):
+    server = realtime.server(CORS_ORIGINS="https://app.example")
+    token = factory.token(factory.user())
+    host = server.url.split("://", 1)[1]
+
+    def connects(headers):
+        client = socketio.Client(reconnection=False)
+        try:
+            # Long-polling: over the websocket transport the client library adds an Origin of its own.
+            client.connect(server.url, auth={"token": token}, headers=headers, namespaces=["/realtime"],
+                           transports=["polling"], wait_timeout=3)
+        except socketio.exceptions.ConnectionError:
+            return False
+        client.disconnect()
+        return True
+
+    origins = [{}, {"Origin": server.url}, {"Origin": "https://app.example"}, {"Origin": "https://evil.example"},
+               {"Origin": f"https://{host}", "X-Forwarded-Proto": "https"}, {"Origin": f"https://{host}"}]
+    with ThreadPoolExecutor(len(origins)) as pool:
+        assert list(pool.map(connects, origins)) == [True, True, True, False, True, False]

@@ -21,6 +21,25 @@ def allowed_origins(app=None):
     return {origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip()}
 
 
+def socket_origin_check(app):
+    """For Socket.IO: a browser may connect from the app's own origin (as the client sees it,
+    through a proxy's ``X-Forwarded-Proto``/``-Host``) and from the ``CORS_ORIGINS`` ones.
+    Clients that send no ``Origin`` (not browsers) are not asked."""
+    listed = allowed_origins(app)
+
+    def allowed(origin, environ):
+        if origin is None:
+            return True
+        scheme, host = environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST", "")
+        seen = {f"{scheme}://{host}"}
+        if "HTTP_X_FORWARDED_PROTO" in environ or "HTTP_X_FORWARDED_HOST" in environ:
+            scheme = environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip()
+            seen.add(f"{scheme}://{environ.get('HTTP_X_FORWARDED_HOST', host).split(',')[0].strip()}")
+        return origin.rstrip("/") in seen | listed
+
+    return allowed
+
+
 @functools.lru_cache(maxsize=64)
 def _csp(template, host):
     return template.format(websockets=f"ws://{host} wss://{host}")
