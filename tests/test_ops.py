@@ -220,7 +220,11 @@ def test_cors_only_for_configured_origins(make_app):
     assert "Access-Control-Allow-Origin" not in other.headers
     from app.extensions import socketio
 
-    assert socketio.server.eio.cors_allowed_origins == ["https://admin.example", "https://app.example"]
+    accepts = socketio.server.eio.cors_allowed_origins  # Socket.IO's check: its own origin and the listed ones
+    environ = {"wsgi.url_scheme": "http", "HTTP_HOST": "beacon.test"}
+    assert [accepts(origin, environ) for origin in ("https://app.example", "https://admin.example/",
+                                                    "http://beacon.test", "https://evil.example")] == [
+        True, True, True, False]
 
 
 def _start_redis(port):

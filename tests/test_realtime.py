@@ -302,3 +302,25 @@ def test_browsers_connect_from_the_apps_own_origin_and_the_listed_ones(realtime,
                {"Origin": f"https://{host}", "X-Forwarded-Proto": "https"}, {"Origin": f"https://{host}"}]
     with ThreadPoolExecutor(len(origins)) as pool:
         assert list(pool.map(connects, origins)) == [True, True, True, False, True, False]
+
+
+def test_a_socket_is_closed_when_its_token_expires(realtime, factory):
+    from datetime import timedelta
+
+    from app.auth.tokens import hash_token
+    from app.extensions import db
+    from app.models import ApiToken
+    from app.models.base import utcnow
+
+    server = realtime.server()
+    user = factory.user()
+    token = factory.token(user)
+    lasting = realtime.client(server, user)
+    db.session.execute(db.update(ApiToken).where(ApiToken.token_hash == hash_token(token))
+                       .values(expires_at=utcnow() + timedelta(seconds=2)))
+    db.session.commit()
+    expiring = realtime.client(server, token=token)
+    assert expiring.wait_for(lambda ev: names(ev, "session.ended"), timeout=8)
+    assert expiring.received("session.ended") == [{"reason": "expired"}]
+    assert expiring.wait_for(lambda ev: not expiring.client.connected, timeout=5)
+    assert lasting.client.connected and lasting.received("session.ended") == []

@@ -210,3 +210,40 @@ def test_a_real_backup_and_restore_reach_admins_over_the_queue(realtime, team, f
     assert [r["id"] for _, r in restored] == [record["id"]]
     time.sleep(0.3)
     assert other.received("backup.finished") == [] and other.received("backup.restored") == []
+
+
+def test_a_changed_admin_flag_reaches_open_sockets_on_every_process(realtime, team, factory):
+    from app.realtime import broadcast
+
+    a, b = realtime.server(), realtime.server()
+    boss = factory.admin("Boss")
+    demoted = factory.admin("Demoted")
+    sockets = [realtime.client(a, demoted), realtime.client(b, demoted)]
+    for socket in sockets:
+        assert socket.join("project:WEB")["ok"]  # an admin reads every project
+        assert socket.join("project:API")["ok"]
+    factory.member(team["api"], demoted, "viewer")  # a member of API in their own right
+
+    def set_admin(value):
+        response = requests.patch(f"{a.url}/api/v1/admin/users/{demoted.id}", json={"is_admin": value},
+                                  headers=factory.headers(boss))
+        assert response.status_code == 200 and response.json()["is_admin"] is value
+
+    def admins_hear(note):
+        with realtime.emitter().app_context():
+            broadcast.to_admins("backup.finished", {"id": note})
+
+    set_admin(False)
+    for socket in sockets:
+        assert socket.wait_for(lambda ev: names(ev, "access.lost"))
+        assert socket.received("access.lost") == [{"room": "project:WEB"}]  # API stays: they are a member
+    admins_hear("after demotion")
+    requests.post(f"{a.url}/api/v1/projects/WEB/issues", json={"title": "not for them"},
+                  headers=factory.headers(team["owner"]))
+    set_admin(True)
+    time.sleep(0.5)  # the promotion reaches both processes before the next note
+    admins_hear("after promotion")
+    for socket in sockets:
+        assert socket.wait_for(lambda ev: [d for name, d in ev if name == "backup.finished" and d["id"] == "after promotion"])
+        assert [d["id"] for d in socket.received("backup.finished")] == ["after promotion"]
+        assert socket.received("issue.created") == []

@@ -42,7 +42,8 @@ def get_user(user_id):
 
 def update_user(actor, user_id, changes, expected_version=None):
     """Change ``is_admin`` and/or ``active``; deactivating revokes the user's tokens and,
-    after the commit, closes their sockets on every server process."""
+    after the commit, closes their sockets on every server process; a changed admin flag
+    is applied to their open sockets."""
     # Lock the active admins first (PostgreSQL; SQLite's write transaction is already
     # exclusive), so two admins demoting each other at once cannot leave none.
     admins = set(db.session.scalars(select(User.id).where(User.is_admin.is_(True), User.active.is_(True))
@@ -65,6 +66,8 @@ def update_user(actor, user_id, changes, expected_version=None):
     db.session.commit()
     if deactivated:
         broadcast.user_deactivated(user.id)
+    elif "is_admin" in diff:
+        broadcast.admin_changed(user.id)
     return user
 
 

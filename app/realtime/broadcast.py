@@ -94,6 +94,11 @@ def user_deactivated(user_id):
     emit("session.ended", {"reason": "deactivated"}, f"user:{user_id}")
 
 
+def admin_changed(user_id):
+    """Give or take away admin rights on the user's open sockets, on every server process."""
+    emit("admin.changed", {}, f"user:{user_id}")
+
+
 def room_closed(room):
     """Empty a room whose subject is gone (a deleted project), on every server process."""
     emit("room.closed", {"room": room}, room)

@@ -8,6 +8,7 @@ import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 LOCK = threading.RLock()
 CONNECTIONS = {}  # sid -> Connection
@@ -19,6 +20,7 @@ class Connection:
     sid: str
     user: dict  # {"id", "name", "is_admin"}
     token_id: int
+    expires_at: datetime | None = None  # the token's: the socket is closed then (upkeep)
     rooms: dict = field(default_factory=dict)  # room -> project key (None for batch rooms)
     typing: dict = field(default_factory=dict)  # room -> time.time() when typing lapses
     access_changes: int = 0  # bumped whenever this connection loses a room

@@ -6,8 +6,10 @@ whichever process emitted it. There it:
 
 - holds back live events from connections still catching up (``catchup.Gate``);
 - acts on control messages to personal rooms before passing them on: ``access.lost``
-  takes the user's sockets out of the room, ``session.ended`` closes them; and
-  ``room.closed`` empties a room.
+  takes the user's sockets out of the room, ``session.ended`` closes them (as the upkeep
+  does when a socket's token expires),
+  ``admin.changed`` puts them in or out of ``admins`` and takes them out of the rooms
+  they no longer may read; and ``room.closed`` empties a room.
 
 With a message queue, every process, the emitting one included, delivers from the queue,
 so all of them deliver one project's events in the order they were sent.
@@ -18,7 +20,7 @@ from .broadcast import NAMESPACE
 from .catchup import Gate
 from .rooms import may_read
 
-CONTROL = {"access.lost", "session.ended", "room.closed"}
+CONTROL = {"access.lost", "session.ended", "room.closed", "admin.changed"}
 
 
 class Gatekeeper(socketio.Manager):
@@ -58,6 +60,8 @@ class Gatekeeper(socketio.Manager):
                     for lost in namespace.drop_rooms(sid, data["room"]):
                         self.basic_leave_room(sid, NAMESPACE, lost)
                         self.send_local(sid, "access.lost", {"room": lost})
+            elif event == "admin.changed":
+                self._recheck_admin(sids, int(room.split(":", 1)[1]))
             elif event == "room.closed":
                 for sid in sids:
                     for lost in namespace.drop_rooms(sid, data["room"]):
@@ -65,8 +69,35 @@ class Gatekeeper(socketio.Manager):
                         self.send_local(sid, "room.closed", {"room": lost})
             else:
                 for sid in namespace.sids_of_token(sids, data.get("token_id")):
-                    self.send_local(sid, "session.ended", {"reason": data["reason"]})
-                    self.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
+                    self.end_session(sid, data["reason"])
+
+    def end_session(self, sid, reason):
+        """Tell one socket of this process why it is being closed, then close it."""
+        self.send_local(sid, "session.ended", {"reason": reason})
+        self.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
+
+
+    def _recheck_admin(self, sids, user_id):
+        from ..extensions import db
+        from ..models import User
+        from . import connections, namespace
+
+        user = db.session.get(User, user_id)
+        is_admin = bool(user is not None and user.is_admin)
+        for sid in sids:
+            connection = connections.get(sid)
+            if connection is None:
+                continue
+            connection.user["is_admin"] = is_admin
+            if is_admin:
+                self.basic_enter_room(sid, NAMESPACE, "admins")
+                continue
+            self.basic_leave_room(sid, NAMESPACE, "admins")
+            for room in list(connection.rooms):
+                if room in connection.rooms and not may_read(room, user_id):
+                    for lost in namespace.drop_rooms(sid, room):
+                        self.basic_leave_room(sid, NAMESPACE, lost)
+                        self.send_local(sid, "access.lost", {"room": lost})
 
 
 class LocalManager(Gatekeeper):

@@ -51,7 +51,7 @@ def on_connect(auth=None):
 
     start_upkeep(current_app._get_current_object())
     user = {"id": token.user.id, "name": token.user.name, "is_admin": token.user.is_admin}
-    connections.add(Connection(sid=request.sid, user=user, token_id=token.id))
+    connections.add(Connection(sid=request.sid, user=user, token_id=token.id, expires_at=token.expires_at))
     join_room(f"user:{user['id']}")
     if user["is_admin"]:
         join_room("admins")

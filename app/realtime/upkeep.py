@@ -1,9 +1,11 @@
 """The background upkeep of a server process, every 250 ms: presence diffs, typing that
-lapses, its own lease, and the connections that dead processes left behind."""
+lapses, sockets whose token expired, its own lease, and the connections that dead
+processes left behind."""
 import logging
 import time
 
 from ..extensions import socketio
+from ..models.base import utcnow
 from . import connections, diffs, presence
 from .broadcast import NAMESPACE
 from .connections import server_id
@@ -36,6 +38,7 @@ def _run(app):
                     renew_lease(lease)
                     last_lease = now
                 expire_typing()
+                end_expired_sessions()
                 if now - last_sweep >= lease / 3:
                     sweep_dead_servers()
                     last_sweep = now
@@ -68,6 +71,15 @@ def expire_typing():
         for room, (deadline, state) in list(connection.typing.items()):
             if deadline <= now and connection.typing.pop(room, None) and room in connection.rooms:
                 change_state(connection, room, {**state, "status": "viewing"})
+
+
+def end_expired_sessions():
+    """Close the sockets whose token expired since they connected."""
+    now = utcnow()
+    for connection in connections.snapshot():
+        if connection.expires_at is not None and connection.expires_at <= now:
+            connection.expires_at = None  # once: the disconnect may land after the next tick
+            socketio.server.manager.end_session(connection.sid, "expired")
 
 
 def sweep_dead_servers():
