@@ -16,6 +16,15 @@ class Input(Schema):
     keep_whitespace = ("description", "body", "password")
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: not 1, "yes" or "true"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def Timestamp():
     """An ISO 8601 UTC timestamp string ending in ``Z`` (services render it)."""
     return fields.String(allow_none=True, metadata={"format": "date-time"})

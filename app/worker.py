@@ -9,11 +9,13 @@ import functools
 import logging
 import os
 import threading
+import time
 import uuid
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from redis.exceptions import WatchError
 from rq import Queue, SimpleWorker, Worker
 from rq.cron import CronScheduler
 from rq.timeouts import TimerDeathPenalty
@@ -121,10 +123,7 @@ class Lease:
         milliseconds = int(self.seconds * 1000)
         if self.connection.set(self.key, self.token, nx=True, px=milliseconds):
             return True
-        if self.connection.get(self.key) == self.token.encode():
-            self.connection.pexpire(self.key, milliseconds)
-            return True
-        return False
+        return self._if_ours(lambda pipe: pipe.pexpire(self.key, milliseconds))
 
     def keep_alive(self):
         """Renew the lease from a heartbeat thread until ``release`` (or until it is lost)."""
@@ -136,8 +135,22 @@ class Lease:
 
     def release(self):
         self.stopped.set()
-        if self.connection.get(self.key) == self.token.encode():
-            self.connection.delete(self.key)
+        self._if_ours(lambda pipe: pipe.delete(self.key))
+
+    def _if_ours(self, action):
+        """Run ``action`` on the key only while this owner holds it, in one transaction: a
+        lease that lapses between the check and the action is left to its new owner."""
+        with self.connection.pipeline() as pipe:
+            try:
+                pipe.watch(self.key)
+                if pipe.get(self.key) != self.token.encode():
+                    return False
+                pipe.multi()
+                action(pipe)
+                pipe.execute()
+                return True
+            except WatchError:
+                return False
 
 
 class Scheduler:
@@ -146,17 +159,16 @@ class Scheduler:
     def __init__(self, app):
         self.connection = get_redis(app)
         self.lease = Lease(self.connection, SCHEDULER_LEASE_KEY, SCHEDULER_LEASE_SECONDS)
-        self.stopped = threading.Event()
         self.cron = CronScheduler(connection=self.connection, name=f"beacon-{os.getpid()}-{self.lease.token[:6]}")
         for entry in app.extensions.get("beacon_schedule", []):
             self.cron.register(entry["func"], QUEUE, cron=entry["cron"], interval=entry["interval"],
                                name=entry["name"], job_timeout=3600)
 
     def run(self):
-        while not self.stopped.is_set():
+        while True:
             if self.cron.get_jobs() and self.lease.hold():
                 self.cron.enqueue_jobs()
-            self.stopped.wait(min(self.cron.calculate_sleep_interval(), SCHEDULER_LEASE_SECONDS / 3))
+            time.sleep(min(self.cron.calculate_sleep_interval(), SCHEDULER_LEASE_SECONDS / 3))
 
     def start_thread(self):
         thread = threading.Thread(target=self.run, name="beacon-scheduler", daemon=True)

@@ -16,7 +16,7 @@ import sys  # noqa: E402
 import socketio  # noqa: E402
 from eventlet import tpool  # noqa: E402
 
-NAMESPACE = "/realtime"
+from realtime_swarm import NAMESPACE, open_and_join  # noqa: E402  (run as a script: bench/ is on the path)
 
 
 class Listener:
@@ -24,19 +24,7 @@ class Listener:
         self.seqs = set()
         self.client = socketio.Client(reconnection=False, request_timeout=120)
         self.client.on("*", self.record, namespace=NAMESPACE)
-        for attempt in range(5):  # a handshake can time out while the server accepts hundreds of others
-            try:
-                self.client.connect(url, auth={"token": token}, namespaces=[NAMESPACE], transports=["websocket"],
-                                    wait_timeout=60)
-                break
-            except socketio.exceptions.ConnectionError:
-                if attempt == 4:
-                    raise
-                eventlet.sleep(1)
-        answer = self.client.call("join", {"room": room}, namespace=NAMESPACE, timeout=120)
-        if not answer.get("ok"):
-            raise RuntimeError(f"join refused: {answer}")
-        self.joined = answer["seq"]
+        self.joined = open_and_join(self.client, url, token, room)["seq"]
 
     def record(self, event, data):
         if event == "events.bulk":

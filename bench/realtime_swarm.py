@@ -25,7 +25,14 @@ def connect(url, token, room, arrivals):
     client = socketio.Client(reconnection=False, request_timeout=120)
     client.on("issue.created", lambda event: arrivals.append(
         [event["data"]["issue"]["title"], time.time(), event["at"]]), namespace=NAMESPACE)
-    for attempt in range(5):  # a handshake can time out while the server accepts hundreds of others
+    open_and_join(client, url, token, room)
+    return client
+
+
+def open_and_join(client, url, token, room=None):
+    """Connect ``client`` (retrying: a handshake can time out while the server accepts
+    hundreds of others), join ``room`` if given, and return the join's answer."""
+    for attempt in range(5):
         try:
             client.connect(url, auth={"token": token}, namespaces=[NAMESPACE], transports=["websocket"],
                            wait_timeout=60)
@@ -34,11 +41,12 @@ def connect(url, token, room, arrivals):
             if attempt == 4:
                 raise
             eventlet.sleep(1)
-    if room:
-        answer = client.call("join", {"room": room}, namespace=NAMESPACE, timeout=120)
-        if not answer.get("ok"):
-            raise RuntimeError(f"join refused: {answer}")
-    return client
+    if not room:
+        return None
+    answer = client.call("join", {"room": room}, namespace=NAMESPACE, timeout=120)
+    if not answer.get("ok"):
+        raise RuntimeError(f"join refused: {answer}")
+    return answer
 
 
 def main():

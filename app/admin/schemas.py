@@ -3,19 +3,10 @@ from marshmallow import Schema, fields, validate, validates_schema
 
 from ..errors import validation_error
 from ..pagination import PageArgs
-from ..schemas import Input, Timestamp
+from ..schemas import Input, StrictBoolean, Timestamp
 from ..users.schemas import UserInput
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
-
-
-class StrictBoolean(fields.Boolean):
-    """JSON true or false only: not 1, "yes" or "true"."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
 
 
 class AdminUserInput(UserInput):

@@ -70,10 +70,14 @@ def load_project(key, user=None, role="viewer"):
     return project
 
 
-_CALLER_AND_PROJECT = (
-    TOKEN_QUERY.add_columns(Project, Membership.role, _LAST_EVENT_AT)
-    .outerjoin(Project, Project.key == bindparam("key"))
-    .outerjoin(Membership, (Membership.project_id == Project.id) & (Membership.user_id == ApiToken.user_id)))
+def _to_project_and_role(statement):
+    """``statement`` (on the token row) joined to the project of key ``:key`` and the
+    token user's membership in it; either is NULL when missing."""
+    return (statement.outerjoin(Project, Project.key == bindparam("key"))
+            .outerjoin(Membership, (Membership.project_id == Project.id) & (Membership.user_id == ApiToken.user_id)))
+
+
+_CALLER_AND_PROJECT = _to_project_and_role(TOKEN_QUERY.add_columns(Project, Membership.role, _LAST_EVENT_AT))
 
 
 def _load_with_caller(key):
@@ -95,13 +99,11 @@ class ProjectAccess(NamedTuple):
     stamp: tuple
 
 
-_ACCESS = (
+_ACCESS = _to_project_and_role(
     select(ApiToken.user_id, ApiToken.token_hash, ApiToken.revoked_at, ApiToken.expires_at, User.active, User.is_admin,
            Project.id.label("project_id"), Project.key, Membership.role, Project.last_event_seq,
            _LAST_EVENT_AT.label("last_event_at"))
     .select_from(ApiToken).join(User, User.id == ApiToken.user_id)
-    .outerjoin(Project, Project.key == bindparam("key"))
-    .outerjoin(Membership, (Membership.project_id == Project.id) & (Membership.user_id == ApiToken.user_id))
     .where(ApiToken.token_hash == bindparam("token_hash")))
 
 

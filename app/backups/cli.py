@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..extensions import db
 from . import catalog, service
 from .crypto import BackupIntegrityError
-from .engine import BackupError, repository
+from .engine import BackupError, one_line, repository
 from .lock import LockBusy
 from .repository import RepositoryError
 
@@ -20,8 +20,7 @@ FAILURES = (BackupError, BackupIntegrityError, RepositoryError, LockBusy, ValueE
 
 def _fail(error):
     db.session.rollback()
-    lines = str(error).strip().splitlines() or [type(error).__name__]
-    sys.exit(f"error: {lines[0]}")
+    sys.exit(f"error: {one_line(error)}")
 
 
 @backup_cli.command("create")

@@ -9,7 +9,6 @@ from flask import current_app
 from ..extensions import db
 from ..models import Backup
 from ..models.base import isoformat, utcnow
-from . import catalog
 from .crypto import Sealer, parse_key
 from .lock import MaintenanceLock
 from .repository import Repository
@@ -137,10 +136,6 @@ def one_line(error):
     """The first line of an error's message: what a record or a CLI shows."""
     text = str(error).strip().splitlines()
     return (text[0] if text else type(error).__name__)[:500]
-
-
-def mark_catalog(row):
-    catalog.save_state(repository(), row)
 
 
 def chunk_bytes(manifest):

@@ -104,12 +104,6 @@ class MaintenanceLock:
         if holder is not None and holder.get("token") == self.token:
             self.path.unlink(missing_ok=True)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_exc):
-        self.release()
-
 
 def read_holder(path):
     try:

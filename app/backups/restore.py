@@ -62,19 +62,20 @@ def restore_backup(backup_id, *, safety=True):
         if safety:
             safety_id = create_backup(note=f"safety backup before restore of {backup_id}", lock=lock).id
         entries = {entry["name"]: entry for entry in manifest["tables"]}
-        tables = [t for t in restored_tables() if t.name in entries]
+        every = restored_tables()
+        tables = [t for t in every if t.name in entries]
         db.session.commit()  # the session must hold no table locks while TRUNCATE waits for them
         try:
             with db.engine.begin() as connection:
-                clear_tables(connection, restored_tables())
-                put_back = suspend_constraints(connection, restored_tables())
+                clear_tables(connection, every)
+                put_back = suspend_constraints(connection, every)
                 for table in tables:
                     entry = entries[table.name]
                     fix = datetime_fixer(table, entry["columns"], manifest.get("engine"), connection.dialect.name)
                     for rows in iter_table_chunks(repo, seal, manifest, entry):
                         insert_rows(connection, table, entry["columns"], fix(rows))
                 put_back()
-                reset_sequences(connection, restored_tables())
+                reset_sequences(connection, every)
                 lock.check()  # still ours: nobody took over while we stalled
         except Exception as error:
             log.exception("restore of %s failed and was rolled back", backup_id)

@@ -7,7 +7,6 @@ verified backup is always kept. A backup that is not verified (corrupt, or never
 verified) fills no slot: it is kept while it is newer than the newest verified one, and
 deleted once a newer verified backup exists. Queued and running backups are not touched.
 """
-from datetime import datetime
 
 RULES = ("hourly", "daily", "weekly", "monthly")
 PERIODS = {
@@ -57,8 +56,3 @@ def plan(backups, rules):
     else:
         keep.update(b[0] for b in done)  # nothing verified yet: delete nothing
     return {"keep": [b[0] for b in done if b[0] in keep], "delete": [b[0] for b in done if b[0] not in keep]}
-
-
-def created_at_of(backup_id):
-    """The creation time encoded in a backup id (``20261122T142301Z-3f9a``)."""
-    return datetime.strptime(backup_id[:16], "%Y%m%dT%H%M%SZ")

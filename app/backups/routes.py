@@ -1,6 +1,6 @@
 """Routes: /api/v1/admin/backups (admins only). Long work is queued and answered with 202."""
 from ..auth.tokens import require_admin
-from ..errors import conflict, validation_error
+from ..errors import validation_error
 from ..extensions import db
 from ..pagination import PageArgs, page_schema
 from . import bp, jobs, service
@@ -79,8 +79,7 @@ def verify_backup(backup_id):
     """Queue a verify: the backup is restored into a scratch database and checked."""
     admin = require_admin()
     row = service.get_backup(backup_id)
-    if row.status in ("queued", "running"):
-        raise conflict("The backup is still being made.")
+    service.require_finished(row)
     job = jobs.enqueue(jobs.verify_job, row.id, admin.id, job_type="backup.verify")
     return {"job_id": job.id, "backup": record_dict(row)}, 202
 

@@ -1,7 +1,7 @@
 """Request and response schemas for /api/v1/admin/backups."""
 from marshmallow import Schema, fields, validate
 
-from ..schemas import Input, Timestamp
+from ..schemas import Input, StrictBoolean, Timestamp
 
 STATUSES = ("queued", "running", "verified", "corrupt", "failed")
 
@@ -12,15 +12,6 @@ class BackupInput(Input):
 
 class RestoreInput(Input):
     confirm = fields.String(required=True, validate=validate.Length(max=64))
-
-
-class StrictBoolean(fields.Boolean):
-    """A JSON ``true`` or ``false``, nothing that merely looks like one (1, "yes")."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
 
 
 class PruneInput(Input):

@@ -16,6 +16,7 @@ from . import catalog, retention
 from .engine import BackupError, create_backup, maintenance, repository
 from .lock import LockBusy, is_held
 from .restore import restore_backup
+from .schemas import STATUSES
 from .verify import verify_backup
 
 
@@ -102,10 +103,15 @@ def run_prune(actor_id=None):
     return result
 
 
-def delete_backup(backup_id, actor_id):
-    row = get_backup(backup_id)
+def require_finished(row):
+    """A backup still being made can be neither verified nor deleted (409)."""
     if row.status in ("queued", "running"):
         raise conflict("The backup is still being made.")
+
+
+def delete_backup(backup_id, actor_id):
+    row = get_backup(backup_id)
+    require_finished(row)
     newest = db.session.scalar(select(Backup.id).where(Backup.status == "verified")
                                .order_by(Backup.id.desc()).limit(1))
     if newest == backup_id:
@@ -155,13 +161,13 @@ def stats():
     rows = db.session.scalars(select(Backup).order_by(Backup.id.desc())).all()
     verified = [r for r in rows if r.status == "verified"]
     completed = [r for r in rows if r.completed_at is not None]
-    chunk_bytes = sum(repo.chunk_size(n) for n in repo.all_chunks())
+    chunks = repo.all_chunks()
     newest = verified[0] if verified else None
     return {
         "count": len(rows),
-        "by_status": {s: sum(1 for r in rows if r.status == s) for s in ("queued", "running", "verified", "corrupt", "failed")},
-        "chunks": len(repo.all_chunks()),
-        "repository_bytes": chunk_bytes + sum(repo.manifest_path(i).stat().st_size for i in repo.backup_ids()),
+        "by_status": {s: sum(1 for r in rows if r.status == s) for s in STATUSES},
+        "chunks": len(chunks),
+        "repository_bytes": sum(repo.chunk_size(n) for n in chunks) + sum(repo.manifest_path(i).stat().st_size for i in repo.backup_ids()),
         "newest_verified": newest.id if newest else None,
         "newest_verified_at": isoformat(newest.completed_at) if newest else None,
         "newest_verified_age_seconds": (utcnow() - newest.completed_at).total_seconds() if newest else None,

@@ -27,13 +27,14 @@ def run_batch(batch_id):
     # worker dies, and the reaper then queues the batch again. (Exactly once does not rest
     # on the lease: chunk claims in the database do that. It only keeps two live workers
     # from racing.)
-    lease = Lease(get_redis(), LEASE_KEY.format(id=batch_id), current_app.config["BATCH_LEASE_SECONDS"])
+    redis = get_redis()
+    lease = Lease(redis, LEASE_KEY.format(id=batch_id), current_app.config["BATCH_LEASE_SECONDS"])
     if not lease.hold():
         return "held by another worker"
     lease.keep_alive()
     try:
-        attempts = get_redis().incr(ATTEMPTS_KEY.format(id=batch_id))
-        get_redis().expire(ATTEMPTS_KEY.format(id=batch_id), 7 * 24 * 3600)
+        attempts, _ = redis.pipeline().incr(ATTEMPTS_KEY.format(id=batch_id)).expire(
+            ATTEMPTS_KEY.format(id=batch_id), 7 * 24 * 3600).execute()
         if attempts > MAX_ATTEMPTS:
             Runner(batch_id).give_up(GAVE_UP)
             return "gave up"

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..auth.permissions import require_project_role
 from ..comments.service import create_comment
-from ..errors import Problem
+from ..errors import Problem, not_found
 from ..events.service import _PENDING, record_events
 from ..extensions import db
 from ..issues.service import (check_assignee, create_issue, delete_issue, issue_dict, load_issue,
@@ -144,7 +144,7 @@ class Applier:
             self.projects[key] = db.session.scalar(select(Project).where(Project.key == key))
         project = self.projects[key]
         if project is None:
-            raise Problem(404, "The project does not exist or is not visible to you.")
+            raise not_found("project")
         return project
 
     def _check_create(self, data):

@@ -47,4 +47,7 @@ class PageCache:
 
 def page_cache(app):
     """The app's page cache (one per app, so apps on different databases never share)."""
-    return app.extensions.setdefault("beacon_issue_pages", PageCache())
+    cache = app.extensions.get("beacon_issue_pages")
+    if cache is None:
+        cache = app.extensions.setdefault("beacon_issue_pages", PageCache())
+    return cache

@@ -7,6 +7,7 @@ makes, are counted by ``ApiCallCounter``: in-process, shared through Redis ten t
 second. A caller over a limit gets a 429 problem+json with ``Retry-After``. When Redis is
 down, calls are served rather than refused.
 """
+import functools
 import logging
 import math
 import threading
@@ -34,12 +35,10 @@ def _limiter():
     return limiter
 
 
+@functools.lru_cache(maxsize=16)
 def _parsed(setting):
     """The limits of a setting such as ``"10/minute;100/hour"``, parsed once per process."""
-    cache = current_app.extensions.setdefault("beacon_rate_limits", {})
-    if setting not in cache:
-        cache[setting] = parse_many(setting)
-    return cache[setting]
+    return parse_many(setting)
 
 
 def _over_limit(item, retry_after):
@@ -166,14 +165,16 @@ class ApiCallCounter:
 
         try:
             pipe = get_redis(self.app).pipeline(transaction=False)
-            for identity, seconds, window in keys:
+            counts_at = []  # where each key's count is among the answers
+            for key in keys:
+                identity, seconds, window = key
                 name = f"{self.PREFIX}{identity}:{seconds}:{window}"
-                if pending.get((identity, seconds, window)):
-                    pipe.incrby(name, pending[(identity, seconds, window)])
+                counts_at.append(len(pipe))
+                if pending.get(key):
+                    pipe.incrby(name, pending[key])
                     pipe.expire(name, 2 * seconds + 1)
                 else:
                     pipe.get(name)
-                    pipe.ping()  # keeps two answers per key
             answers = pipe.execute()
         except Exception as error:  # Redis is down: count locally until it is back
             log.warning("rate limit counts not shared: %s", type(error).__name__)
@@ -182,8 +183,8 @@ class ApiCallCounter:
                     self.pending[key] = self.pending.get(key, 0) + calls
             return
         with self.lock:
-            for key, count in zip(keys, answers[::2]):
-                self.known[key] = int(count or 0)
+            for key, at in zip(keys, counts_at):
+                self.known[key] = int(answers[at] or 0)
 
 
 def install(app):

@@ -4,7 +4,6 @@ import { connect } from "./realtime.js";
 import { $, chrome, describe, flash, h, showError, when } from "./ui.js";
 
 const user = chrome();
-const backups = new Map();
 const names = new Map(); // user id → name, for the audit log
 let auditCursor = null;
 
@@ -32,7 +31,6 @@ function backupRow(b) {
 }
 
 function putBackup(b) {
-  backups.set(b.id, b);
   const row = backupRow(b);
   const old = document.getElementById(`backup-${b.id}`);
   if (old) old.replaceWith(row);
@@ -41,7 +39,6 @@ function putBackup(b) {
 
 async function loadBackups() {
   const items = await listAll("/admin/backups", 200);
-  items.forEach((b) => backups.set(b.id, b));
   $("#backup-rows").replaceChildren(...items.map(backupRow));
 }
 

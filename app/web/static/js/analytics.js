@@ -1,6 +1,6 @@
 // `/analytics`: overview and four charts, all from /api/v1/analytics (Chart.js from vendor/).
-import { api } from "./api.js";
-import { $, chrome, describe, flash, h } from "./ui.js";
+import { api, listAll } from "./api.js";
+import { $, chrome, describe, flash, h, label } from "./ui.js";
 
 const user = chrome();
 const { Chart } = window;
@@ -63,7 +63,7 @@ function flow(data) {
     type: "line",
     data: {
       labels: data.days.map((d) => d.date),
-      datasets: statuses.map((s) => ({ label: s.replace("_", " "), data: data.days.map((d) => d[s]), fill: true, borderColor: COLORS[s], backgroundColor: `${COLORS[s]}99`, pointRadius: 0 })),
+      datasets: statuses.map((s) => ({ label: label(s), data: data.days.map((d) => d[s]), fill: true, borderColor: COLORS[s], backgroundColor: `${COLORS[s]}99`, pointRadius: 0 })),
     },
     options: { scales: { y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
   });
@@ -102,8 +102,7 @@ async function load() {
 }
 
 async function start() {
-  const { data } = await api("/projects?limit=200");
-  for (const p of data.items) $("#a-project").append(h("option", { value: p.key }, p.name));
+  for (const p of await listAll("/projects")) $("#a-project").append(h("option", { value: p.key }, p.name));
   await load();
 }
 

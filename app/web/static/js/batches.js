@@ -2,7 +2,7 @@
 import { api, listAll } from "./api.js";
 import { operationsFromCsv } from "./csv.js";
 import { connect, Room } from "./realtime.js";
-import { $, chrome, describe, flash, h, showError, when } from "./ui.js";
+import { $, chrome, describe, flash, h, label, showError, when } from "./ui.js";
 
 const user = chrome();
 const FINAL = ["succeeded", "partially_succeeded", "failed", "cancelled"];
@@ -23,7 +23,7 @@ function progress({ done = 0, total = 0, succeeded = 0, failed = 0, status }) {
   const percent = total ? Math.floor((done * 100) / total) : (FINAL.includes(status) ? 100 : 0);
   $("#progress").setAttribute("aria-valuenow", percent);
   $("#progress-bar").style.width = `${percent}%`;
-  $("#progress-text").textContent = `${percent}% · ${done} of ${total} done · ${succeeded} succeeded · ${failed} failed${status ? ` · ${status.replace("_", " ")}` : ""}`;
+  $("#progress-text").textContent = `${percent}% · ${done} of ${total} done · ${succeeded} succeeded · ${failed} failed${status ? ` · ${label(status)}` : ""}`;
 }
 
 function reason(error) {
@@ -82,7 +82,7 @@ async function loadHistory() {
   const { data } = await api("/batches?limit=20");
   $("#history").replaceChildren(...data.items.map((b) => h("tr", {},
     h("td", {}, h("a", { href: `#batch=${b.id}`, onclick: (e) => { e.preventDefault(); follow(b.id); } }, `#${b.id}`)),
-    h("td", {}, b.status.replace("_", " ")), h("td", {}, `${b.mode}${b.dry_run ? " (dry run)" : ""}`),
+    h("td", {}, label(b.status)), h("td", {}, `${b.mode}${b.dry_run ? " (dry run)" : ""}`),
     h("td", {}, `${b.done} / ${b.total}`), h("td", {}, String(b.failed)), h("td", {}, when(b.created_at)))));
 }
 

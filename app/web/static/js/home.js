@@ -1,14 +1,14 @@
 // `/`: the sign-in form, or the signed-in user's projects.
-import { api, ApiError, session, signIn } from "./api.js";
+import { api, ApiError, listAll, session, signIn } from "./api.js";
 import { $, chrome, h, showError } from "./ui.js";
 
 async function showProjects() {
   chrome();
   $("#projects").hidden = false;
-  const { data } = await api("/projects?limit=200");
-  $("#project-list").replaceChildren(...data.items.map((p) => h("li", {},
+  const projects = await listAll("/projects");
+  $("#project-list").replaceChildren(...projects.map((p) => h("li", {},
     h("a", { href: `/projects/${p.key}` }, p.name), " ", h("span", { class: "muted" }, p.key))));
-  $("#no-projects").hidden = data.items.length > 0;
+  $("#no-projects").hidden = projects.length > 0;
 }
 
 function showSignIn() {
