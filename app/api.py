@@ -9,9 +9,21 @@ from functools import wraps
 import flask_smorest
 from flask import Response, jsonify
 from flask_smorest.utils import unpack_tuple_response
+from webargs.flaskparser import FlaskParser
+
+
+class ArgumentsParser(FlaskParser):
+    def _raw_load_json(self, req):
+        """The body ``reject_malformed_json`` already parsed (Flask caches it): webargs
+        would parse it again, 10 ms of a 10,000-operation batch."""
+        if req.is_json and req.content_length:
+            return req.get_json()
+        return super()._raw_load_json(req)
 
 
 class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = ArgumentsParser()
+
     def arguments(self, schema, *args, **kwargs):
         """As flask-smorest's, with one schema instance made here rather than one per request
         (making a marshmallow schema copies its fields: a third of a small GET's parsing)."""

@@ -18,6 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
+import redis
 import requests
 import socketio
 from sqlalchemy import create_engine, insert
@@ -104,6 +105,7 @@ def run_batch(server, token, count, mode):
 def bench_engine(engine, args, workdir, redis_url):
     url = database_url_for(engine, workdir, "batches")
     processes = []
+    redis.Redis.from_url(redis_url).flushdb()  # a fresh database numbers its batches from 1 again
     try:
         migrate(url)
         token, (user_id, raw_project) = seed(url)

@@ -304,6 +304,7 @@ def test_a_batch_that_keeps_crashing_is_stopped_with_its_work_kept(batches, web,
     from app.batches.jobs import run_batch
 
     assert run_batch(batch_id) == "gave up"
+    assert not get_redis(app).exists(ATTEMPTS_KEY.format(id=batch_id))  # a reused id starts afresh
     batch, results = batches.get(headers, batch_id)
     assert batch["status"] == "partially_succeeded" and (batch["succeeded"], batch["failed"]) == (2, 0)
     assert [r["status"] for r in results] == ["succeeded"] * 2 + ["skipped"] * 3

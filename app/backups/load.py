@@ -6,19 +6,18 @@ they are, PostgreSQL casts them (COPY with psycopg 3, else executemany).
 from sqlalchemy import DateTime, Integer
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
+from ..bulk import can_copy, copy_rows
+
 
 def insert_rows(connection, table, columns, rows):
     if not rows:
         return
+    if can_copy(connection):
+        copy_rows(connection, table, columns, rows)
+        return
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in columns)
-    if dialect.name == "postgresql" and dialect.driver == "psycopg":
-        with connection.connection.driver_connection.cursor() as cursor:
-            with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        return
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([mark] * len(columns))})"
     connection.exec_driver_sql(sql, [tuple(row) for row in rows])

@@ -37,8 +37,13 @@ def run_batch(batch_id):
             ATTEMPTS_KEY.format(id=batch_id), 7 * 24 * 3600).execute()
         if attempts > MAX_ATTEMPTS:
             Runner(batch_id).give_up(GAVE_UP)
-            return "gave up"
-        return Runner(batch_id).run()
+            outcome = "gave up"
+        else:
+            outcome = Runner(batch_id).run()
+        # The run ended without crashing: forget its attempts, so that a batch id that comes
+        # back (a restore, an emptied database) does not start counting where this one ended.
+        redis.delete(ATTEMPTS_KEY.format(id=batch_id))
+        return outcome
     finally:
         db.session.remove()
         lease.release()

@@ -1,9 +1,9 @@
 """Apply a batch's operations inside the caller's transaction.
 
 Issue creates, the bulk of most batches, are checked one by one with the issue service's
-own rules (role, assignee, labels, numbering), then written in bulk with SQLAlchemy Core:
-one ``executemany`` each for issues, labels, status changes, and events (through
-``record_events``). If the bulk write fails, the run falls back to ``create_issue`` one
+own rules (role, assignee, labels, numbering), then written in bulk (``app/bulk.py``: COPY
+on PostgreSQL, else ``executemany``), one statement each for issues, labels, status
+changes, and events (through ``record_events``). If the bulk write fails, the run falls back to ``create_issue`` one
 operation at a time, so the operation at fault is found and fails alone. Other operations
 call their services (``update_issue``, ``delete_issue``, ``create_comment``) directly.
 """
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..auth.permissions import require_project_role
+from ..bulk import insert_rows, inserting_with_ids
 from ..comments.service import create_comment
 from ..errors import Problem, not_found
 from ..events.service import _PENDING, record_events
@@ -24,8 +25,6 @@ from ..issues.service import (check_assignee, create_issue, delete_issue, issue_
 from ..models import Issue, IssueLabel, IssueStatusChange, Project
 from ..models.base import utcnow
 from ..models.issues import DONE_STATUSES
-
-from .bulk import insert_issues, insert_rows
 
 ROLLED_BACK = "Not applied: the atomic batch was rolled back."
 CANCELLED = "Not applied: the batch was cancelled."
@@ -194,17 +193,19 @@ class Applier:
             })
             labels.append(normalize_labels(data.get("labels", [])))
             numbers[project.id] += 1
-        ids = insert_issues(Issue.__table__, rows)
-        insert_rows(IssueLabel.__table__,
-                    [{"issue_id": i, "name": n} for i, names in zip(ids, labels, strict=True) for n in names])
-        insert_rows(IssueStatusChange.__table__, [
-            {"issue_id": i, "project_id": r["project_id"], "from_status": None, "to_status": r["status"],
-             "at": now, "actor_id": user_id} for i, r in zip(ids, rows, strict=True)])
-        changes = {pid: [] for pid in by_project}
-        for issue_id, row, names in zip(ids, rows, labels, strict=True):
-            issue = SimpleNamespace(id=issue_id, labels=names, **row)
-            project = by_project[row["project_id"]][0]
-            changes[project.id].append(("issue.created", user_id, {"issue": issue_dict(issue, project.key)}))
+        with inserting_with_ids(Issue.__table__, rows, "project_id", "number") as ids:
+            # Prepared while the database takes the issues in.
+            label_rows = [{"issue_id": i, "name": n} for i, names in zip(ids, labels, strict=True) for n in names]
+            status_rows = [{"issue_id": i, "project_id": r["project_id"], "from_status": None,
+                            "to_status": r["status"], "at": now, "actor_id": user_id}
+                           for i, r in zip(ids, rows, strict=True)]
+            changes = {pid: [] for pid in by_project}
+            for issue_id, row, names in zip(ids, rows, labels, strict=True):
+                issue = SimpleNamespace(id=issue_id, labels=names, **row)
+                project = by_project[row["project_id"]][0]
+                changes[project.id].append(("issue.created", user_id, {"issue": issue_dict(issue, project.key)}))
+        insert_rows(IssueLabel.__table__, label_rows)
+        insert_rows(IssueStatusChange.__table__, status_rows)
         for pid, project_changes in changes.items():
             record_events(by_project[pid][0], project_changes)
         return [(index, issue_id) for (index, _p), issue_id in zip(valid, ids, strict=True)]

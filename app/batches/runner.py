@@ -10,12 +10,12 @@ back) at the end, then the results.
 from flask import current_app
 from sqlalchemy import select, update
 
+from ..bulk import collector_paused, insert_rows
 from ..extensions import db
 from ..models import Batch, BatchResult, User
 from ..models.base import utcnow
 from ..realtime import broadcast
 from ..worker import get_redis
-from .bulk import insert_rows
 from .operations import CANCELLED, ROLLED_BACK, Applier, OperationFailed, operation_name
 from .service import CANCEL_KEY, FINISHED, batch_dict
 
@@ -34,6 +34,10 @@ class Runner:
         self.chunk_size = current_app.config["BATCH_CHUNK_SIZE"]
 
     def run(self):
+        with collector_paused():
+            return self._run()
+
+    def _run(self):
         batch = db.session.get(Batch, self.batch_id)
         if batch is None or batch.status in FINISHED:
             db.session.rollback()

@@ -1,14 +1,16 @@
 """Request and response schemas for batches.
 
-The envelope is one schema; each operation is then checked by the schema of its kind
+The envelope is one schema. Each operation's own fields (op, resource, lid, id,
+if_version) are checked by their fields, and its data by the REST schema of its kind
 (``issue.create``, ...), loaded ``many=True`` per kind so that 10,000 operations validate
-in one pass, and errors come back keyed ``operations/N/data/title``.
+in one pass. Errors come back keyed ``operations/N/data/title``.
 """
 from collections import defaultdict
 
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..bulk import collector_paused
 from ..comments.schemas import Body
 from ..errors import Problem
 from ..issues.schemas import IssueInput, IssuePatch
@@ -42,44 +44,17 @@ class IssuePatchData(IssuePatch):
             raise ValidationError("Give at least one field to change.", "_schema")
 
 
-class Operation(Input):
-    op = fields.String(required=True, validate=validate.OneOf(OPS))
-    resource = fields.String(required=True, validate=validate.OneOf(RESOURCES))
+ID = fields.Integer(strict=True, validate=validate.Range(min=1))
 
-
-class IssueCreateOperation(Operation):
-    lid = fields.String(validate=LID)
-    data = fields.Nested(IssueCreateData, required=True)
-
-
-class CommentCreateOperation(Operation):
-    lid = fields.String(validate=LID)
-    data = fields.Nested(CommentCreateData, required=True)
-
-
-class IssueDeleteOperation(Operation):
-    """An operation on an existing issue: its ``id``, or the ``lid`` of one created earlier."""
-
-    id = fields.Integer(strict=True, validate=validate.Range(min=1))
-    lid = fields.String(validate=LID)
-
-    @validates_schema
-    def one_target(self, data, **_kwargs):
-        if ("id" in data) == ("lid" in data):
-            raise ValidationError("Give either id or lid.", "id")
-
-
-class IssueUpdateOperation(IssueDeleteOperation):
-    data = fields.Nested(IssuePatchData, required=True)
-    if_version = fields.Integer(strict=True, validate=validate.Range(min=1))
-
-
+# Per kind of operation: the fields it may have besides op, resource and data, and the
+# schema of its data (the REST schemas, so that a batch checks what the REST call checks).
 KINDS = {
-    ("create", "issue"): IssueCreateOperation(many=True),
-    ("create", "comment"): CommentCreateOperation(many=True),
-    ("update", "issue"): IssueUpdateOperation(many=True),
-    ("delete", "issue"): IssueDeleteOperation(many=True),
+    ("create", "issue"): ({"lid": fields.String(validate=LID)}, IssueCreateData(many=True)),
+    ("create", "comment"): ({"lid": fields.String(validate=LID)}, CommentCreateData(many=True)),
+    ("update", "issue"): ({"id": ID, "lid": fields.String(validate=LID), "if_version": ID}, IssuePatchData(many=True)),
+    ("delete", "issue"): ({"id": ID, "lid": fields.String(validate=LID)}, None),
 }
+TARGETED = {("update", "issue"), ("delete", "issue")}  # these name their issue by id or lid
 
 
 class BatchInput(Input):
@@ -92,45 +67,72 @@ class BatchInput(Input):
         limit = current_app.config["BATCH_MAX_OPERATIONS"]
         if len(data["operations"]) > limit:
             raise Problem(413, f"A batch holds at most {limit} operations.")
-        data["operations"] = load_operations(data["operations"])
+        with collector_paused():
+            data["operations"] = load_operations(data["operations"])
 
 
-def _kind(index, operation, errors):
+def _envelope(operation):
+    """Check an operation's own fields; return ``(kind, its fields but data, errors)``.
+
+    Each field is loaded by its marshmallow field, and only when present: a plain create
+    (op, resource, data) costs nothing here. The data is loaded afterwards, kind by kind,
+    ``many=True``: a schema per operation for these few fields doubled the time it took to
+    check 10,000 operations.
+    """
     if not isinstance(operation, dict):
-        errors[index] = {"_schema": ["An operation must be a JSON object."]}
-        return None
-    head = {}
+        return None, None, {"_schema": ["An operation must be a JSON object."]}
+    errors = {}
     op, resource = operation.get("op"), operation.get("resource")
     if op not in OPS:
-        head["op"] = [f"Must be one of: {', '.join(OPS)}."]
+        errors["op"] = [f"Must be one of: {', '.join(OPS)}."]
     if resource not in RESOURCES:
-        head["resource"] = [f"Must be one of: {', '.join(RESOURCES)}."]
-    if not head and (op, resource) not in KINDS:
-        head["resource"] = [f"A {resource} cannot be {op}d in a batch."]
-    if "data" in operation and not isinstance(operation["data"], dict):
-        head["data"] = ["Must be a JSON object."]
-    if head:
-        errors[index] = head
-        return None
-    return op, resource
+        errors["resource"] = [f"Must be one of: {', '.join(RESOURCES)}."]
+    if not errors and (op, resource) not in KINDS:
+        errors["resource"] = [f"A {resource} cannot be {op}d in a batch."]
+    if errors:
+        return None, None, errors
+    kind = (op, resource)
+    own_fields, data_schema = KINDS[kind]
+    loaded = {"op": op, "resource": resource}
+    for name, value in operation.items():
+        if name in ("op", "resource") or (name == "data" and data_schema is not None):
+            continue
+        if name not in own_fields:
+            errors[name] = ["Unknown field."]
+            continue
+        try:
+            loaded[name] = own_fields[name].deserialize(value.strip() if isinstance(value, str) else value)
+        except ValidationError as error:
+            errors[name] = error.messages
+    if data_schema is not None and not isinstance(operation.get("data"), dict):
+        errors["data"] = ["Missing data for required field."] if "data" not in operation else ["Must be a JSON object."]
+    if kind in TARGETED and not errors and ("id" in loaded) == ("lid" in loaded):
+        errors["id"] = ["Give either id or lid."]
+    return kind, loaded, errors
 
 
 def load_operations(operations):
     """Validate every operation; return them loaded, or raise one error naming them all."""
-    errors, groups = {}, defaultdict(list)
+    errors, groups, loaded = {}, defaultdict(list), [None] * len(operations)
     for index, operation in enumerate(operations):
-        kind = _kind(index, operation, errors)
-        if kind:
+        kind, loaded[index], problems = _envelope(operation)
+        if problems:
+            errors[index] = problems
+        if kind is not None:
             groups[kind].append(index)
-    loaded = [None] * len(operations)
     for kind, indexes in groups.items():
-        try:
-            items = KINDS[kind].load([operations[i] for i in indexes])
-        except ValidationError as error:
-            errors.update({indexes[i]: messages for i, messages in error.messages.items()})
+        data_schema = KINDS[kind][1]
+        with_data = [i for i in indexes if isinstance(operations[i].get("data"), dict)] if data_schema else []
+        if not with_data:
             continue
-        for index, item in zip(indexes, items, strict=True):
-            loaded[index] = item
+        try:
+            items = data_schema.load([operations[i]["data"] for i in with_data])
+        except ValidationError as error:
+            for i, messages in error.messages.items():
+                errors.setdefault(with_data[i], {})["data"] = messages
+            continue
+        for index, item in zip(with_data, items, strict=True):
+            loaded[index]["data"] = item
     if not errors:
         _check_lids(loaded, errors)
     if errors:

@@ -5,10 +5,11 @@ its project. The events wait on the session until it commits; then they go to
 ``realtime.broadcast``. A rollback drops them, so nothing is announced that did not happen.
 """
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ..auth.permissions import ROLES_SEEN, STAMPS_SEEN
+from ..bulk import inserting_with_ids
 from ..extensions import db
 from ..models import Event, Project
 from ..models.base import isoformat, utcnow
@@ -56,12 +57,11 @@ def record_events(project, changes):
         {"project_id": project.id, "seq": first + i, "type": t, "actor_id": actor, "at": at, "data": data}
         for i, (t, actor, data) in enumerate(changes)
     ]
-    events = Event.__table__  # Core: the ORM bulk path adds nothing here but Python
-    ids = db.session.scalars(insert(events).returning(events.c.id, sort_by_parameter_order=True), rows).all()
-    payloads = [
-        event_payload(row_id, row["seq"], project.key, row["type"], row["actor_id"], at, row["data"])
-        for row_id, row in zip(ids, rows, strict=True)
-    ]
+    with inserting_with_ids(Event.__table__, rows, "project_id", "seq") as ids:
+        payloads = [
+            event_payload(row_id, row["seq"], project.key, row["type"], row["actor_id"], at, row["data"])
+            for row_id, row in zip(ids, rows, strict=True)
+        ]
     db.session.info.setdefault(_PENDING, []).extend(payloads)
     return payloads
 
