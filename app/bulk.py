@@ -77,7 +77,7 @@ def inserting_with_ids(table, rows, scope, order):
 
 @contextmanager
 def _inserting(table, rows):
-    """Send ``rows``; the block runs before the database confirms them (with COPY)."""
+    """Send ``rows``; with COPY, the block runs before the server has taken them all in."""
     connection = db.session.connection() if rows else None
     if not rows or not can_copy(connection):
         if rows:

@@ -1,5 +1,6 @@
 """The parts of the real-time layer, in process: diffs, the catch-up gate, bulk messages,
 ordered emission, presence in Redis, batch progress, and the embedded worker's emits."""
+import random
 import threading
 import time
 
@@ -61,31 +62,49 @@ def sent():
     return []
 
 
-def test_sequencer_waits_for_an_earlier_writer(app, sent):
-    def send(events):
-        sent.extend(e["seq"] for e in events)
-
-    def send_later():
-        with app.app_context():
-            sequencer.send_in_order("ORD", [event(3)], send)
-
+def test_sequencer_parks_a_later_writers_events_until_the_earlier_one_sends(app, sent):
+    send = lambda events: sent.extend(e["seq"] for e in events)  # noqa: E731
     sequencer.send_in_order("ORD", [event(1)], send)
-    later = threading.Thread(target=send_later)
-    later.start()
-    time.sleep(0.2)
-    assert sent == [1]  # seq 3 waits for seq 2
-    sequencer.send_in_order("ORD", [event(2)], send)
-    later.join(5)
-    assert sent == [1, 2, 3]
+    sequencer.send_in_order("ORD", [event(4), event(5)], send)  # parked: 2 and 3 come first
+    sequencer.send_in_order("ORD", [event(3)], send)  # parked too; the writer does not wait
+    assert sent == [1]
+    sequencer.send_in_order("ORD", [event(2)], send)  # sends what it unblocked, in order
+    assert sent == [1, 2, 3, 4, 5]
+    sequencer.send_in_order("ORD", [event(6)], send)
+    assert sent == [1, 2, 3, 4, 5, 6]
+    from app.worker import get_redis
+
+    assert not get_redis(app).exists(sequencer.PARKED_KEY.format(key="ORD"))
 
 
-def test_sequencer_sends_a_dead_writers_events_from_the_table_once(app, factory, monkeypatch, sent):
+def test_sequencer_keeps_order_across_concurrent_writers(app, sent):
+    send = lambda events: sent.extend(e["seq"] for e in events)  # noqa: E731
+    sequencer.send_in_order("MANY", [event(1)], send)
+    seqs = list(range(2, 42))
+    random.Random(7).shuffle(seqs)
+
+    def write(seq):
+        with app.app_context():
+            sequencer.send_in_order("MANY", [event(seq)], send)
+
+    threads = [threading.Thread(target=write, args=(seq,)) for seq in seqs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert sent == list(range(1, 42))
+
+
+@pytest.mark.parametrize("who_sends", ["the next writer", "the upkeep"])
+def test_sequencer_sends_a_dead_writers_events_from_the_table_once(app, factory, monkeypatch, sent, who_sends):
     monkeypatch.setattr(sequencer, "WAIT_SECONDS", 0.2)
     monkeypatch.setattr(broadcast, "events", lambda payloads: None)  # the set-up's writes are not sent
+    monkeypatch.setattr(broadcast, "send_overdue", lambda: None)  # this test's upkeep is the call below
     owner = factory.user()
     project = factory.project(owner, "DEAD")  # seq 1
     factory.issue(project, owner, title="lost")  # seq 2: its writer "dies" before emitting
     factory.issue(project, owner, title="waiting")  # seq 3
+    factory.issue(project, owner, title="next")  # seq 4
     from app.events.service import serialize_event
     from app.models import Event
 
@@ -98,9 +117,17 @@ def test_sequencer_sends_a_dead_writers_events_from_the_table_once(app, factory,
         sent.extend((e["seq"], e["data"]["issue"]["title"]) for e in events if e["seq"] > 1)
 
     sequencer.send_in_order("DEAD", [rows[1]], send)
-    sequencer.send_in_order("DEAD", [rows[3]], send)
-    sequencer.send_in_order("DEAD", [rows[2]], send)  # the writer was only slow: not sent twice
-    assert sent == [(2, "lost"), (3, "waiting")]
+    sequencer.send_in_order("DEAD", [rows[3]], send)  # parked behind seq 2
+    assert sent == []
+    time.sleep(0.25)
+    if who_sends == "the upkeep":
+        sequencer.send_overdue(send)
+        sequencer.send_in_order("DEAD", [rows[2]], send)  # the writer was only slow: not sent twice
+        sequencer.send_in_order("DEAD", [rows[4]], send)
+    else:
+        sequencer.send_in_order("DEAD", [rows[4]], send)
+        sequencer.send_in_order("DEAD", [rows[2]], send)  # the writer was only slow: not sent twice
+    assert sent == [(2, "lost"), (3, "waiting"), (4, "next")]
 
 
 def test_sequencer_starts_over_after_a_rewind(app, sent):

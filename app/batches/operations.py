@@ -18,10 +18,10 @@ from ..auth.permissions import require_project_role
 from ..bulk import insert_rows, inserting_with_ids
 from ..comments.service import create_comment
 from ..errors import Problem, not_found
-from ..events.service import _PENDING, record_events
+from ..events.service import _PENDING, record_events, reserve_seqs
 from ..extensions import db
 from ..issues.service import (check_assignee, create_issue, delete_issue, issue_dict, load_issue,
-                              next_issue_numbers, normalize_labels, update_issue)
+                              normalize_labels, update_issue)
 from ..models import Issue, IssueLabel, IssueStatusChange, Project
 from ..models.base import utcnow
 from ..models.issues import DONE_STATUSES
@@ -180,7 +180,8 @@ class Applier:
         rows, labels, by_project = [], [], {}
         for index, project in valid:
             by_project.setdefault(project.id, (project, []))[1].append(index)
-        numbers = {pid: next_issue_numbers(pid, len(idx)) for pid, (_p, idx) in by_project.items()}
+        firsts = {pid: reserve_seqs(pid, len(idx), issue_numbers=len(idx)) for pid, (_p, idx) in by_project.items()}
+        numbers = {pid: number for pid, (_seq, number) in firsts.items()}
         for index, project in valid:
             data = self.operations[index]["data"]
             status = data.get("status", "open")
@@ -207,5 +208,5 @@ class Applier:
         insert_rows(IssueLabel.__table__, label_rows)
         insert_rows(IssueStatusChange.__table__, status_rows)
         for pid, project_changes in changes.items():
-            record_events(by_project[pid][0], project_changes)
+            record_events(by_project[pid][0], project_changes, firsts[pid][0])
         return [(index, issue_id) for (index, _p), issue_id in zip(valid, ids, strict=True)]

@@ -9,6 +9,7 @@ back) at the end, then the results.
 """
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import undefer
 
 from ..bulk import collector_paused, insert_rows
 from ..extensions import db
@@ -38,7 +39,7 @@ class Runner:
             return self._run()
 
     def _run(self):
-        batch = db.session.get(Batch, self.batch_id)
+        batch = db.session.get(Batch, self.batch_id, options=[undefer(Batch.operations)])
         if batch is None or batch.status in FINISHED:
             db.session.rollback()
             return "nothing to do"

@@ -18,19 +18,22 @@ _PENDING = "beacon_pending_events"
 _COMMITTED = "beacon_committed_events"
 
 
-def reserve_seqs(project_id, count=1):
-    """Take ``count`` consecutive seqs of a project; return the first.
+def reserve_seqs(project_id, count=1, issue_numbers=0):
+    """Take ``count`` consecutive seqs of a project, and ``issue_numbers`` issue numbers in
+    the same statement (creating issues takes both); return the first of each.
 
     The UPDATE locks the project row until commit, so concurrent writers queue up and a
     rolled-back transaction gives its numbers back.
     """
-    last = db.session.execute(
+    last_seq, last_number = db.session.execute(
         update(Project)
         .where(Project.id == project_id)
-        .values(last_event_seq=Project.last_event_seq + count)
-        .returning(Project.last_event_seq)
-    ).scalar_one()
-    return last - count + 1
+        .values(last_event_seq=Project.last_event_seq + count,
+                last_issue_number=Project.last_issue_number + issue_numbers)
+        .returning(Project.last_event_seq, Project.last_issue_number)
+        .execution_options(synchronize_session=False)
+    ).one()
+    return last_seq - count + 1, last_number - issue_numbers + 1
 
 
 def event_payload(row_id, seq, project_key, type_, actor_id, at, data):
@@ -44,14 +47,17 @@ def serialize_event(event, project_key):
     return event_payload(event.id, event.seq, project_key, event.type, event.actor_id, event.at, event.data)
 
 
-def record_event(project, type_, actor_id, data):
-    """Append one event to the project's feed in the current transaction."""
-    return record_events(project, [(type_, actor_id, data)])[0]
+def record_event(project, type_, actor_id, data, seq=None):
+    """Append one event to the project's feed in the current transaction (at ``seq`` if
+    the caller reserved it)."""
+    return record_events(project, [(type_, actor_id, data)], seq)[0]
 
 
-def record_events(project, changes):
-    """Append several ``(type, actor_id, data)`` events with consecutive seqs, in one statement."""
-    first = reserve_seqs(project.id, len(changes))
+def record_events(project, changes, first=None):
+    """Append several ``(type, actor_id, data)`` events with consecutive seqs, in one
+    statement: from ``first`` if the caller reserved them, else from seqs taken here."""
+    if first is None:
+        first, _ = reserve_seqs(project.id, len(changes))
     at = utcnow()
     rows = [
         {"project_id": project.id, "seq": first + i, "type": t, "actor_id": actor, "at": at, "data": data}

@@ -3,11 +3,11 @@
 The functions take ``commit=False`` so that batches can run them inside their own
 transaction; the REST routes let them commit.
 """
-from sqlalchemy import case, exists, or_, select, update
+from sqlalchemy import case, exists, or_, select
 
 from ..auth.permissions import readable_project_ids, require_project_role
 from ..errors import not_found, validation_error
-from ..events.service import record_event
+from ..events.service import record_event, reserve_seqs
 from ..extensions import db
 from ..http import check_version
 from ..models import Issue, IssueLabel, IssueStatusChange, Membership, Project
@@ -29,16 +29,6 @@ def issue_dict(issue, project_key):
         "created_at": isoformat(issue.created_at), "updated_at": isoformat(issue.updated_at),
         "resolved_at": isoformat(issue.resolved_at), "version": issue.version,
     }
-
-
-def next_issue_numbers(project_id, count=1):
-    """Reserve ``count`` issue numbers of a project; return the first (see reserve_seqs)."""
-    last = db.session.execute(
-        update(Project).where(Project.id == project_id)
-        .values(last_issue_number=Project.last_issue_number + count)
-        .returning(Project.last_issue_number)
-    ).scalar_one()
-    return last - count + 1
 
 
 def check_assignee(project_id, assignee_id):
@@ -66,8 +56,9 @@ def create_issue(project, user, data, *, commit=True):
     check_assignee(project.id, data.get("assignee_id"))
     now = utcnow()
     status = data.get("status", "open")
+    seq, number = reserve_seqs(project.id, issue_numbers=1)
     issue = Issue(
-        project_id=project.id, number=next_issue_numbers(project.id), title=data["title"],
+        project_id=project.id, number=number, title=data["title"],
         description=data.get("description", ""), status=status,
         priority=data.get("priority", "medium"), assignee_id=data.get("assignee_id"),
         reporter_id=user.id, created_at=now, updated_at=now,
@@ -78,7 +69,7 @@ def create_issue(project, user, data, *, commit=True):
     db.session.flush()
     db.session.add(IssueStatusChange(issue_id=issue.id, project_id=project.id, from_status=None,
                                      to_status=status, at=now, actor_id=user.id))
-    record_event(project, "issue.created", user.id, {"issue": issue_dict(issue, project.key)})
+    record_event(project, "issue.created", user.id, {"issue": issue_dict(issue, project.key)}, seq)
     if commit:
         db.session.commit()
     return issue

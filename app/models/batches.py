@@ -1,4 +1,6 @@
 """Batches of operations and their per-operation results."""
+from sqlalchemy.orm import deferred
+
 from ..extensions import db
 from .base import utcnow
 
@@ -18,7 +20,8 @@ class Batch(db.Model):
     mode = db.Column(db.String(16), nullable=False)
     dry_run = db.Column(db.Boolean, nullable=False, default=False)
     status = db.Column(db.String(24), nullable=False, default="queued")
-    operations = db.Column(db.JSON, nullable=False)
+    # Up to 10,000 operations (800 kB for plain creates): loaded only by whoever reads them.
+    operations = deferred(db.Column(db.JSON, nullable=False))
     total = db.Column(db.Integer, nullable=False)
     done = db.Column(db.Integer, nullable=False, default=0)
     succeeded = db.Column(db.Integer, nullable=False, default=0)

@@ -60,6 +60,16 @@ def events(payloads):
             log.exception("broadcast of %s events of %s failed", len(project_events), project_key)
 
 
+def send_overdue():
+    """Send the events parked for earlier ones that never came (see ``sequencer``)."""
+    from .sequencer import send_overdue
+
+    try:
+        send_overdue(_send_events)
+    except (RedisError, OSError):
+        log.exception("sending overdue events failed")
+
+
 def _send_events(project_events):
     by_room = defaultdict(list)
     for event in project_events:

@@ -1,12 +1,12 @@
 """The background upkeep of a server process, every 250 ms: presence diffs, typing that
-lapses, sockets whose token expired, its own lease, and the connections that dead
-processes left behind."""
+lapses, sockets whose token expired, events parked for a writer that died, its own
+lease, and the connections that dead processes left behind."""
 import logging
 import time
 
 from ..extensions import socketio
 from ..models.base import utcnow
-from . import connections, diffs, presence
+from . import broadcast, connections, diffs, presence
 from .broadcast import NAMESPACE
 from .connections import server_id
 
@@ -43,6 +43,7 @@ def _run(app):
                     sweep_dead_servers()
                     last_sweep = now
                 diffs.flush(send_diff)
+                broadcast.send_overdue()
                 socketio.server.manager.gate.prune(GATE_SECONDS)
             except Exception:  # logged; the loop must outlive a Redis outage or a bad entry
                 log.exception("realtime upkeep failed")
