@@ -73,12 +73,14 @@ class Applier:
         self.operations = operations
         self.isolate = isolate  # best effort: each operation stands alone
         self.lids = dict(lids or {})
-        self.projects = {}
+        self.projects, self.creatable = {}, set()
 
     def apply(self, indexes):
         """Apply the operations at ``indexes``; return ``{index: (status, resource_id, error)}``."""
         results = {}
-        self.projects = {}  # looked up again each chunk: the session expired them
+        # Looked up and checked again each chunk: the session expired them. ``creatable``:
+        # the ids of the projects where the submitter may create issues.
+        self.projects, self.creatable = {}, set()
         for is_create, run in groupby(indexes, key=lambda i: operation_name(self.operations[i]) == "issue.create"):
             run = list(run)
             if is_create:
@@ -148,8 +150,11 @@ class Applier:
 
     def _check_create(self, data):
         project = self._project(data["project"])
-        require_project_role(project, self.user, "member")
-        check_assignee(project.id, data.get("assignee_id"))
+        if project.id not in self.creatable:
+            require_project_role(project, self.user, "member")
+            self.creatable.add(project.id)
+        if data.get("assignee_id") is not None:
+            check_assignee(project.id, data["assignee_id"])
         return project
 
     def _create_issues(self, indexes, results):
