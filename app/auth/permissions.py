@@ -145,3 +145,19 @@ def readable_project_ids(user):
     if user.is_admin:
         return select(Project.id)
     return select(Membership.project_id).where(Membership.user_id == user.id)
+
+
+def load_readable(model, row_id, user, *, for_update=False):
+    """Return the row of ``model`` (an issue, a comment) if the user can read its project,
+    else raise 404.
+
+    ``for_update`` locks the row for a change: two concurrent PATCHes then apply one after
+    the other instead of the second failing on a version it read before the first committed.
+    """
+    query = select(model).where(model.id == row_id, model.project_id.in_(readable_project_ids(user)))
+    if for_update:
+        query = query.with_for_update(of=model).execution_options(populate_existing=True)
+    row = db.session.scalar(query)
+    if row is None:
+        raise not_found(model.__name__.lower())
+    return row

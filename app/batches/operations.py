@@ -7,7 +7,6 @@ changes, and events (through ``record_events``). If the bulk write fails, the ru
 operation at a time, so the operation at fault is found and fails alone. Other operations
 call their services (``update_issue``, ``delete_issue``, ``create_comment``) directly.
 """
-from contextlib import contextmanager
 from itertools import groupby
 from types import SimpleNamespace
 
@@ -18,7 +17,7 @@ from ..auth.permissions import require_project_role
 from ..bulk import insert_rows, inserting_with_ids
 from ..comments.service import create_comment
 from ..errors import Problem, not_found
-from ..events.service import _PENDING, record_events, reserve_seqs
+from ..events.service import record_events, reserve_seqs, savepoint
 from ..extensions import db
 from ..issues.service import (check_assignee, create_issue, delete_issue, issue_dict, load_issue,
                               normalize_labels, update_issue)
@@ -48,21 +47,6 @@ def describe(problem):
     if problem.errors:
         return "; ".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in problem.errors.items())
     return problem.detail
-
-
-@contextmanager
-def savepoint():
-    """Run a block in a savepoint; on error roll back just the block, and its events."""
-    pending = list(db.session.info.get(_PENDING, ()))
-    nested = db.session.begin_nested()
-    try:
-        yield
-    except BaseException:
-        if nested.is_active:
-            nested.rollback()
-        db.session.info[_PENDING] = pending
-        raise
-    nested.commit()
 
 
 class Applier:

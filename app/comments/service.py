@@ -1,8 +1,8 @@
 """Comments: each change writes its event to the issue's project."""
 from sqlalchemy import select
 
-from ..auth.permissions import readable_project_ids, require_project_role
-from ..errors import forbidden, not_found, validation_error
+from ..auth.permissions import load_readable, require_project_role
+from ..errors import forbidden, validation_error
 from ..events.service import record_event
 from ..extensions import db
 from ..http import check_version
@@ -46,14 +46,7 @@ def list_comments(issue, limit, cursor):
 
 
 def load_comment(comment_id, user, *, for_update=False):
-    """Return the comment if the user can read it, else 404; ``for_update`` locks it for a change."""
-    query = select(Comment).where(Comment.id == comment_id, Comment.project_id.in_(readable_project_ids(user)))
-    if for_update:
-        query = query.with_for_update(of=Comment).execution_options(populate_existing=True)
-    comment = db.session.scalar(query)
-    if comment is None:
-        raise not_found("comment")
-    return comment
+    return load_readable(Comment, comment_id, user, for_update=for_update)
 
 
 def _require_author_or_maintainer(comment, user):

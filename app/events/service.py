@@ -2,8 +2,11 @@
 
 ``record_event`` writes the event in the caller's transaction with the next ``seq`` of
 its project. The events wait on the session until it commits; then they go to
-``realtime.broadcast``. A rollback drops them, so nothing is announced that did not happen.
+``realtime.broadcast``. A rollback drops them, so nothing is announced that did not happen;
+so does the rollback of a ``savepoint()`` block, for the events of the block.
 """
+from contextlib import contextmanager
+
 from sqlalchemy import event as sa_event
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -72,6 +75,21 @@ def record_events(project, changes, first=None):
     return payloads
 
 
+@contextmanager
+def savepoint():
+    """Run a block in a savepoint; on error roll back just the block, and its events."""
+    pending = list(db.session.info.get(_PENDING, ()))
+    nested = db.session.begin_nested()
+    try:
+        yield
+    except BaseException:
+        if nested.is_active:
+            nested.rollback()
+        db.session.info[_PENDING] = pending
+        raise
+    nested.commit()
+
+
 def _after_commit(session):
     if session.in_nested_transaction():
         return  # a savepoint was released: nothing is committed yet
@@ -97,7 +115,7 @@ def _after_transaction_end(session, transaction):
 
 def _after_rollback(session):
     if session.in_nested_transaction():
-        return  # a savepoint: whoever rolled it back drops its own events (batches/operations.py)
+        return  # a savepoint: ``savepoint()`` drops the block's events
     session.info.pop(ROLES_SEEN, None)
     session.info.pop(STAMPS_SEEN, None)
     session.info.pop(_PENDING, None)

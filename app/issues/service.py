@@ -5,7 +5,7 @@ transaction; the REST routes let them commit.
 """
 from sqlalchemy import case, exists, or_, select
 
-from ..auth.permissions import readable_project_ids, require_project_role
+from ..auth.permissions import load_readable, readable_project_ids, require_project_role
 from ..errors import not_found, validation_error
 from ..events.service import record_event, reserve_seqs
 from ..extensions import db
@@ -115,18 +115,7 @@ def delete_issue(issue, user, *, commit=True):
 
 
 def load_issue(issue_id, user, *, for_update=False):
-    """Return the issue if the user can read its project, else raise 404.
-
-    ``for_update`` locks the row for a change: two concurrent PATCHes then apply one after
-    the other instead of the second failing on a version it read before the first committed.
-    """
-    query = select(Issue).where(Issue.id == issue_id, Issue.project_id.in_(readable_project_ids(user)))
-    if for_update:
-        query = query.with_for_update(of=Issue).execution_options(populate_existing=True)
-    issue = db.session.scalar(query)
-    if issue is None:
-        raise not_found("issue")
-    return issue
+    return load_readable(Issue, issue_id, user, for_update=for_update)
 
 
 def load_issue_by_key(key, user):
