@@ -7,7 +7,7 @@ if os.environ.get("SOCKETIO_ASYNC_MODE") == "eventlet":
 
     eventlet.monkey_patch()
 
-from app import create_app  # noqa: E402
+from app import create_app, freeze_startup_heap  # noqa: E402
 from app.extensions import socketio  # noqa: E402
 from app.realtime.upkeep import start_upkeep  # noqa: E402
 
@@ -18,5 +18,6 @@ if __name__ == "__main__":
         from app.worker import start_embedded_worker
 
         start_embedded_worker(application)
+    freeze_startup_heap()
     socketio.run(application, host=os.environ.get("HOST", "0.0.0.0"),
                  port=int(os.environ.get("PORT", 5000)), allow_unsafe_werkzeug=True)

@@ -11,8 +11,9 @@ if os.environ.get("SOCKETIO_ASYNC_MODE") == "eventlet":
 
     eventlet.monkey_patch()
 
-from app import create_app  # noqa: E402
+from app import create_app, freeze_startup_heap  # noqa: E402
 from app.realtime.upkeep import start_upkeep  # noqa: E402
 
 app = create_app()
 start_upkeep(app)
+freeze_startup_heap()

@@ -199,4 +199,7 @@ def worker_command(burst, no_scheduler):
     if not no_scheduler:
         Scheduler(app).start_thread()
     worker = Worker([get_queue(app)], connection=get_redis(app))
+    from . import freeze_startup_heap
+
+    freeze_startup_heap()
     worker.work(burst=burst, logging_level="INFO")
