@@ -3,9 +3,10 @@
 Issue creates, the bulk of most batches, are checked one by one with the issue service's
 own rules (role, assignee, labels, numbering), then written in bulk (``app/bulk.py``: COPY
 on PostgreSQL, else ``executemany``), one statement each for issues, labels, status
-changes, and events (through ``record_events``). If the bulk write fails, the run falls back to ``create_issue`` one
-operation at a time, so the operation at fault is found and fails alone. Other operations
-call their services (``update_issue``, ``delete_issue``, ``create_comment``) directly.
+changes, and events (through ``record_events``). If the bulk write fails, the run falls
+back to ``create_issue`` one operation at a time, so the operation at fault is found and
+fails alone. Other operations call their services (``update_issue``, ``delete_issue``,
+``create_comment``) directly.
 """
 from itertools import groupby
 from types import SimpleNamespace

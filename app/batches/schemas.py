@@ -122,8 +122,8 @@ def load_operations(operations):
             groups[kind].append(index)
     for kind, indexes in groups.items():
         data_schema = KINDS[kind][1]
-        with_data = [i for i in indexes if isinstance(operations[i].get("data"), dict)] if data_schema else []
-        if not with_data:
+        with_data = [i for i in indexes if isinstance(operations[i].get("data"), dict)]
+        if data_schema is None or not with_data:
             continue
         try:
             items = data_schema.load([operations[i]["data"] for i in with_data])

@@ -34,7 +34,6 @@ def reserve_seqs(project_id, count=1, issue_numbers=0):
         .values(last_event_seq=Project.last_event_seq + count,
                 last_issue_number=Project.last_issue_number + issue_numbers)
         .returning(Project.last_event_seq, Project.last_issue_number)
-        .execution_options(synchronize_session=False)
     ).one()
     return last_seq - count + 1, last_number - issue_numbers + 1
 
