@@ -333,3 +333,26 @@ def test_the_reaper_queues_again_a_batch_whose_job_was_lost(batches, web, app):
     batches.work()
     batch, results = batches.get(headers, batch_id)
     assert batch["status"] == "succeeded" and scalar("SELECT COUNT(*) FROM issues") == 1
+
+
+def test_reading_batches_leaves_their_operations_in_the_database(batches, web, client):
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    _owner, _project, headers = web
+    batch, _results = batches.run(headers, [create(f"t{i}") for i in range(3)])
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/api/v1/batches", headers=headers).json["items"][0]["id"] == batch["id"]
+        assert client.get(f"/api/v1/batches/{batch['id']}", headers=headers).json["total"] == 3
+        assert client.post(f"/api/v1/batches/{batch['id']}/cancel", headers=headers).status_code == 409
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    batch_reads = [s for s in statements if "FROM batches" in s]
+    assert batch_reads and not any("batches.operations" in s for s in batch_reads)
