@@ -31,3 +31,19 @@ def test_project_update_event_and_bad_after_seq(client, factory):
     assert last["type"] == "project.updated" and last["data"]["changes"] == {"name": ["Old", "New"]}
     assert client.get("/api/v1/projects/WEB/events?after_seq=-1", headers=headers).status_code == 422
     assert client.get("/api/v1/projects/WEB/events?after_seq=x", headers=headers).status_code == 422
+
+
+def test_a_failing_broadcast_does_not_fail_the_committed_change(client, factory, monkeypatch, caplog):
+    from app.realtime import sequencer
+
+    def broken(*_args):
+        raise ValueError("a bug in the broadcast")
+
+    monkeypatch.setattr(sequencer, "send_in_order", broken)
+    owner = factory.user()
+    factory.project(owner, "WEB")
+    headers = factory.headers(owner)
+    response = client.post("/api/v1/projects/WEB/issues", json={"title": "kept"}, headers=headers)
+    assert response.status_code == 201
+    assert client.get(f"/api/v1/issues/{response.json['id']}", headers=headers).json["title"] == "kept"
+    assert "broadcast of 1 events of WEB failed" in caplog.text
