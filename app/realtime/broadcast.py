@@ -57,7 +57,7 @@ def events(payloads):
         try:
             send_in_order(project_key, sorted(project_events, key=lambda e: e["seq"]), _send_events)
         except Exception:  # the change is committed whatever fails here: the caller gets its
-            # answer, and the next writer or the upkeep sends these from the events table
+            # answer, and the project's next broadcast sends these first, from the events table
             log.exception("broadcast of %s events of %s failed", len(project_events), project_key)
 
 
