@@ -3,6 +3,7 @@ ordered emission, presence in Redis, batch progress, and the embedded worker's e
 import random
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -232,3 +233,30 @@ def test_the_embedded_worker_thread_emits_in_process(make_app, factory):
     finally:
         set_job_app(None)
         client.disconnect(namespace="/realtime")
+
+
+def test_sequencer_survives_redis_failing_while_it_takes_the_lock(app, sent, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    send = lambda events: sent.extend(e["seq"] for e in events)  # noqa: E731
+    real_redis = sequencer.redis()
+
+    class Down:
+        def set(self, *_args, **_kwargs):
+            raise RedisConnectionError("down")
+
+    key = f"DOWN{uuid.uuid4().hex[:6]}"  # a lock leaked by one run must not hang the next
+    monkeypatch.setattr(sequencer, "redis", lambda: Down())
+    with pytest.raises(RedisConnectionError):
+        sequencer.send_in_order(key, [event(1)], send)
+    monkeypatch.setattr(sequencer, "redis", lambda: real_redis)
+    done = threading.Event()
+
+    def write():
+        with app.app_context():
+            sequencer.send_in_order(key, [event(1)], send)
+        done.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    assert done.wait(5), "the next writer hung on the lock of the one that failed"
+    assert sent == [1]

@@ -131,9 +131,13 @@ class _locked:
 
     def __enter__(self):
         self.local.acquire()
-        self.token = uuid.uuid4().hex
-        while not redis().set(self.key, self.token, nx=True, px=LOCK_MS):
-            time.sleep(0.002)
+        try:
+            self.token = uuid.uuid4().hex
+            while not redis().set(self.key, self.token, nx=True, px=LOCK_MS):
+                time.sleep(0.002)
+        except BaseException:  # Redis is down: the next writer of this process must not hang here
+            self.local.release()
+            raise
 
     def __exit__(self, *_exc):
         try:
