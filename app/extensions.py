@@ -16,3 +16,12 @@ naming_convention = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention), session_options={"expire_on_commit": False})
 migrate = Migrate()
 socketio = SocketIO()
+
+
+def per_app(app, name, make):
+    """``app``'s one ``name`` object, made by ``make()`` the first time it is asked for
+    (one per app: apps of different settings, as in tests, never share one)."""
+    value = app.extensions.get(name)
+    if value is None:
+        value = app.extensions.setdefault(name, make())
+    return value

@@ -20,6 +20,8 @@ from rq import Queue, SimpleWorker, Worker
 from rq.cron import CronScheduler
 from rq.timeouts import TimerDeathPenalty
 
+from .extensions import per_app
+
 log = logging.getLogger(__name__)
 
 QUEUE = "beacon"
@@ -34,16 +36,15 @@ _job_app = None
 def get_redis(app=None):
     """The app's Redis connection: real with ``REDIS_URL``, else the process's fakeredis."""
     app = app or current_app
-    connection = app.extensions.get("beacon_redis")
-    if connection is None:
-        if app.config["REDIS_URL"]:
-            import redis
 
-            connection = redis.Redis.from_url(app.config["REDIS_URL"], health_check_interval=30)
-        else:
-            connection = _fake_redis()
-        app.extensions["beacon_redis"] = connection
-    return connection
+    def make():
+        if not app.config["REDIS_URL"]:
+            return _fake_redis()
+        import redis
+
+        return redis.Redis.from_url(app.config["REDIS_URL"], health_check_interval=30)
+
+    return per_app(app, "beacon_redis", make)
 
 
 def _fake_redis():

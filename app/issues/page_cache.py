@@ -9,6 +9,8 @@ shows has changed; the caller's access is still checked on every request.
 import threading
 from collections import OrderedDict
 
+from ..extensions import per_app
+
 MAX_BYTES = 16 * 1024 * 1024  # per process
 MAX_PAGE_BYTES = 1024 * 1024  # larger pages are not kept
 
@@ -47,7 +49,4 @@ class PageCache:
 
 def page_cache(app):
     """The app's page cache (one per app, so apps on different databases never share)."""
-    cache = app.extensions.get("beacon_issue_pages")
-    if cache is None:
-        cache = app.extensions.setdefault("beacon_issue_pages", PageCache())
-    return cache
+    return per_app(app, "beacon_issue_pages", PageCache)

@@ -20,6 +20,7 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 
 from ..auth.tokens import bearer_token, hash_token
 from ..errors import Problem
+from ..extensions import per_app
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,10 @@ EXEMPT = {"/api/v1/openapi.json", "/api/v1/auth/tokens"}
 
 
 def _limiter():
-    app = current_app._get_current_object()
-    limiter = app.extensions.get("beacon_rate_limiter")
-    if limiter is None:
-        uri = app.config.get("RATE_LIMIT_STORAGE_URI") or app.config["REDIS_URL"] or "memory://"
-        limiter = app.extensions.setdefault("beacon_rate_limiter", SlidingWindowCounterRateLimiter(storage_from_string(uri)))
-    return limiter
+    config = current_app.config
+    uri = config.get("RATE_LIMIT_STORAGE_URI") or config["REDIS_URL"] or "memory://"
+    return per_app(current_app._get_current_object(), "beacon_rate_limiter",
+                   lambda: SlidingWindowCounterRateLimiter(storage_from_string(uri)))
 
 
 @functools.lru_cache(maxsize=16)
@@ -46,39 +45,27 @@ def _over_limit(item, retry_after):
                    headers={"Retry-After": str(retry_after)})
 
 
-def _retry_after(limiter, item, scope, identity):
-    reset_at = limiter.get_window_stats(item, scope, identity).reset_time
-    return max(1, math.ceil(reset_at - time.time()))
-
-
 def hit(setting, scope, identity):
     """Count one call of ``identity`` against every limit of ``setting``; raise 429 when it
     is over one of them."""
-    _guarded(_hit, setting, scope, identity)
+    _apply(setting, scope, identity, count=True)
 
 
 def check(setting, scope, identity):
     """Raise 429 when ``identity`` has used up a limit of ``setting``, without counting."""
-    _guarded(_check, setting, scope, identity)
+    _apply(setting, scope, identity, count=False)
 
 
-def _hit(limiter, item, scope, identity):
-    if not limiter.hit(item, scope, identity):
-        raise _over_limit(item, _retry_after(limiter, item, scope, identity))
-
-
-def _check(limiter, item, scope, identity):
-    if not limiter.test(item, scope, identity):
-        raise _over_limit(item, _retry_after(limiter, item, scope, identity))
-
-
-def _guarded(step, setting, scope, identity):
+def _apply(setting, scope, identity, count):
     if not setting:
         return
     limiter = _limiter()
     try:
         for item in _parsed(setting):
-            step(limiter, item, scope, identity)
+            allowed = (limiter.hit if count else limiter.test)(item, scope, identity)
+            if not allowed:
+                reset_at = limiter.get_window_stats(item, scope, identity).reset_time
+                raise _over_limit(item, max(1, math.ceil(reset_at - time.time())))
     except Problem:
         raise
     except Exception as error:  # the storage is down: serve rather than fail every call
@@ -100,10 +87,7 @@ def check_api_limit():
 
 
 def api_counter(app):
-    counter = app.extensions.get("beacon_api_counter")
-    if counter is None:
-        counter = app.extensions.setdefault("beacon_api_counter", ApiCallCounter(app))
-    return counter
+    return per_app(app, "beacon_api_counter", lambda: ApiCallCounter(app))
 
 
 class ApiCallCounter:
@@ -134,16 +118,16 @@ class ApiCallCounter:
         if now - self.synced_at >= self.SYNC_SECONDS:
             self.sync(now)
         with self.lock:
+            keys = []
             for item in items:
                 seconds = item.get_expiry()
                 window, into = divmod(now, seconds)
-                window = int(window)
-                used = (self._count(identity, seconds, window - 1) * (1 - into / seconds)
-                        + self._count(identity, seconds, window))
+                key = (identity, seconds, int(window))
+                used = self._count(identity, seconds, key[2] - 1) * (1 - into / seconds) + self._count(*key)
                 if used + 1 > item.amount:
                     raise _over_limit(item, max(1, math.ceil(seconds - into)))
-            for item in items:
-                key = (identity, item.get_expiry(), int(now // item.get_expiry()))
+                keys.append(key)
+            for key in keys:  # counted only once every limit let it through
                 self.pending[key] = self.pending.get(key, 0) + 1
 
     def _count(self, identity, seconds, window):

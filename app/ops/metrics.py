@@ -16,7 +16,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
 from ..errors import Problem
-from ..extensions import db
+from ..extensions import db, per_app
 from ..models import Backup, Batch
 from ..models.base import utcnow
 from . import bp, perf
@@ -110,12 +110,12 @@ def _queues():
 
 
 def _registry(app):
-    registry = app.extensions.get("beacon_metrics")
-    if registry is None:
+    def make():
         registry = CollectorRegistry(auto_describe=False)
         registry.register(BeaconCollector())
-        app.extensions["beacon_metrics"] = registry
-    return registry
+        return registry
+
+    return per_app(app, "beacon_metrics", make)
 
 
 def _check_token():

@@ -25,6 +25,7 @@ from collections import defaultdict
 from flask import current_app
 from redis.exceptions import RedisError
 
+from ..extensions import per_app
 from ..models.base import isoformat, utcnow
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,8 @@ def record_request(endpoint, method, path, status, duration_ms, request_id):
 
 
 def _buffer(app):
-    buffer = app.extensions.get("beacon_perf_buffer")
-    if buffer is None:
-        buffer = app.extensions.setdefault("beacon_perf_buffer",
-                                           {"lock": threading.Lock(), "items": [], "flushed": time.monotonic()})
-    return buffer
+    return per_app(app, "beacon_perf_buffer",
+                   lambda: {"lock": threading.Lock(), "items": [], "flushed": time.monotonic()})
 
 
 def flush():

@@ -62,13 +62,11 @@ def events(payloads):
 
 
 def send_overdue():
-    """Send the events parked for earlier ones that never came (see ``sequencer``)."""
+    """Send the events parked for earlier ones that never came (see ``sequencer``); the
+    upkeep calls it and logs what fails."""
     from .sequencer import send_overdue
 
-    try:
-        send_overdue(_send_events)
-    except (RedisError, OSError):
-        log.exception("sending overdue events failed")
+    send_overdue(_send_events)
 
 
 def _send_events(project_events):

@@ -57,16 +57,12 @@ class Gatekeeper(socketio.Manager):
                 if may_read(data["room"], int(room.split(":", 1)[1])):
                     return  # access came back before this message did (or an admin keeps it)
                 for sid in sids:
-                    for lost in namespace.drop_rooms(sid, data["room"]):
-                        self.basic_leave_room(sid, NAMESPACE, lost)
-                        self.send_local(sid, "access.lost", {"room": lost})
+                    self._take_out(sid, data["room"], "access.lost")
             elif event == "admin.changed":
                 self._recheck_admin(sids, int(room.split(":", 1)[1]))
             elif event == "room.closed":
                 for sid in sids:
-                    for lost in namespace.drop_rooms(sid, data["room"]):
-                        self.basic_leave_room(sid, NAMESPACE, lost)
-                        self.send_local(sid, "room.closed", {"room": lost})
+                    self._take_out(sid, data["room"], "room.closed")
             else:
                 for sid in namespace.sids_of_token(sids, data.get("token_id")):
                     self.end_session(sid, data["reason"])
@@ -76,11 +72,19 @@ class Gatekeeper(socketio.Manager):
         self.send_local(sid, "session.ended", {"reason": reason})
         self.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
 
+    def _take_out(self, sid, room, notice):
+        """Take one socket of this process out of ``room`` (and, for a project, out of its
+        issues' rooms), telling it ``notice`` for each room it left."""
+        from . import namespace
+
+        for lost in namespace.drop_rooms(sid, room):
+            self.basic_leave_room(sid, NAMESPACE, lost)
+            self.send_local(sid, notice, {"room": lost})
 
     def _recheck_admin(self, sids, user_id):
         from ..extensions import db
         from ..models import User
-        from . import connections, namespace
+        from . import connections
 
         user = db.session.get(User, user_id)
         is_admin = bool(user is not None and user.is_admin)
@@ -95,9 +99,7 @@ class Gatekeeper(socketio.Manager):
             self.basic_leave_room(sid, NAMESPACE, "admins")
             for room in list(connection.rooms):
                 if room in connection.rooms and not may_read(room, user_id):
-                    for lost in namespace.drop_rooms(sid, room):
-                        self.basic_leave_room(sid, NAMESPACE, lost)
-                        self.send_local(sid, "access.lost", {"room": lost})
+                    self._take_out(sid, room, "access.lost")
 
 
 class LocalManager(Gatekeeper):
