@@ -5,6 +5,7 @@ import os
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
+from . import fastjson
 from .config import Config
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, migrate, socketio
@@ -114,6 +115,7 @@ def _init_socketio(app):
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         client_manager=client_manager(app),
         cors_allowed_origins=socket_origin_check(app),
+        json=fastjson,
     )
     from .realtime.namespace import register
 

@@ -4,6 +4,8 @@ import secrets
 import sys
 from pathlib import Path
 
+from . import fastjson
+
 
 def _env_bool(name, default=False):
     value = os.environ.get(name)
@@ -63,7 +65,8 @@ class Config:
         # Connections kept open per process: an eventlet process serves many requests at once,
         # and each one past the pool opens and closes a connection of its own (slow on PostgreSQL).
         # No pool_pre_ping: database.py pings only connections that sat idle.
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": int(env.get("DATABASE_POOL_SIZE", 20))}
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": int(env.get("DATABASE_POOL_SIZE", 20)),
+                                          "json_serializer": fastjson.dumps}
         self.REDIS_URL = env.get("REDIS_URL") or None
         self.SOCKETIO_MESSAGE_QUEUE = env.get("SOCKETIO_MESSAGE_QUEUE") or self.REDIS_URL
         self.SECRET_KEY = load_secret_key(instance_path)

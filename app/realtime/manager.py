@@ -16,6 +16,7 @@ so all of them deliver one project's events in the order they were sent.
 """
 import socketio
 
+from .. import fastjson
 from .broadcast import NAMESPACE
 from .catchup import Gate
 from .rooms import may_read
@@ -33,6 +34,11 @@ class Gatekeeper(socketio.Manager):
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback)
         if event in CONTROL:
             return self._control(event, data, room)
+        if not self.rooms.get(namespace, {}).get(room):
+            # No socket of this process is in the room (most processes, for most rooms):
+            # python-socketio would still build and encode the packet, 90 ms for the
+            # 10,000 events of a batch.
+            return
         extra = []
         if room in self.gate.rooms:
             held, extra = self.gate.filter(room, event, data)
@@ -126,6 +132,6 @@ class QueueManager(socketio.RedisManager, Gatekeeper):
 def client_manager(app):
     """The manager for ``socketio.init_app``: Redis-linked with a message queue, else local."""
     url = app.config["SOCKETIO_MESSAGE_QUEUE"]
-    manager = QueueManager(url, channel="flask-socketio") if url else LocalManager()
+    manager = QueueManager(url, channel="flask-socketio", json=fastjson) if url else LocalManager()
     manager.app, manager.gate = app, Gate()
     return manager
