@@ -87,6 +87,9 @@ def test_idempotency_key_returns_the_same_batch_and_refuses_another_body(batches
     reordered = {"operations": [create("once")], "dry_run": False, "mode": "best_effort"}
     again = batches.post(keyed, body=reordered)
     assert again.status_code == 200 and again.json["id"] == first.json["id"]
+    spelled = {**body, "operations": [create("once", description="", status="open", priority="medium", labels=[],
+                                             assignee_id=None)]}
+    assert batches.post(keyed, body=spelled).json["id"] == first.json["id"]  # the defaults, spelled out
     other = batches.post(keyed, body={**body, "mode": "atomic"})
     assert other.status_code == 422 and "Idempotency-Key" in other.json["errors"]
     # another user's key is another key

@@ -24,6 +24,8 @@ INVALID = [
     ({"mode": "atomic", "operations": [create("t"), {"op": "create", "resource": "issue"}]}, "operations/1/data"),
     ({"mode": "atomic", "operations": [{"op": "create", "resource": "issue", "data": "x"}]}, "operations/0/data"),
     ({"mode": "atomic", "operations": [create("t"), create("")]}, "operations/1/data/title"),
+    ({"mode": "atomic", "operations": [create("t", priority="low"), create("u"), create("", priority="low")]},
+     "operations/2/data/title"),
     ({"mode": "atomic", "operations": [create("x" * 201)]}, "operations/0/data/title"),
     ({"mode": "atomic", "operations": [create("t", description=BIG)]}, "operations/0/data/description"),
     ({"mode": "atomic", "operations": [create("t", status="done")]}, "operations/0/data/status"),
