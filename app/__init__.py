@@ -20,8 +20,7 @@ def freeze_startup_heap():
     """Put the objects made while starting (modules, the app, schemas, table metadata) out
     of the cyclic collector's reach: they live as long as the process. Full collections
     then walk only what came after; one that fell due in the middle of a 10,000-operation
-    batch POST took it from 0.19 to 0.29 s. Forked RQ work horses also stop touching, and
-    so copying, the startup heap's pages. Called by each entry point once it is set up."""
+    batch POST took it from 0.19 to 0.29 s. Called by each entry point once it is set up."""
     gc.collect()
     gc.freeze()
 

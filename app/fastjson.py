@@ -14,6 +14,11 @@ loads = json.loads
 
 
 def dumps(value, **options):
+    """JSON text of ``value``. ``options`` are the standard library's: ``separators``, all
+    that the callers here pass, asks for the compact form orjson writes anyway; any other
+    option (``sort_keys``, ``indent``...) goes to the standard library."""
+    if options.keys() - {"separators"}:
+        return json.dumps(value, **options)
     try:
         return orjson.dumps(value).decode()
     except orjson.JSONEncodeError:

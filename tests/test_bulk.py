@@ -1,13 +1,9 @@
 """Rows written in bulk (``app/bulk.py``: COPY, or the driver's executemany on SQLite) read
-back as the ORM would have written them; JSON through ``app/fastjson.py`` means what the
-standard library's would."""
-import json
+back as the ORM would have written them."""
 from datetime import datetime
 
-import pytest
 from sqlalchemy import select
 
-from app import fastjson
 from app.bulk import insert_rows, inserting_with_ids
 from app.events.service import reserve_seqs
 from app.extensions import db
@@ -37,23 +33,3 @@ def test_bulk_rows_read_back_with_their_ids_timestamps_json_and_nulls(app, facto
     change = db.session.scalars(select(IssueStatusChange).where(IssueStatusChange.issue_id == issue_id,
                                                                 IssueStatusChange.at == at)).one()
     assert (change.from_status, change.to_status, change.actor_id) == (None, "open", owner.id)
-
-
-def test_json_columns_and_socketio_messages_are_encoded_by_fastjson(app):
-    from app.extensions import socketio
-
-    assert db.engine.dialect._json_serializer is fastjson.dumps
-    assert socketio.server.packet_class.json is fastjson
-
-
-@pytest.mark.parametrize("value", [
-    {"text": "é ☃ \u2028", "list": [1, -2.5, None, True, False], "nested": {"empty": {}, "none": []}},
-    [], "plain", 0,
-])
-def test_fastjson_dumps_means_what_json_dumps_means(value):
-    assert json.loads(fastjson.dumps(value)) == value
-
-
-@pytest.mark.parametrize("value", [{1: "an integer key"}, {"lone": "\ud800"}, {"big": 2 ** 70}])
-def test_what_orjson_refuses_the_standard_library_encodes_as_before(value):
-    assert fastjson.dumps(value) == json.dumps(value)
