@@ -1,4 +1,5 @@
-"""The issue-list page cache: a cached page never outlives the data or the access it shows."""
+"""The issue page cache (lists and single issues): a cached page never outlives the data or
+the access it shows."""
 import pytest
 from sqlalchemy import text
 
@@ -103,7 +104,7 @@ def test_a_new_stamp_replaces_the_page_of_its_query():
     cache = PageCache()
     cache.put("q", (1, "t1"), b"old")
     cache.put("q", (2, "t2"), b"new!")
-    assert cache.get("q", (1, "t1")) is None and cache.get("q", (2, "t2")) == b"new!"
+    assert cache.get("q", (1, "t1")) is None and cache.get("q", (2, "t2")) == (b"new!", None)
     assert len(cache.pages) == 1 and cache.size == 4
 
 
@@ -112,8 +113,51 @@ def test_the_cache_keeps_to_its_size():
     for n in range(5):
         cache.put(n, "s", b"x" * 30)
     assert cache.size <= 100 and list(cache.pages) == [2, 3, 4]
-    assert cache.get(2, "s") == b"x" * 30  # now the most recent
+    assert cache.get(2, "s") == (b"x" * 30, None)  # now the most recent
     cache.put(5, "s", b"y" * 30)  # evicts the least recently used: 3
     assert list(cache.pages) == [4, 2, 5] and cache.size == 90
     cache.put(6, "s", b"z" * (2 * 1024 * 1024))  # too large to keep
     assert 6 not in cache.pages
+
+
+def test_one_issue_is_served_from_the_cache_until_it_changes(client, setup, monkeypatch):
+    from app.issues import service
+
+    _owner, _project, headers = setup
+    issue = client.post(LIST, json={"title": "One", "labels": ["bug"]}, headers=headers).json
+    reads = []
+    real = service.checked_issue
+    monkeypatch.setattr(service, "checked_issue", lambda *args: reads.append(1) or real(*args))
+    url, by_key = f"/api/v1/issues/{issue['id']}", f"/api/v1/issues/by-key/{issue['key']}"
+    first, again = client.get(url, headers=headers), client.get(url, headers=headers)
+    keyed = client.get(by_key, headers=headers)
+    assert len(reads) == 1 and again.data == first.data == keyed.data  # both ways share the page
+    assert first.json == issue and first.headers["ETag"] == '"1"' == keyed.headers["ETag"]
+    changed = client.patch(url, json={"title": "Uno"}, headers={**headers, "If-Match": first.headers["ETag"]})
+    assert changed.status_code == 200
+    after = client.get(url, headers=headers)
+    assert after.json == changed.json and after.json["title"] == "Uno" and after.headers["ETag"] == '"2"'
+    client.post(LIST, json={"title": "Another issue of the project"}, headers=headers)  # a new stamp: read again
+    assert client.get(by_key, headers=headers).json == changed.json and len(reads) == 3
+
+
+def test_access_to_one_issue_is_checked_even_when_it_is_cached(client, factory, setup):
+    owner, project, headers = setup
+    issue = client.post(LIST, json={"title": "One"}, headers=headers).json
+    url, by_key = f"/api/v1/issues/{issue['id']}", f"/api/v1/issues/by-key/{issue['key']}"
+    reader = factory.member(project, factory.user(), "viewer")
+    reader_headers = factory.headers(reader)
+    stranger_headers = factory.headers(factory.user())
+    assert client.get(url, headers=reader_headers).status_code == 200
+    for path in (url, by_key):
+        assert client.get(path, headers=stranger_headers).status_code == 404
+        assert client.get(path).status_code == 401
+    client.delete(f"/api/v1/projects/WEB/members/{reader.id}", headers=headers)
+    assert client.get(url, headers=reader_headers).status_code == 404
+    assert client.get(by_key, headers=factory.headers(factory.admin())).status_code == 200
+    for missing in ("/api/v1/issues/999999", "/api/v1/issues/by-key/WEB-999", "/api/v1/issues/by-key/NOPE-1",
+                    "/api/v1/issues/by-key/WEB-x", "/api/v1/issues/by-key/WEB-99999999999", "/api/v1/issues/by-key/1"):
+        response = client.get(missing, headers=headers)
+        assert response.status_code == 404 and response.mimetype == "application/problem+json", missing
+    client.delete(url, headers=headers)
+    assert client.get(url, headers=headers).status_code == 404

@@ -5,8 +5,9 @@ from flask import g
 from sqlalchemy import bindparam, select
 
 from ..errors import Problem, not_found
+from ..http import MAX_ID
 from ..extensions import db
-from ..models import ApiToken, Event, Membership, Project, User
+from ..models import ApiToken, Event, Issue, Membership, Project, User
 from .tokens import TOKEN_QUERY, bearer_token, is_live, is_live_token, sign_in, token_params, unauthorized
 
 ROLE_RANK = {"viewer": 1, "member": 2, "maintainer": 3}
@@ -70,11 +71,17 @@ def load_project(key, user=None, role="viewer"):
     return project
 
 
+def _and_role(statement):
+    """``statement`` (on the token row and a project) joined to the token user's
+    membership in the project; NULL when missing."""
+    return statement.outerjoin(Membership, (Membership.project_id == Project.id)
+                               & (Membership.user_id == ApiToken.user_id))
+
+
 def _to_project_and_role(statement):
     """``statement`` (on the token row) joined to the project of key ``:key`` and the
     token user's membership in it; either is NULL when missing."""
-    return (statement.outerjoin(Project, Project.key == bindparam("key"))
-            .outerjoin(Membership, (Membership.project_id == Project.id) & (Membership.user_id == ApiToken.user_id)))
+    return _and_role(statement.outerjoin(Project, Project.key == bindparam("key")))
 
 
 _CALLER_AND_PROJECT = _to_project_and_role(TOKEN_QUERY.add_columns(Project, Membership.role, _LAST_EVENT_AT))
@@ -99,12 +106,38 @@ class ProjectAccess(NamedTuple):
     stamp: tuple
 
 
-_ACCESS = _to_project_and_role(
-    select(ApiToken.user_id, ApiToken.token_hash, ApiToken.revoked_at, ApiToken.expires_at, User.active, User.is_admin,
-           Project.id.label("project_id"), Project.key, Membership.role, Project.last_event_seq,
-           _LAST_EVENT_AT.label("last_event_at"))
-    .select_from(ApiToken).join(User, User.id == ApiToken.user_id)
-    .where(ApiToken.token_hash == bindparam("token_hash")))
+def _access_query(*columns):
+    """The bearer token's row (``:token_hash``) with its user, plus ``columns``; joins to
+    the project and the caller's membership in it are added per use."""
+    return (select(ApiToken.user_id, ApiToken.token_hash, ApiToken.revoked_at, ApiToken.expires_at, User.active,
+                   User.is_admin, *columns, Project.id.label("project_id"), Project.key, Membership.role,
+                   Project.last_event_seq, _LAST_EVENT_AT.label("last_event_at"))
+            .select_from(ApiToken).join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == bindparam("token_hash")))
+
+
+_ACCESS = _to_project_and_role(_access_query())
+_ISSUE_ACCESS = _and_role(_access_query(Issue.id.label("issue_id"))
+                          .outerjoin(Issue, Issue.id == bindparam("issue_id"))
+                          .outerjoin(Project, Project.id == Issue.project_id))
+_ISSUE_BY_KEY_ACCESS = _to_project_and_role(_access_query(Issue.id.label("issue_id"))).outerjoin(
+    Issue, (Issue.project_id == Project.id) & (Issue.number == bindparam("number")))
+
+
+def _caller_access(query, params):
+    """Run an access query for the bearer token (401 when it is not live); return its row
+    and the ``ProjectAccess`` it found (the project may be None, the role too)."""
+    plain = bearer_token()
+    token = token_params(plain)
+    row = None
+    if token is not None:
+        with db.engine.connect() as connection:  # not the session's: a cached answer never starts it
+            row = connection.execute(query, {**token, **params}).first()
+    if row is None or not is_live_token(row.token_hash, row.revoked_at, row.expires_at, row.active, plain):
+        raise unauthorized()
+    g.user_id = row.user_id
+    actual = "maintainer" if row.is_admin else row.role
+    return row, ProjectAccess(row.project_id, row.key, actual, (row.last_event_seq, row.last_event_at))
 
 
 def project_access(key, role="viewer"):
@@ -112,21 +145,26 @@ def project_access(key, role="viewer"):
     token, the project and the caller's role are checked in one Core query, and no ORM
     object is built (a cached issue list needs nothing more). The caller's user is loaded
     only if the request asks ``current_user()`` for it."""
-    plain = bearer_token()
-    params = token_params(plain)
-    row = None
-    if params is not None:
-        with db.engine.connect() as connection:  # not the session's: a cached answer never starts it
-            row = connection.execute(_ACCESS, {**params, "key": key}).first()
-    if row is None or not is_live_token(row.token_hash, row.revoked_at, row.expires_at, row.active, plain):
-        raise unauthorized()
-    g.user_id = row.user_id
-    if row.project_id is None:
+    _row, access = _caller_access(_ACCESS, {"key": key})
+    if access.id is None:
         raise not_found("project")
-    actual = "maintainer" if row.is_admin else row.role
-    access = ProjectAccess(row.project_id, row.key, actual, (row.last_event_seq, row.last_event_at))
-    _check_role(access, actual, role)
+    _check_role(access, access.role, role)
     return access
+
+
+def issue_access(issue_id=None, key=None):
+    """``project_access`` for a read of one issue, by id or by key (``WEB-12``): return
+    ``(issue id, access to its project)``. 404 when there is no such issue or the caller
+    may not read its project, as ``load_readable``."""
+    if key is None:
+        row, access = _caller_access(_ISSUE_ACCESS, {"issue_id": issue_id})
+    else:
+        project_key, _, number = key.rpartition("-")
+        number = int(number) if number.isdigit() and int(number) <= MAX_ID else 0  # 0: no issue
+        row, access = _caller_access(_ISSUE_BY_KEY_ACCESS, {"key": project_key, "number": number})
+    if row.issue_id is None or access.role is None:
+        raise not_found("issue")
+    return row.issue_id, access
 
 
 def content_stamp(project, *, fresh=False):

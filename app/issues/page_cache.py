@@ -1,10 +1,12 @@
-"""Rendered issue-list pages, reused while the project's content stays the same.
+"""Rendered issue pages (lists, and single issues), reused while the project's content
+stays the same.
 
 A page is kept per query with the project's content stamp (the seq and time of its
 latest event) it was rendered at, and served only while the stamp is the same; a new
-stamp's page replaces the old one, so the cache holds one page per query. Every change to a project's issues writes an event in the same
-transaction, so the stamp moves with the data and a page is never served after what it
-shows has changed; the caller's access is still checked on every request.
+stamp's page replaces the old one, so the cache holds one page per query. Every change
+to a project's issues writes an event in the same transaction, so the stamp moves with
+the data and a page is never served after what it shows has changed; the caller's access
+is still checked on every request.
 """
 import threading
 from collections import OrderedDict
@@ -22,28 +24,29 @@ class PageCache:
     def __init__(self, max_bytes=MAX_BYTES):
         self.max_bytes = max_bytes
         self.size = 0
-        self.pages = OrderedDict()  # query key -> (stamp, body)
+        self.pages = OrderedDict()  # query key -> (stamp, body, headers)
         self.lock = threading.Lock()
 
     def get(self, key, stamp):
-        """The page for ``key`` if it was rendered at ``stamp``, else None."""
+        """``(body, headers)`` of the page for ``key`` if it was rendered at ``stamp``, else None."""
         with self.lock:
             entry = self.pages.get(key)
             if entry is None or entry[0] != stamp:
                 return None
             self.pages.move_to_end(key)
-            return entry[1]
+            return entry[1:]
 
-    def put(self, key, stamp, body):
-        """Keep ``body`` as the page for ``key`` at ``stamp``, replacing an older one."""
+    def put(self, key, stamp, body, headers=None):
+        """Keep ``body`` (and its response ``headers``) as the page for ``key`` at ``stamp``,
+        replacing an older one."""
         if len(body) > MAX_PAGE_BYTES:
             return
         with self.lock:
             old = self.pages.pop(key, None)
             self.size += len(body) - (len(old[1]) if old is not None else 0)
-            self.pages[key] = (stamp, body)
+            self.pages[key] = (stamp, body, headers)
             while self.size > self.max_bytes:
-                _, (_, evicted) = self.pages.popitem(last=False)
+                _, (_, evicted, _) = self.pages.popitem(last=False)
                 self.size -= len(evicted)
 
 

@@ -1,7 +1,7 @@
 """Routes: issues of a project, and issues by id or key."""
 from flask import current_app
 
-from ..auth.permissions import content_stamp, load_project, project_access
+from ..auth.permissions import content_stamp, issue_access, load_project, project_access
 from ..auth.tokens import current_user
 from ..http import etag, if_match_version
 from ..pagination import page_schema
@@ -34,26 +34,39 @@ def list_issues(args, key):
     project = project_access(key)
     cache = page_cache(current_app)
     query, stamp = (project.id, tuple(sorted(args.items()))), project.stamp
-    body = cache.get(query, stamp)
-    if body is None:
+    cached = cache.get(query, stamp)
+    if cached is None:
         page = service.list_issues(project, args)
         page["items"] = [service.issue_dict(issue, key) for issue in page["items"]]
-        body = current_app.json.dumps(page).encode()
+        cached = current_app.json.dumps(page).encode(), None
         if content_stamp(project, fresh=True) == stamp:  # no change landed mid-read
-            cache.put(query, stamp, body)
-    return current_app.response_class(body, mimetype="application/json")
+            cache.put(query, stamp, *cached)
+    return current_app.response_class(cached[0], mimetype="application/json")
 
 
 @bp.route("/issues/<int:issue_id>", methods=["GET"])
 @bp.response(200, IssueOutput)
 def get_issue(issue_id):
-    return _one(service.load_issue(issue_id, current_user()))
+    return _read_one(*issue_access(issue_id=issue_id))
 
 
 @bp.route("/issues/by-key/<string:issue_key>", methods=["GET"])
 @bp.response(200, IssueOutput)
 def get_issue_by_key(issue_key):
-    return _one(service.load_issue_by_key(issue_key, current_user()))
+    return _read_one(*issue_access(key=issue_key))
+
+
+def _read_one(issue_id, project):
+    """One issue, from the page cache while its project's content is unchanged (as lists)."""
+    cache = page_cache(current_app)
+    query = ("issue", issue_id)
+    cached = cache.get(query, project.stamp)
+    if cached is None:
+        issue = service.checked_issue(issue_id)
+        cached = current_app.json.dumps(service.issue_dict(issue, project.key)).encode(), etag(issue.version)
+        if content_stamp(project, fresh=True) == project.stamp:
+            cache.put(query, project.stamp, *cached)
+    return current_app.response_class(cached[0], mimetype="application/json", headers=cached[1])
 
 
 @bp.route("/issues/<int:issue_id>", methods=["PATCH"])

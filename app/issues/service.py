@@ -5,7 +5,7 @@ transaction; the REST routes let them commit.
 """
 from sqlalchemy import case, exists, or_, select
 
-from ..auth.permissions import load_readable, readable_project_ids, require_project_role
+from ..auth.permissions import load_readable, require_project_role
 from ..errors import not_found, validation_error
 from ..events.service import record_event, reserve_seqs
 from ..extensions import db
@@ -118,14 +118,9 @@ def load_issue(issue_id, user, *, for_update=False):
     return load_readable(Issue, issue_id, user, for_update=for_update)
 
 
-def load_issue_by_key(key, user):
-    project_key, _, number = key.rpartition("-")
-    if not project_key or not number.isdigit():
-        raise not_found("issue")
-    issue = db.session.scalar(
-        select(Issue).join(Project).where(
-            Project.key == project_key, Issue.number == int(number),
-            Issue.project_id.in_(readable_project_ids(user))))
+def checked_issue(issue_id):
+    """The issue whose reader's access ``issue_access`` has checked; 404 if it is gone since."""
+    issue = db.session.get(Issue, issue_id)
     if issue is None:
         raise not_found("issue")
     return issue
