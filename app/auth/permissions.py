@@ -5,8 +5,8 @@ from flask import g
 from sqlalchemy import bindparam, select
 
 from ..errors import Problem, not_found
-from ..http import MAX_ID
 from ..extensions import db
+from ..http import MAX_ID
 from ..models import ApiToken, Event, Issue, Membership, Project, User
 from .tokens import TOKEN_QUERY, bearer_token, is_live, is_live_token, sign_in, token_params, unauthorized
 
