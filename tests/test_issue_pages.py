@@ -156,7 +156,8 @@ def test_access_to_one_issue_is_checked_even_when_it_is_cached(client, factory, 
     assert client.get(url, headers=reader_headers).status_code == 404
     assert client.get(by_key, headers=factory.headers(factory.admin())).status_code == 200
     for missing in ("/api/v1/issues/999999", "/api/v1/issues/by-key/WEB-999", "/api/v1/issues/by-key/NOPE-1",
-                    "/api/v1/issues/by-key/WEB-x", "/api/v1/issues/by-key/WEB-99999999999", "/api/v1/issues/by-key/1"):
+                    "/api/v1/issues/by-key/WEB-x", "/api/v1/issues/by-key/WEB-99999999999", "/api/v1/issues/by-key/1",
+                    "/api/v1/issues/by-key/WEB-²", f"/api/v1/issues/by-key/WEB-{'9' * 5000}", "/api/v1/issues/by-key/WEB-"):
         response = client.get(missing, headers=headers)
         assert response.status_code == 404 and response.mimetype == "application/problem+json", missing
     client.delete(url, headers=headers)

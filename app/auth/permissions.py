@@ -160,7 +160,8 @@ def issue_access(issue_id=None, key=None):
         row, access = _caller_access(_ISSUE_ACCESS, {"issue_id": issue_id})
     else:
         project_key, _, number = key.rpartition("-")
-        number = int(number) if number.isdigit() and int(number) <= MAX_ID else 0  # 0: no issue
+        plain_number = number.isascii() and number.isdigit() and len(number) <= len(str(MAX_ID))
+        number = int(number) if plain_number and int(number) <= MAX_ID else 0  # 0: no issue
         row, access = _caller_access(_ISSUE_BY_KEY_ACCESS, {"key": project_key, "number": number})
     if row.issue_id is None or access.role is None:
         raise not_found("issue")
