@@ -11,10 +11,20 @@ def if_match_version():
     header = request.headers.get("If-Match")
     if header is None or header.strip() == "*":
         return None
-    value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    value = plain_int(header.strip().removeprefix("W/").strip('"'))
+    if value is None:
         raise Problem(412, "If-Match does not name a version of this resource.")
-    return int(value)
+    return value
+
+
+def plain_int(text, max_value=2**63 - 1):
+    """``text`` as a whole number if it is one in plain ASCII digits up to ``max_value``,
+    else None: ``"²"`` passes ``isdigit()`` and fails ``int()``, and very long digit
+    strings hit Python's limit on converting them."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(max_value)):
+        return None
+    value = int(text)
+    return value if value <= max_value else None
 
 
 def check_version(current, expected):

@@ -69,6 +69,11 @@ def test_stale_if_match_is_412_and_changes_nothing(client, setup):
     stale = client.patch(f"/api/v1/issues/{issue['id']}", json={"title": "v"}, headers={**headers, "If-Match": '"1"'})
     assert stale.status_code == 412
     assert client.get(f"/api/v1/issues/{issue['id']}", headers=headers).json["title"] == "u"
+    for odd in ('"²"', f'"{"9" * 5000}"', '"1.0"', '"-1"', '""'):
+        response = client.patch(f"/api/v1/issues/{issue['id']}", json={"title": "w"},
+                                headers={**headers, "If-Match": odd})
+        assert response.status_code == 412 and response.mimetype == "application/problem+json", odd
+    assert client.get(f"/api/v1/issues/{issue['id']}", headers=headers).json["title"] == "u"
 
 
 def test_assignee_must_be_a_member(client, factory, setup):

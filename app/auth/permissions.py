@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, select
 
 from ..errors import Problem, not_found
 from ..extensions import db
-from ..http import MAX_ID
+from ..http import MAX_ID, plain_int
 from ..models import ApiToken, Event, Issue, Membership, Project, User
 from .tokens import TOKEN_QUERY, bearer_token, is_live, is_live_token, sign_in, token_params, unauthorized
 
@@ -160,8 +160,7 @@ def issue_access(issue_id=None, key=None):
         row, access = _caller_access(_ISSUE_ACCESS, {"issue_id": issue_id})
     else:
         project_key, _, number = key.rpartition("-")
-        plain_number = number.isascii() and number.isdigit() and len(number) <= len(str(MAX_ID))
-        number = int(number) if plain_number and int(number) <= MAX_ID else 0  # 0: no issue
+        number = plain_int(number, MAX_ID) or 0  # 0: no issue
         row, access = _caller_access(_ISSUE_BY_KEY_ACCESS, {"key": project_key, "number": number})
     if row.issue_id is None or access.role is None:
         raise not_found("issue")
