@@ -49,8 +49,8 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
     def to_python(self, value):
-        number = int(value)
-        if number > self.max:
+        number = plain_int(value, self.max)  # the rule's \d+ also matches non-ASCII digits
+        if number is None:
             # A ValidationError here would make werkzeug answer 405 for the other methods' rules.
             raise NotFound()
         return number

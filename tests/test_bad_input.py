@@ -123,6 +123,8 @@ def test_body_over_the_size_limit_is_413(make_app, factory):
     ("GET", "/api/v1/issues/999999/comments"), ("PATCH", "/api/v1/comments/999999"),
     ("DELETE", "/api/v1/comments/999999"), ("PUT", "/api/v1/projects/WEB/members/999999"),
     ("DELETE", "/api/v1/projects/WEB/members/999999"), ("GET", "/api/v1/projects/NOPE/events"),
+    ("GET", "/api/v1/issues/2147483648"), ("GET", f"/api/v1/issues/{'9' * 5000}"), ("GET", "/api/v1/issues/٣"),
+    ("DELETE", f"/api/v1/comments/{'9' * 5000}"),
 ])
 def test_unknown_ids_are_404(client, world, method, url):
     headers, _ids = world
