@@ -5,8 +5,9 @@
 For each engine: a project of N issues, served by `gunicorn -k eventlet -w 1 wsgi:app`
 (the production shape), on PostgreSQL with Redis (``REDIS_URL``, database 14) as in
 production, on SQLite without (its one-machine shape); `wrk`
-drives list / get / create, and the same `wrk` drives a bare Flask app served by the same
-gunicorn command, in alternating turns. Prints req/s, p50/p95/p99 and ratios.
+drives list / get / create and an issue's comments, and the same `wrk` drives a bare
+Flask app served by the same gunicorn command, in alternating turns. Prints req/s,
+p50/p95/p99 and ratios.
 """
 import argparse
 import os
@@ -29,6 +30,7 @@ from tests.support.live import Process, free_port  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 ROUNDS = 8  # turns per measurement, alternating Beacon and the bare app
+COMMENTS = 20  # on the issue that "get issue" reads
 LUA = """
 local method, body, token = "{method}", [[{body}]], "{token}"
 request = function()
@@ -88,11 +90,28 @@ def line(name, result, base=None):
             f"  p99 {result['p99']:6.1f} ms  errors {result['errors']}{ratio}")
 
 
+def seed_comments(url, issue_id, count):
+    """``count`` comments on the issue, by its reporter, in one transaction."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        project_id, author_id, now = connection.execute(
+            text("SELECT project_id, reporter_id, created_at FROM issues WHERE id = :id"), {"id": issue_id}).one()
+        connection.execute(text(
+            "INSERT INTO comments (issue_id, project_id, author_id, body, created_at, updated_at, version) "
+            "VALUES (:issue_id, :project_id, :author_id, :body, :at, :at, 1)"),
+            [{"issue_id": issue_id, "project_id": project_id, "author_id": author_id, "at": now,
+              "body": f"Comment {n}: tried it again on a clean profile, same result."} for n in range(count)])
+    engine.dispose()
+
+
 def bench_engine(engine, args, workdir):
     redis.Redis.from_url(REDIS_URL).flushdb()
     url = database_url_for(engine, workdir, "api")
     migrate(url)
     token, issue_id = seed_issues(url, args.issues)
+    seed_comments(url, issue_id, COMMENTS)
     env = {"DATABASE_URL": url, "BEACON_INSTANCE_PATH": str(workdir), "EMBEDDED_WORKER": "0",
            "RATE_LIMIT_API": "1000000/minute"}
     if engine == "postgresql":  # the production shape; SQLite is the one-machine shape, without Redis
@@ -105,7 +124,9 @@ def bench_engine(engine, args, workdir):
         create = ((issues, c, "POST", '{"title": "Benchmark issue", "labels": ["bench"]}', token), {})
         results = {
             **interleaved({"bare page": ((f"{bare_url}/page", c), {}),
-                           "list issues": ((issues, c), {"token": token})}, s),
+                           "list issues": ((issues, c), {"token": token}),
+                           "list comments": ((f"{base_url}/api/v1/issues/{issue_id}/comments", c), {"token": token})},
+                          s),
             **interleaved({"bare one": ((f"{bare_url}/one", c), {}),
                            "get issue": ((f"{base_url}/api/v1/issues/{issue_id}", c), {"token": token}),
                            "create issue": create}, s),
@@ -120,6 +141,7 @@ def bench_engine(engine, args, workdir):
     print(line("bare Flask one", results["bare one"]))
     print(line("list issues (50)", results["list issues"], results["bare page"]))
     print(line("get issue", results["get issue"], results["bare one"]))
+    print(line(f"list comments ({COMMENTS})", results["list comments"]))
     print(line("create issue", results["create issue"], results["bare one"]))
     print(line("create issue, 1 client", results["create issue (1 client)"]))
     return results

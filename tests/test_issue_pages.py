@@ -1,9 +1,9 @@
-"""The issue page cache (lists and single issues): a cached page never outlives the data or
-the access it shows."""
+"""The page cache (issue lists, an issue, its comments, the change feed): a cached page never
+outlives the data or the access it shows."""
 import pytest
 from sqlalchemy import text
 
-from app.issues.page_cache import PageCache
+from app.page_cache import PageCache
 
 LIST = "/api/v1/projects/WEB/issues"
 
@@ -162,3 +162,47 @@ def test_access_to_one_issue_is_checked_even_when_it_is_cached(client, factory, 
         assert response.status_code == 404 and response.mimetype == "application/problem+json", missing
     client.delete(url, headers=headers)
     assert client.get(url, headers=headers).status_code == 404
+
+
+def test_comments_and_the_feed_are_served_from_the_cache_until_a_change(client, factory, setup, monkeypatch):
+    from app.comments import service as comments
+    from app.events import routes as feed
+
+    owner, project, headers = setup
+    issue = client.post(LIST, json={"title": "One"}, headers=headers).json
+    comments_url, feed_url = f"/api/v1/issues/{issue['id']}/comments", "/api/v1/projects/WEB/events"
+    client.post(comments_url, json={"body": "first"}, headers=headers)
+    reads = []
+    for module, name in ((comments, "list_comments"), (feed, "paginate")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *args, _real=real, _name=name: reads.append(_name) or _real(*args))
+
+    def bodies():
+        response = client.get(comments_url, headers=headers)
+        assert response.status_code == 200, response.json
+        return [c["body"] for c in response.json["items"]]
+
+    def types(query=""):
+        response = client.get(feed_url + query, headers=headers)
+        assert response.status_code == 200, response.json
+        return [e["type"] for e in response.json["items"]]
+
+    assert bodies() == bodies() == ["first"] and types() == types()
+    assert reads == ["list_comments", "paginate"]  # the second of each came from the cache
+    assert types("?after_seq=2") != types()  # other arguments, another page
+    comment = client.post(comments_url, json={"body": "second"}, headers=headers).json
+    assert bodies() == ["first", "second"] and types()[-1] == "comment.created"
+    client.patch(f"/api/v1/comments/{comment['id']}", json={"body": "2nd"}, headers=headers)
+    assert bodies() == ["first", "2nd"] and types()[-1] == "comment.updated"
+
+    reader = factory.member(project, factory.user(), "viewer")
+    reader_headers, stranger_headers = factory.headers(reader), factory.headers(factory.user())
+    assert client.get(comments_url, headers=reader_headers).status_code == 200
+    assert client.get(feed_url, headers=reader_headers).status_code == 200
+    for url in (comments_url, feed_url):
+        assert client.get(url, headers=stranger_headers).status_code == 404
+        assert client.get(url).status_code == 401
+    client.delete(f"/api/v1/projects/WEB/members/{reader.id}", headers=headers)
+    assert client.get(comments_url, headers=reader_headers).status_code == 404
+    assert client.get(feed_url, headers=reader_headers).status_code == 404
+    assert client.get("/api/v1/issues/999999/comments", headers=headers).status_code == 404

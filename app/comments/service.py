@@ -39,8 +39,8 @@ def create_comment(issue, user, body, *, commit=True):
     return comment
 
 
-def list_comments(issue, limit, cursor):
-    query = select(Comment).where(Comment.issue_id == issue.id)
+def list_comments(issue_id, limit, cursor):
+    query = select(Comment).where(Comment.issue_id == issue_id)
     keys = [Key(Comment.created_at, lambda c: c.created_at), Key(Comment.id, lambda c: c.id)]
     return paginate(query, keys, limit, cursor)
 

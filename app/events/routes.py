@@ -2,8 +2,9 @@
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from ..auth.permissions import load_project
+from ..auth.permissions import project_access
 from ..models import Event
+from ..page_cache import cached_json
 from ..pagination import Key, PageArgs, page_schema, paginate
 from ..schemas import Timestamp
 from . import bp
@@ -32,8 +33,12 @@ EventPage = page_schema(EventOutput, "EventPage")
 @bp.response(200, EventPage)
 def list_events(args, key):
     """The project's change feed after ``after_seq``, oldest first."""
-    project = load_project(key)
-    query = select(Event).where(Event.project_id == project.id, Event.seq > args["after_seq"])
-    page = paginate(query, [Key(Event.seq, lambda e: e.seq)], args["limit"], args["cursor"])
-    page["items"] = [serialize_event(e, key) for e in page["items"]]
-    return page
+    project = project_access(key)
+
+    def render():
+        query = select(Event).where(Event.project_id == project.id, Event.seq > args["after_seq"])
+        page = paginate(query, [Key(Event.seq, lambda e: e.seq)], args["limit"], args["cursor"])
+        page["items"] = [serialize_event(e, key) for e in page["items"]]
+        return page, None
+
+    return cached_json(("events", project.id, args["after_seq"], args["limit"], args["cursor"]), project, render)

@@ -1,12 +1,10 @@
 """Routes: issues of a project, and issues by id or key."""
-from flask import current_app
-
-from ..auth.permissions import content_stamp, issue_access, load_project, project_access
+from ..auth.permissions import issue_access, load_project, project_access
 from ..auth.tokens import current_user
 from ..http import etag, if_match_version
+from ..page_cache import cached_json
 from ..pagination import page_schema
 from . import bp, service
-from .page_cache import page_cache
 from .schemas import IssueInput, IssueListArgs, IssueOutput, IssuePatch
 
 IssuePage = page_schema(IssueOutput, "IssuePage")
@@ -32,16 +30,13 @@ def create_issue(data, key):
 def list_issues(args, key):
     """List a project's issues with filters, text search and sorting."""
     project = project_access(key)
-    cache = page_cache(current_app)
-    query, stamp = (project.id, tuple(sorted(args.items()))), project.stamp
-    cached = cache.get(query, stamp)
-    if cached is None:
+
+    def render():
         page = service.list_issues(project, args)
         page["items"] = [service.issue_dict(issue, key) for issue in page["items"]]
-        cached = current_app.json.dumps(page).encode(), None
-        if content_stamp(project, fresh=True) == stamp:  # no change landed mid-read
-            cache.put(query, stamp, *cached)
-    return current_app.response_class(cached[0], mimetype="application/json")
+        return page, None
+
+    return cached_json(("issues", project.id, tuple(sorted(args.items()))), project, render)
 
 
 @bp.route("/issues/<int:issue_id>", methods=["GET"])
@@ -57,16 +52,13 @@ def get_issue_by_key(issue_key):
 
 
 def _read_one(issue_id, project):
-    """One issue, from the page cache while its project's content is unchanged (as lists)."""
-    cache = page_cache(current_app)
-    query = ("issue", issue_id)
-    cached = cache.get(query, project.stamp)
-    if cached is None:
+    """One issue, kept in the page cache like a list (by id and by key alike)."""
+
+    def render():
         issue = service.checked_issue(issue_id)
-        cached = current_app.json.dumps(service.issue_dict(issue, project.key)).encode(), etag(issue.version)
-        if content_stamp(project, fresh=True) == project.stamp:
-            cache.put(query, project.stamp, *cached)
-    return current_app.response_class(cached[0], mimetype="application/json", headers=cached[1])
+        return service.issue_dict(issue, project.key), etag(issue.version)
+
+    return cached_json(("issue", issue_id), project, render)
 
 
 @bp.route("/issues/<int:issue_id>", methods=["PATCH"])

@@ -1,17 +1,21 @@
-"""Rendered issue pages (lists, and single issues), reused while the project's content
-stays the same.
+"""Rendered answers to reads of a project's content (issue lists, an issue, its comments,
+the change feed), reused while the project's content stays the same.
 
 A page is kept per query with the project's content stamp (the seq and time of its
 latest event) it was rendered at, and served only while the stamp is the same; a new
 stamp's page replaces the old one, so the cache holds one page per query. Every change
-to a project's issues writes an event in the same transaction, so the stamp moves with
-the data and a page is never served after what it shows has changed; the caller's access
-is still checked on every request.
+to a project's issues, comments or members writes an event in the same transaction, so
+the stamp moves with the data and a page is never served after what it shows has
+changed; the caller's access is still checked on every request (``project_access``,
+``issue_access``), before the cache is asked.
 """
 import threading
 from collections import OrderedDict
 
-from ..extensions import per_app
+from flask import current_app
+
+from .auth.permissions import content_stamp
+from .extensions import per_app
 
 MAX_BYTES = 16 * 1024 * 1024  # per process
 MAX_PAGE_BYTES = 1024 * 1024  # larger pages are not kept
@@ -53,3 +57,17 @@ class PageCache:
 def page_cache(app):
     """The app's page cache (one per app, so apps on different databases never share)."""
     return per_app(app, "beacon_issue_pages", PageCache)
+
+
+def cached_json(query, project, render):
+    """The JSON response for ``query`` on ``project`` (a ``ProjectAccess``): the page kept at
+    the project's stamp, or ``render()`` -> ``(value, headers)`` encoded and kept, unless a
+    change landed while it was read."""
+    cache = page_cache(current_app)
+    cached = cache.get(query, project.stamp)
+    if cached is None:
+        value, headers = render()
+        cached = current_app.json.dumps(value).encode(), headers
+        if content_stamp(project, fresh=True) == project.stamp:
+            cache.put(query, project.stamp, *cached)
+    return current_app.response_class(cached[0], mimetype="application/json", headers=cached[1])
