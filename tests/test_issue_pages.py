@@ -120,6 +120,20 @@ def test_the_cache_keeps_to_its_size():
     assert 6 not in cache.pages
 
 
+def assert_reads_are_checked(client, factory, project, owner_headers, urls):
+    """A viewer reads ``urls`` (and so fills the cache); a stranger gets 404, no token 401,
+    and the viewer 404 once removed from the project."""
+    reader = factory.member(project, factory.user(), "viewer")
+    reader_headers, stranger_headers = factory.headers(reader), factory.headers(factory.user())
+    for url in urls:
+        assert client.get(url, headers=reader_headers).status_code == 200
+        assert client.get(url, headers=stranger_headers).status_code == 404
+        assert client.get(url).status_code == 401
+    client.delete(f"/api/v1/projects/{project.key}/members/{reader.id}", headers=owner_headers)
+    for url in urls:
+        assert client.get(url, headers=reader_headers).status_code == 404
+
+
 def test_one_issue_is_served_from_the_cache_until_it_changes(client, setup, monkeypatch):
     from app.issues import service
 
@@ -142,18 +156,10 @@ def test_one_issue_is_served_from_the_cache_until_it_changes(client, setup, monk
 
 
 def test_access_to_one_issue_is_checked_even_when_it_is_cached(client, factory, setup):
-    owner, project, headers = setup
+    _owner, project, headers = setup
     issue = client.post(LIST, json={"title": "One"}, headers=headers).json
     url, by_key = f"/api/v1/issues/{issue['id']}", f"/api/v1/issues/by-key/{issue['key']}"
-    reader = factory.member(project, factory.user(), "viewer")
-    reader_headers = factory.headers(reader)
-    stranger_headers = factory.headers(factory.user())
-    assert client.get(url, headers=reader_headers).status_code == 200
-    for path in (url, by_key):
-        assert client.get(path, headers=stranger_headers).status_code == 404
-        assert client.get(path).status_code == 401
-    client.delete(f"/api/v1/projects/WEB/members/{reader.id}", headers=headers)
-    assert client.get(url, headers=reader_headers).status_code == 404
+    assert_reads_are_checked(client, factory, project, headers, (url, by_key))
     assert client.get(by_key, headers=factory.headers(factory.admin())).status_code == 200
     for missing in ("/api/v1/issues/999999", "/api/v1/issues/by-key/WEB-999", "/api/v1/issues/by-key/NOPE-1",
                     "/api/v1/issues/by-key/WEB-x", "/api/v1/issues/by-key/WEB-99999999999", "/api/v1/issues/by-key/1",
@@ -168,7 +174,7 @@ def test_comments_and_the_feed_are_served_from_the_cache_until_a_change(client, 
     from app.comments import service as comments
     from app.events import routes as feed
 
-    owner, project, headers = setup
+    _owner, project, headers = setup
     issue = client.post(LIST, json={"title": "One"}, headers=headers).json
     comments_url, feed_url = f"/api/v1/issues/{issue['id']}/comments", "/api/v1/projects/WEB/events"
     client.post(comments_url, json={"body": "first"}, headers=headers)
@@ -195,14 +201,5 @@ def test_comments_and_the_feed_are_served_from_the_cache_until_a_change(client, 
     client.patch(f"/api/v1/comments/{comment['id']}", json={"body": "2nd"}, headers=headers)
     assert bodies() == ["first", "2nd"] and types()[-1] == "comment.updated"
 
-    reader = factory.member(project, factory.user(), "viewer")
-    reader_headers, stranger_headers = factory.headers(reader), factory.headers(factory.user())
-    assert client.get(comments_url, headers=reader_headers).status_code == 200
-    assert client.get(feed_url, headers=reader_headers).status_code == 200
-    for url in (comments_url, feed_url):
-        assert client.get(url, headers=stranger_headers).status_code == 404
-        assert client.get(url).status_code == 401
-    client.delete(f"/api/v1/projects/WEB/members/{reader.id}", headers=headers)
-    assert client.get(comments_url, headers=reader_headers).status_code == 404
-    assert client.get(feed_url, headers=reader_headers).status_code == 404
+    assert_reads_are_checked(client, factory, project, headers, (comments_url, feed_url))
     assert client.get("/api/v1/issues/999999/comments", headers=headers).status_code == 404
