@@ -1,9 +1,9 @@
 """Many rows in one go: COPY on PostgreSQL with psycopg 3, else ``executemany``.
 
-Batches write their issues, events and results through here, and restores their tables.
-COPY sends the rows as one stream that the server parses itself. ``INSERT ... RETURNING``
-of 10,000 events, in pages of 1,000 rows, cost psycopg 0.45 s of Python parsing and
-splitting its statements; their COPY takes 0.13 s in all.
+Batches write their issues, events and results through here, and restores and verifies
+their tables (``write_rows``). COPY sends the rows as one stream that the server parses
+itself. ``INSERT ... RETURNING`` of 10,000 events, in pages of 1,000 rows, cost psycopg
+0.45 s of Python parsing and splitting its statements; their COPY takes 0.13 s in all.
 
 On SQLite the rows go to the driver's ``executemany`` as tuples, converted here: Core's
 own ``executemany`` builds each row's parameters in Python, which took 0.22 s of a
@@ -39,9 +39,10 @@ def can_copy(connection):
     return connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg"
 
 
-def copy_rows(connection, table, columns, rows):
-    """COPY ``rows`` (sequences in ``columns`` order) into ``table`` (see ``can_copy``)."""
-    with _copying(connection, table, columns, rows):
+def write_rows(connection, table, columns, rows):
+    """Write ``rows`` (sequences in ``columns`` order, of values the driver takes as they
+    are) into ``table``: COPY where ``can_copy``, else the driver's ``executemany``."""
+    with _writing(connection, table, columns, rows):
         pass
 
 
@@ -96,21 +97,23 @@ def _inserting(table, rows):
     convert = [(i, _bind_processor(table.c[name], connection.dialect)) for i, name in enumerate(columns)]
     convert = [(i, _remembering(process)) for i, process in convert if process is not None]
     converted = (_converted([row[name] for name in columns], convert) for row in rows)
-    if sqlite:
-        quote = connection.dialect.identifier_preparer.quote
-        connection.exec_driver_sql(
-            f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)})", [tuple(values) for values in converted])
-        yield
-        return
-    with _copying(connection, table, columns, converted):
+    with _writing(connection, table, columns, converted):
         yield
 
 
 @contextmanager
-def _copying(connection, table, columns, rows):
+def _writing(connection, table, columns, rows):
+    """``write_rows``, with a block that runs while a COPY's server takes the rows in."""
     quote = connection.dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)
+    if not can_copy(connection):
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        values = [tuple(row) for row in rows]
+        if values:
+            connection.exec_driver_sql(
+                f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([mark] * len(columns))})", values)
+        yield
+        return
     with connection.connection.driver_connection.cursor() as cursor:
         with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
             for row in rows:

@@ -141,7 +141,7 @@ def test_restore_failing_half_way_leaves_the_database_as_it_was(app, factory, re
     record = service.run_backup(None, None)
     factory.issue(project, admin, title="made after the backup")
     before = dump(db)
-    real_insert = restore_module.insert_rows
+    real_insert = restore_module.write_rows
     inserted = []
 
     def failing_insert(connection, table, columns, rows):
@@ -150,7 +150,7 @@ def test_restore_failing_half_way_leaves_the_database_as_it_was(app, factory, re
         inserted.append(table.name)
         real_insert(connection, table, columns, rows)
 
-    monkeypatch.setattr(restore_module, "insert_rows", failing_insert)
+    monkeypatch.setattr(restore_module, "write_rows", failing_insert)
     with pytest.raises(BackupError, match="failed and changed nothing: disk on fire"):
         restore_backup(record["id"])
     assert {"users", "projects", "issues"} <= set(inserted)  # it got half-way

@@ -1,27 +1,11 @@
 """Write canonical rows into a database, in the caller's transaction.
 
 Canonical values are already what each engine accepts as text: SQLite stores them as
-they are, PostgreSQL casts them (COPY with psycopg 3, else executemany).
+they are, PostgreSQL casts them. The rows go in by ``bulk.write_rows`` (COPY with
+psycopg 3, else executemany).
 """
 from sqlalchemy import DateTime, Integer
 from sqlalchemy.schema import AddConstraint, DropConstraint
-
-from ..bulk import can_copy, copy_rows
-
-
-def insert_rows(connection, table, columns, rows):
-    if not rows:
-        return
-    if can_copy(connection):
-        copy_rows(connection, table, columns, rows)
-        return
-    dialect = connection.dialect
-    quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([mark] * len(columns))})"
-    connection.exec_driver_sql(sql, [tuple(row) for row in rows])
-
 
 def clear_tables(connection, tables):
     """Delete every row of ``tables`` (children first)."""

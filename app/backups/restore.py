@@ -4,11 +4,12 @@ import logging
 
 from sqlalchemy import inspect
 
+from ..bulk import write_rows
 from ..extensions import db
 from . import catalog
 from .crypto import BackupIntegrityError
 from .engine import BackupError, code_revision, create_backup, maintenance, one_line, repository, sealer
-from .load import clear_tables, datetime_fixer, insert_rows, reset_sequences, suspend_constraints
+from .load import clear_tables, datetime_fixer, reset_sequences, suspend_constraints
 from .reader import check_all_chunks, iter_table_chunks, load_manifest
 from .repository import RepositoryError
 from .snapshot import application_tables
@@ -73,7 +74,7 @@ def restore_backup(backup_id, *, safety=True):
                     entry = entries[table.name]
                     fix = datetime_fixer(table, entry["columns"], manifest.get("engine"), connection.dialect.name)
                     for rows in iter_table_chunks(repo, seal, manifest, entry):
-                        insert_rows(connection, table, entry["columns"], fix(rows))
+                        write_rows(connection, table, entry["columns"], fix(rows))
                 put_back()
                 reset_sequences(connection, every)
                 lock.check()  # still ours: nobody took over while we stalled

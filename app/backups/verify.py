@@ -6,12 +6,12 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from ..bulk import write_rows
 from ..extensions import db
 from ..models import Backup
 from ..models.base import utcnow
 from . import catalog
 from .crypto import BackupIntegrityError
-from .load import insert_rows
 from .reader import iter_table_chunks, load_manifest
 from .repository import RepositoryError
 
@@ -47,7 +47,7 @@ def check_backup(repo, seal, backup_id):
             for entry, table in tables:
                 for rows in iter_table_chunks(repo, seal, manifest, entry):
                     try:
-                        insert_rows(connection, table, entry["columns"], rows)
+                        write_rows(connection, table, entry["columns"], rows)
                     except SQLAlchemyError as error:
                         raise BackupIntegrityError(
                             f"table {entry['name']}: rows do not load ({type(error.orig).__name__})") from None
