@@ -20,11 +20,12 @@ as sent by such a fill.
 import json
 import threading
 import time
-import uuid
 from collections import defaultdict
 
 from flask import current_app
 from sqlalchemy import select
+
+from ..worker import Lease, get_redis
 
 CURSOR_KEY = "beacon:emitted:{key}"
 LOCK_KEY = "beacon:emitting:{key}"
@@ -36,8 +37,6 @@ LOCK_MS = 5000  # a lock outlives a holder that died with it by this much at mos
 
 
 def redis():
-    from ..worker import get_redis
-
     return get_redis(current_app)
 
 
@@ -122,7 +121,7 @@ _local_locks_lock = threading.Lock()
 
 class _locked:
     """Hold the project's emit lock for the block: this process's first, so that its own
-    writers queue up here rather than poll Redis, then the Redis key, with a token."""
+    writers queue up here rather than poll Redis, then a ``Lease`` on the Redis key."""
 
     def __init__(self, project_key):
         self.key = LOCK_KEY.format(key=project_key)
@@ -132,8 +131,8 @@ class _locked:
     def __enter__(self):
         self.local.acquire()
         try:
-            self.token = uuid.uuid4().hex
-            while not redis().set(self.key, self.token, nx=True, px=LOCK_MS):
+            self.lease = Lease(redis(), self.key, LOCK_MS / 1000)
+            while not self.lease.hold():
                 time.sleep(0.002)
         except BaseException:  # Redis is down: the next writer of this process must not hang here
             self.local.release()
@@ -141,19 +140,9 @@ class _locked:
 
     def __exit__(self, *_exc):
         try:
-            self._release()
+            self.lease.release()
         finally:
             self.local.release()
-
-    def _release(self):
-        with redis().pipeline() as pipe:
-            pipe.watch(self.key)
-            if pipe.get(self.key) == self.token.encode():
-                pipe.multi()
-                pipe.delete(self.key)
-                pipe.execute()
-            else:
-                pipe.unwatch()
 
 
 def _load(project_key, first, last):
