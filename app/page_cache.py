@@ -56,7 +56,7 @@ class PageCache:
 
 def page_cache(app):
     """The app's page cache (one per app, so apps on different databases never share)."""
-    return per_app(app, "beacon_issue_pages", PageCache)
+    return per_app(app, "beacon_pages", PageCache)
 
 
 def cached_json(query, project, render):

@@ -28,10 +28,13 @@ EXEMPT = {"/api/v1/openapi.json", "/api/v1/auth/tokens"}
 
 
 def _limiter():
-    config = current_app.config
-    uri = config.get("RATE_LIMIT_STORAGE_URI") or config["REDIS_URL"] or "memory://"
-    return per_app(current_app._get_current_object(), "beacon_rate_limiter",
-                   lambda: SlidingWindowCounterRateLimiter(storage_from_string(uri)))
+    app = current_app._get_current_object()
+
+    def make():
+        uri = app.config.get("RATE_LIMIT_STORAGE_URI") or app.config["REDIS_URL"] or "memory://"
+        return SlidingWindowCounterRateLimiter(storage_from_string(uri))
+
+    return per_app(app, "beacon_rate_limiter", make)
 
 
 @functools.lru_cache(maxsize=16)
