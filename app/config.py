@@ -69,6 +69,9 @@ class Config:
                                           "json_serializer": fastjson.dumps}
         self.REDIS_URL = env.get("REDIS_URL") or None
         self.SOCKETIO_MESSAGE_QUEUE = env.get("SOCKETIO_MESSAGE_QUEUE") or self.REDIS_URL
+        # The pub/sub channel of that queue. Redis channels are shared by every database
+        # number, so two deployments (or test runs) on one Redis need a channel each.
+        self.SOCKETIO_CHANNEL = env.get("SOCKETIO_CHANNEL") or "flask-socketio"
         self.SECRET_KEY = load_secret_key(instance_path)
         self.BACKUP_DIR = env.get("BACKUP_DIR") or str(Path(instance_path) / "backups")
         self.BACKUP_ENCRYPTION_KEY = env.get("BACKUP_ENCRYPTION_KEY") or None

@@ -15,6 +15,8 @@ from tests.support.factory import Factory
 
 INSTANCE = tempfile.mkdtemp(prefix="beacon-test-")
 os.environ["BEACON_INSTANCE_PATH"] = INSTANCE
+# Redis pub/sub channels span its database numbers: runs on one Redis (TEST_REDIS_DB) keep apart.
+os.environ["SOCKETIO_CHANNEL"] = f"beacon-test-{os.environ.get('TEST_REDIS_DB', '15')}"
 for name in ("DATABASE_URL", "REDIS_URL", "SOCKETIO_MESSAGE_QUEUE", "BACKUP_DIR", "BACKUP_ENCRYPTION_KEY"):
     os.environ.pop(name, None)
 

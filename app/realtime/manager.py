@@ -132,6 +132,6 @@ class QueueManager(socketio.RedisManager, Gatekeeper):
 def client_manager(app):
     """The manager for ``socketio.init_app``: Redis-linked with a message queue, else local."""
     url = app.config["SOCKETIO_MESSAGE_QUEUE"]
-    manager = QueueManager(url, channel="flask-socketio", json=fastjson) if url else LocalManager()
+    manager = QueueManager(url, channel=app.config["SOCKETIO_CHANNEL"], json=fastjson) if url else LocalManager()
     manager.app, manager.gate = app, Gate()
     return manager

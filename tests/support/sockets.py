@@ -2,6 +2,7 @@
 
 Test modules import the fixtures ``realtime`` and ``team`` from here.
 """
+import os
 import signal
 import threading
 import time
@@ -97,7 +98,8 @@ def realtime(redis_url, start_server, factory, make_app):
             connection = redis.Redis.from_url(redis_url)
             deadline = time.monotonic() + timeout
             live = [server for server in linked if server.popen.poll() is None]
-            while dict(connection.pubsub_numsub("flask-socketio"))[b"flask-socketio"] < len(live):
+            channel = os.environ["SOCKETIO_CHANNEL"]
+            while dict(connection.pubsub_numsub(channel))[channel.encode()] < len(live):
                 assert time.monotonic() < deadline, "a server did not subscribe to the message queue"
                 time.sleep(0.02)
             connection.close()
