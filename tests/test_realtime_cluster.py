@@ -1,4 +1,5 @@
 """Real time across several server processes and workers, linked by the Redis message queue."""
+import os
 import signal
 import subprocess
 import sys
@@ -137,6 +138,7 @@ def test_an_event_emitted_by_a_worker_process_reaches_clients(realtime, team, re
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "worker", "--burst", "--no-scheduler"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60,
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REDIS_URL": redis_url,
+                                 "SOCKETIO_CHANNEL": os.environ["SOCKETIO_CHANNEL"],
                                  "DATABASE_URL": database_url, "BEACON_INSTANCE_PATH": app.instance_path})
     assert result.returncode == 0, result.stderr[-2000:]
     for client in clients:
