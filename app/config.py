@@ -94,6 +94,8 @@ class Config:
         self.REALTIME_MAX_REPLAY = int(env.get("REALTIME_MAX_REPLAY", 20_000))
         self.SLOW_REQUEST_MS = float(env.get("SLOW_REQUEST_MS", 500))
         self.CORS_ORIGINS = env.get("CORS_ORIGINS") or None
+        # Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none).
+        self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", 0))
         self.RATE_LIMIT_API = env.get("RATE_LIMIT_API", "1200/minute")
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
         self.LOG_FORMAT = env.get("LOG_FORMAT", "json")
