@@ -1,8 +1,9 @@
 """Rate limits: the sign-in limits of ``RATE_LIMIT_SIGNIN``, and ``RATE_LIMIT_API`` calls
 per token (per address without a token).
 
-Sign-in attempts are counted one by one by the ``limits`` library (sliding-window counter)
-in Redis when ``REDIS_URL`` is set, in memory otherwise. API calls, which every request
+Sign-in attempts (and the other rare, costly calls: member additions) are counted one by
+one by the ``limits`` library (sliding-window counter) in Redis when ``REDIS_URL`` is set,
+in memory otherwise; ``tally`` counts past a limit, for a backoff that grows with the count. API calls, which every request
 makes, are counted by ``ApiCallCounter``: in-process, shared through Redis ten times a
 second. A caller over a limit gets a 429 problem+json with ``Retry-After``. When Redis is
 down, calls are served rather than refused.
@@ -38,7 +39,7 @@ def _limiter():
 
 
 @functools.lru_cache(maxsize=16)
-def _parsed(setting):
+def parsed(setting):
     """The limits of a setting such as ``"10/minute;100/hour"``, parsed once per process."""
     return parse_many(setting)
 
@@ -64,7 +65,7 @@ def _apply(setting, scope, identity, count):
         return
     limiter = _limiter()
     try:
-        for item in _parsed(setting):
+        for item in parsed(setting):
             allowed = (limiter.hit if count else limiter.test)(item, scope, identity)
             if not allowed:
                 reset_at = limiter.get_window_stats(item, scope, identity).reset_time
@@ -73,6 +74,26 @@ def _apply(setting, scope, identity, count):
         raise
     except Exception as error:  # the storage is down: serve rather than fail every call
         log.warning("rate limit not checked: %s", type(error).__name__)
+
+
+UNBOUNDED = 2**31 - 1
+
+
+def tally(item, scope, identity, *, add=False):
+    """The count of ``identity`` over ``item``'s sliding window, weighted as ``limits``
+    weighs it but never capped at the item's amount; ``add`` counts one more first. 0 when
+    the storage is down."""
+    limiter = _limiter()
+    key = item.key_for(scope, identity)
+    seconds = item.get_expiry()
+    try:
+        if add:
+            limiter.storage.acquire_sliding_window_entry(key, UNBOUNDED, seconds)
+        previous, previous_expires_in, current, _ = limiter.storage.get_sliding_window(key, seconds)
+    except Exception as error:  # the storage is down: serve rather than fail every call
+        log.warning("rate limit not counted: %s", type(error).__name__)
+        return 0
+    return previous * previous_expires_in / seconds + current
 
 
 def _caller():
@@ -86,7 +107,7 @@ def check_api_limit():
         return
     setting = current_app.config.get("RATE_LIMIT_API")
     if setting:
-        api_counter(current_app._get_current_object()).hit(_parsed(setting), _caller())
+        api_counter(current_app._get_current_object()).hit(parsed(setting), _caller())
 
 
 def api_counter(app):
