@@ -46,9 +46,9 @@ def before_attempt(email, address):
 def failed(email, address):
     """Count a failed attempt against the (e-mail, address) pair and against the e-mail."""
     per_email, _ = _settings()
-    limits.hit(per_email, "signin-email", _pair(email, address))  # a success uses up nothing
     for item in limits.parsed(per_email) if per_email else ():
         limits.tally(item, "signin-backoff", email, add=True)
+    limits.hit(per_email, "signin-email", _pair(email, address))  # a success uses up nothing
 
 
 def backoff(email):

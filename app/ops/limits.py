@@ -203,37 +203,31 @@ class ApiCallCounter:
 
     def hit(self, items, identity):
         """Count one call of ``identity``; raise 429 when it is over one of ``items``."""
-        self._add(self._check(items, identity))
+        self._call(items, identity)
 
     def check(self, items, identity, what="requests"):
         """Raise 429 when ``identity`` has used up one of ``items``, without counting."""
-        self._check(items, identity, what)
+        self._call(items, identity, what, count=False)
 
     def add(self, items, identity):
         """Count one call of ``identity`` against ``items``, over their limits or not."""
-        self._add(self._check(items, identity, over=None))
+        self._call(items, identity, check=False)
 
-    def _check(self, items, identity, what="requests", over=_over_limit):
-        """The keys of ``identity``'s current windows of ``items``; raise ``over(...)``
-        when one more call would pass one of them (``over=None``: never)."""
+    def _call(self, items, identity, what="requests", *, check=True, count=True):
         now = time.time()
         if now - self.synced_at >= self.SYNC_SECONDS:
             self.sync(now)
-        keys = []
         with self.lock:
+            keys = []
             for item in items:
                 seconds = item.get_expiry()
                 window, into = divmod(now, seconds)
                 key = (identity, seconds, int(window))
                 used = self._count(identity, seconds, key[2] - 1) * (1 - into / seconds) + self._count(*key)
-                if over is not None and used + 1 > item.amount:
-                    raise over(item, max(1, math.ceil(seconds - into)), what)
+                if check and used + 1 > item.amount:
+                    raise _over_limit(item, max(1, math.ceil(seconds - into)), what)
                 keys.append(key)
-        return keys
-
-    def _add(self, keys):
-        with self.lock:
-            for key in keys:  # counted only once every limit let it through
+            for key in keys if count else ():  # counted only once every limit let it through
                 self.pending[key] = self.pending.get(key, 0) + 1
 
     def _count(self, identity, seconds, window):
