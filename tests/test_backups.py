@@ -199,7 +199,8 @@ def test_other_schema_revision_is_refused_with_a_clear_message(app, factory, rep
     record = service.run_backup(None, None)
     monkeypatch.setattr(restore_module, "code_revision", lambda: "9999_newer")
     before = dump(db)
-    with pytest.raises(BackupError, match=f"schema revision {record['schema_revision']} and this code is at 9999_newer"):
+    revisions = f"schema revision {record['schema_revision']} and this code is at 9999_newer"
+    with pytest.raises(BackupError, match=revisions):
         restore_backup(record["id"])
     assert dump(db) == before
 
