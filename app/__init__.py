@@ -4,6 +4,7 @@ import os
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import fastjson
 from .config import Config
@@ -59,6 +60,9 @@ def create_app(overrides=None):
     _register_cli(app)
     _register_schedules(app)
     _init_socketio(app)
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:  # outermost: Socket.IO's origin check sees the client's scheme and host too
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     return app
 
 

@@ -79,6 +79,8 @@ class Config:
         self.BACKUP_RETENTION = env.get("BACKUP_RETENTION", "hourly=24,daily=7,weekly=4,monthly=12")
         self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
         self.RATE_LIMIT_SIGNIN = env.get("RATE_LIMIT_SIGNIN", "10/minute;100/minute")
+        self.SIGNIN_BACKOFF_MAX_SECONDS = float(env.get("SIGNIN_BACKOFF_MAX_SECONDS", 2))
+        self.RATE_LIMIT_MEMBERS = env.get("RATE_LIMIT_MEMBERS", "30/minute;300/day")
         self.TOKEN_TTL_HOURS = int(env.get("TOKEN_TTL_HOURS", 24 * 30))
         self.BATCH_MAX_OPERATIONS = int(env.get("BATCH_MAX_OPERATIONS", 10_000))
         self.BATCH_CHUNK_SIZE = int(env.get("BATCH_CHUNK_SIZE", 1000))
@@ -93,7 +95,10 @@ class Config:
         self.REALTIME_MAX_REPLAY = int(env.get("REALTIME_MAX_REPLAY", 20_000))
         self.SLOW_REQUEST_MS = float(env.get("SLOW_REQUEST_MS", 500))
         self.CORS_ORIGINS = env.get("CORS_ORIGINS") or None
+        # Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none).
+        self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", 0))
         self.RATE_LIMIT_API = env.get("RATE_LIMIT_API", "1200/minute")
+        self.RATE_LIMIT_AUTH_FAILURES = env.get("RATE_LIMIT_AUTH_FAILURES", "60/minute")
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
         self.LOG_FORMAT = env.get("LOG_FORMAT", "json")
         self.CONTENT_SECURITY_POLICY = env.get("CONTENT_SECURITY_POLICY") or None

@@ -61,7 +61,9 @@ def test_config(database_url, **overrides):
         "EMBEDDED_WORKER": False,
         "ANALYTICS_CACHE_SECONDS": 0,
         "RATE_LIMIT_SIGNIN": "1000/minute;1000/minute",
+        "RATE_LIMIT_MEMBERS": "100000/minute",
         "RATE_LIMIT_API": "100000/minute",  # tests that test the limit set their own
+        "RATE_LIMIT_AUTH_FAILURES": "100000/minute",
         "RATE_LIMIT_STORAGE_URI": "memory://",
         "BACKUP_DIR": os.path.join(INSTANCE, "backups"),
     }
@@ -146,7 +148,8 @@ def start_server(database_url, tmp_path):
 
     def start(**env):
         env = {"DATABASE_URL": database_url, "BEACON_INSTANCE_PATH": INSTANCE, "EMBEDDED_WORKER": "0",
-               "RATE_LIMIT_SIGNIN": "1000/minute;1000/minute", "RATE_LIMIT_API": "100000/minute", **env}
+               "RATE_LIMIT_SIGNIN": "1000/minute;1000/minute", "RATE_LIMIT_API": "100000/minute",
+               "RATE_LIMIT_MEMBERS": "100000/minute", "RATE_LIMIT_AUTH_FAILURES": "100000/minute", **env}
         servers.append(Server(env, tmp_path / f"server{len(servers)}.log"))
         return servers[-1]
 

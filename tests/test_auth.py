@@ -1,4 +1,5 @@
 """Sign-in, tokens and their end: revocation, expiry, deactivation, rate limits."""
+import time
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -96,3 +97,40 @@ def test_attempts_per_address_are_rate_limited(make_app, factory):
         factory.user(email="ada@example.test")
         statuses = [sign_in(client, f"u{i}@example.test", "x").status_code for i in range(4)]
         assert statuses == [401, 401, 401, 429]
+
+
+def sign_in_from(client, address, email, password=PASSWORD):
+    return client.post("/api/v1/auth/tokens", json={"email": email, "password": password},
+                       headers={"X-Forwarded-For": address})
+
+
+def test_failures_from_other_addresses_slow_the_user_down_but_never_lock_them_out(make_app, factory):
+    app = make_app(RATE_LIMIT_SIGNIN="3/hour;100/hour", TRUSTED_PROXIES=1, SIGNIN_BACKOFF_MAX_SECONDS=0.3)
+    client = app.test_client()
+    with app.app_context():
+        factory.user(email="ada@example.test")
+        attacker = [sign_in_from(client, "203.0.113.66", "ada@example.test", "guess").status_code for _ in range(4)]
+        assert attacker == [401, 401, 401, 429]  # one address: 3 failures at this e-mail, as before
+        for n in range(9):  # and from many more addresses
+            assert sign_in_from(client, f"203.0.113.{n}", "ada@example.test", "guess").status_code == 401
+        started = time.monotonic()
+        owner = sign_in_from(client, "198.51.100.7", "ada@example.test")
+        waited = time.monotonic() - started
+        assert owner.status_code == 201  # a hard lock per e-mail said 429 here
+        assert 0.3 <= waited < 2  # held back by the e-mail's backoff, at most its maximum
+        assert sign_in_from(client, "203.0.113.66", "ada@example.test").status_code == 429  # still held
+
+
+def test_the_backoff_starts_at_the_per_email_limit_and_grows_to_its_maximum(make_app, factory):
+    from app.auth.throttle import backoff
+
+    app = make_app(RATE_LIMIT_SIGNIN="2/hour;100/hour", TRUSTED_PROXIES=1, SIGNIN_BACKOFF_MAX_SECONDS=0.4)
+    client = app.test_client()
+    with app.app_context():
+        factory.user(email="ada@example.test")
+        waits = []
+        for n in range(8):
+            waits.append(round(backoff("ada@example.test"), 3))
+            assert sign_in_from(client, f"203.0.113.{n}", "ada@example.test", "guess").status_code == 401
+        assert waits == [0, 0, 0.1, 0.141, 0.2, 0.283, 0.4, 0.4]  # from the limit on, doubling every 2 failures
+        assert backoff("other@example.test") == 0  # other e-mails are not slowed

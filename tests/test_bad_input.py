@@ -11,6 +11,7 @@ WRITES = [
     ("create project", "POST", "/api/v1/projects", {"key": "NEW", "name": "New"}),
     ("patch project", "PATCH", "/api/v1/projects/WEB", {"name": "Renamed"}),
     ("put member", "PUT", "/api/v1/projects/WEB/members/{other}", {"role": "member"}),
+    ("add member by e-mail", "POST", "/api/v1/projects/WEB/members", {"email": "a@b.example", "role": "member"}),
     ("create issue", "POST", "/api/v1/projects/WEB/issues", {"title": "T"}),
     ("patch issue", "PATCH", "/api/v1/issues/{issue}", {"title": "T2"}),
     ("create comment", "POST", "/api/v1/issues/{issue}/comments", {"body": "B"}),

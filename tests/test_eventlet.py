@@ -1,4 +1,5 @@
-"""Under eventlet, a slow query must not stall the green loop (the entry point patches)."""
+"""Under eventlet, a slow query or a password hash must not stall the green loop (the entry
+point patches)."""
 import json
 import subprocess
 import sys
@@ -72,3 +73,61 @@ def test_a_slow_query_does_not_stall_the_loop_under_eventlet(database_url, tmp_p
     assert patched["driver"] == "postgresql+psycopg2"
     assert patched["max_gap"] < 0.5 and patched["ticks"] >= 15  # the ticker kept going through pg_sleep(1)
     assert control["max_gap"] > 0.9  # the same query on an unpatched driver stalls it: the probe can tell
+
+
+SIGN_INS = """
+import runpy
+runpy.run_path("app.py", run_name="entry")  # the entry point: monkey patching comes first
+import hashlib, json, time
+import eventlet
+from werkzeug.security import generate_password_hash
+from app import create_app
+from app.extensions import db
+from app.models import User
+
+real_scrypt, hashing = hashlib.scrypt, []
+def timed_scrypt(*args, **kwargs):  # werkzeug looks it up on each hash: note when each one ran
+    started = time.monotonic()
+    try:
+        return real_scrypt(*args, **kwargs)
+    finally:
+        hashing.append((started, time.monotonic()))
+hashlib.scrypt = timed_scrypt
+
+ticks = []
+def tick():
+    while True:
+        eventlet.sleep(0.005)
+        ticks.append(time.monotonic())
+
+def ticks_while_hashing():
+    return sum(1 for at in ticks for started, ended in hashing if started < at < ended)
+
+app = create_app()
+with app.app_context():
+    db.session.add(User(email="ada@example.test", name="Ada", password_hash=generate_password_hash("right")))
+    db.session.commit()
+hashing.clear()
+client = app.test_client()
+eventlet.spawn(tick)
+eventlet.sleep(0.1)
+statuses = [client.post("/api/v1/auth/tokens", json={"email": email, "password": password}).status_code
+            for email, password in [("ada@example.test", "right"), ("ada@example.test", "wrong"),
+                                    ("nobody@example.test", "right"), ("ada@example.test", "right")]]
+during_sign_ins, sign_in_hashes = ticks_while_hashing(), len(hashing)
+hashing.clear()
+for _ in range(2):  # the control: the same hash inline on the loop
+    generate_password_hash("inline")
+    eventlet.sleep(0.02)
+print(json.dumps({"statuses": statuses, "hashes": sign_in_hashes, "ticks_while_hashing": during_sign_ins,
+                  "ticks_while_hashing_inline": ticks_while_hashing(), "inline_hashes": len(hashing)}))
+"""
+
+
+def test_sign_ins_hash_passwords_off_the_loop_under_eventlet(app, database_url, tmp_path):  # app: emptied after
+    plain_url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    seen = run(SIGN_INS, {"SOCKETIO_ASYNC_MODE": "eventlet", "DATABASE_URL": plain_url,
+                          "BEACON_INSTANCE_PATH": str(tmp_path), "EMBEDDED_WORKER": "0"})
+    assert seen["statuses"] == [201, 401, 401, 201] and seen["hashes"] == 4
+    assert seen["ticks_while_hashing"] >= 4  # the loop went on while each password was hashed
+    assert seen["inline_hashes"] == 2 and seen["ticks_while_hashing_inline"] == 0  # the probe can tell

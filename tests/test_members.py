@@ -1,10 +1,20 @@
-"""Members: add, change role, remove; each a membership event and an audit entry."""
+"""Members: add, change role, remove; each a membership event and an audit entry. Adding
+tells nobody about users they could not already see."""
+import pytest
+from sqlalchemy import event
+
+from app.extensions import db
 from tests.conftest import scalar
+
+
+def counts():
+    return tuple(scalar(f"SELECT COUNT(*) FROM {table}") for table in ("memberships", "events", "audit_log"))
 
 
 def test_add_change_and_remove_a_member(client, factory):
     owner, other = factory.user(), factory.user("Grace")
     factory.project(owner, "WEB")
+    factory.member(factory.project(other, "SHARED"), owner)  # so the owner already sees Grace
     headers = factory.headers(owner)
     added = client.put(f"/api/v1/projects/WEB/members/{other.id}", json={"role": "member"}, headers=headers)
     assert added.status_code == 200
@@ -23,6 +33,7 @@ def test_add_change_and_remove_a_member(client, factory):
 def test_same_role_again_writes_nothing(client, factory):
     owner, other = factory.user(), factory.user()
     factory.project(owner, "WEB")
+    factory.member(factory.project(other, "SHARED"), owner)
     headers = factory.headers(owner)
     client.put(f"/api/v1/projects/WEB/members/{other.id}", json={"role": "viewer"}, headers=headers)
     before = scalar("SELECT COUNT(*) FROM events")
@@ -35,3 +46,109 @@ def test_project_creation_is_one_event_without_member_added(client, factory):
     client.post("/api/v1/projects", json={"key": "WEB", "name": "Web"}, headers=factory.headers(owner))
     types = [e["type"] for e in client.get("/api/v1/projects/WEB/events", headers=factory.headers(owner)).json["items"]]
     assert types == ["project.created"]
+
+
+def statements_of(request):
+    """Run ``request()``; return its response and the SQL statements it ran."""
+    seen = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if not statement.startswith("BEGIN"):  # when SQLite begins depends on the session's history
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        response = request()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return response, seen
+
+
+def test_a_stranger_s_id_answers_exactly_as_an_id_of_nobody(client, factory):
+    owner, stranger, gone = factory.user(), factory.user("Stranger"), factory.user("Gone", active=False)
+    factory.project(owner, "WEB")
+    factory.project(stranger, "THEIRS")
+    factory.member(factory.project(gone, "OLD"), owner)  # seen once, deactivated since
+    headers = factory.headers(owner)
+    before = counts()
+
+    def put(user_id):
+        return lambda: client.put(f"/api/v1/projects/WEB/members/{user_id}", json={"role": "viewer"}, headers=headers)
+
+    answers = [statements_of(put(user_id)) for user_id in (stranger.id, stranger.id + 1000, gone.id)]
+    for response, statements in answers:
+        assert response.status_code == 404 and response.get_json() == answers[1][0].get_json()
+        assert statements == answers[1][1]  # the same queries: nothing to time apart
+    assert stranger.email not in answers[0][0].get_data(as_text=True)
+    assert counts() == before
+
+
+def test_users_who_share_a_project_with_the_caller_are_added_by_id_and_admins_add_anyone(client, factory):
+    owner, colleague, stranger = factory.user(), factory.user("Colleague"), factory.user("Stranger")
+    project = factory.project(owner, "WEB")
+    factory.member(factory.project(colleague, "SHARED"), owner, "viewer")
+    added = client.put(f"/api/v1/projects/WEB/members/{colleague.id}", json={"role": "member"},
+                       headers=factory.headers(owner))
+    assert added.status_code == 200 and added.json["email"] == colleague.email
+    admin_added = client.put(f"/api/v1/projects/WEB/members/{stranger.id}", json={"role": "viewer"},
+                             headers=factory.headers(factory.admin()))
+    assert admin_added.status_code == 200 and admin_added.json["name"] == "Stranger"
+    assert scalar("SELECT COUNT(*) FROM memberships WHERE project_id = :p", p=project.id) == 3
+
+
+def test_adding_by_email_answers_the_same_whether_or_not_the_user_exists(client, factory):
+    owner = factory.user()
+    grace = factory.user("Grace", email="grace@example.test")
+    factory.user("Gone", email="gone@example.test", active=False)
+    factory.project(owner, "WEB")
+    headers = factory.headers(owner)
+    url = "/api/v1/projects/WEB/members"
+    before = counts()
+    for email in ("nobody@example.test", "gone@example.test"):
+        response = client.post(url, json={"email": email, "role": "member"}, headers=headers)
+        assert response.status_code == 202 and response.json == {"email": email, "role": "member"}
+    assert counts() == before  # no such active user: nothing happened, and nothing says so
+    known = client.post(url, json={"email": "Grace@Example.test", "role": "member"}, headers=headers)
+    assert known.status_code == 202 and known.json == {"email": "Grace@Example.test", "role": "member"}
+    assert set(known.headers.keys()) == set(response.headers.keys())  # no Location, nothing more
+    members = client.get(url, headers=headers).json["items"]
+    assert [(m["user_id"], m["email"], m["role"]) for m in members[1:]] == [(grace.id, grace.email, "member")]
+    events = client.get("/api/v1/projects/WEB/events", headers=headers).json["items"]
+    assert events[-1]["type"] == "member.added" and events[-1]["data"]["user_id"] == grace.id
+    again = client.post(url, json={"email": "grace@example.test", "role": "viewer"}, headers=headers)
+    assert again.status_code == 202
+    assert client.get(url, headers=headers).json["items"][1]["role"] == "viewer"  # as PUT: the role changes
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"role": "member"}, "_schema"), ({"email": "not an address", "role": "member"}, "email"),
+    ({"email": "a@example.test"}, "role"), ({"email": "a@example.test", "role": "owner"}, "role"),
+    ({"email": "a@example.test", "role": "member", "user_id": 1}, "user_id"),
+    ({"email": "x" * 250 + "@example.test", "role": "member"}, "email"),
+])
+def test_adding_by_email_with_bad_input_is_422(client, factory, body, field):
+    owner = factory.user()
+    factory.project(owner, "WEB")
+    before = counts()
+    response = client.post("/api/v1/projects/WEB/members", json=body, headers=factory.headers(owner))
+    assert response.status_code == 422 and field in response.json["errors"], response.json
+    assert counts() == before
+
+
+def test_member_additions_are_rate_limited_per_caller(make_app, factory):
+    app = make_app(RATE_LIMIT_MEMBERS="3/minute")
+    client = app.test_client()
+    with app.app_context():
+        owner, other = factory.user(), factory.user()
+        factory.project(owner, "WEB")
+        factory.project(other, "OTHER")
+        headers = factory.headers(owner)
+        statuses = [client.post("/api/v1/projects/WEB/members", json={"email": f"u{i}@example.test", "role": "member"},
+                                headers=headers).status_code for i in range(3)]
+        limited = client.put(f"/api/v1/projects/WEB/members/{owner.id}", json={"role": "maintainer"}, headers=headers)
+        assert statuses == [202, 202, 202] and limited.status_code == 429
+        assert int(limited.headers["Retry-After"]) > 0 and limited.mimetype == "application/problem+json"
+        assert client.post("/api/v1/projects/WEB/members", json={"email": "x@example.test", "role": "member"},
+                           headers=headers).status_code == 429
+        assert client.post("/api/v1/projects/OTHER/members", json={"email": "x@example.test", "role": "member"},
+                           headers=factory.headers(other)).status_code == 202  # another caller goes on

@@ -27,7 +27,7 @@ def test_responses_match_their_documented_schemas(client, factory):
     from app.issues.routes import IssuePage
     from app.issues.schemas import IssueOutput
     from app.projects.routes import MemberPage, ProjectPage
-    from app.projects.schemas import MemberOutput, ProjectOutput
+    from app.projects.schemas import MemberInviteOutput, MemberOutput, ProjectOutput
     from app.search.routes import SearchPage
     from tests.support.factory import PASSWORD
 
@@ -44,6 +44,8 @@ def test_responses_match_their_documented_schemas(client, factory):
         (MemberPage, client.get("/api/v1/projects/WEB/members", headers=headers).json),
         (MemberOutput, client.put(f"/api/v1/projects/WEB/members/{owner.id}", json={"role": "maintainer"},
                                   headers=headers).json),
+        (MemberInviteOutput, client.post("/api/v1/projects/WEB/members",
+                                         json={"email": "x@example.test", "role": "viewer"}, headers=headers).json),
         (IssueOutput, client.get(f"/api/v1/issues/{issue.id}", headers=headers).json),
         (IssuePage, client.get("/api/v1/projects/WEB/issues", headers=headers).json),
         (CommentOutput, client.get(f"/api/v1/issues/{issue.id}/comments", headers=headers).json["items"][0]),
@@ -54,4 +56,4 @@ def test_responses_match_their_documented_schemas(client, factory):
     for schema, body in checks:
         schema().load(body)  # raises on an extra or mistyped field
         assert set(body) == set(schema().fields), schema  # and no field is missing
-    assert comment.id == checks[7][1]["id"]
+    assert comment.id == checks[8][1]["id"]

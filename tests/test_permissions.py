@@ -11,6 +11,8 @@ ACTIONS = [
     ("delete project", "DELETE", "/api/v1/projects/WEB", None, "maintainer", 204),
     ("list members", "GET", "/api/v1/projects/WEB/members", None, "viewer", 200),
     ("add member", "PUT", "/api/v1/projects/WEB/members/{target}", {"role": "viewer"}, "maintainer", 200),
+    ("add member by e-mail", "POST", "/api/v1/projects/WEB/members", {"email": "new@example.test", "role": "viewer"},
+     "maintainer", 202),
     ("remove member", "DELETE", "/api/v1/projects/WEB/members/{target}", None, "maintainer", 204),
     ("create issue", "POST", "/api/v1/projects/WEB/issues", {"title": "New"}, "member", 201),
     ("list issues", "GET", "/api/v1/projects/WEB/issues", None, "viewer", 200),

@@ -283,7 +283,8 @@ def test_an_admin_removed_from_a_project_still_reads_it(realtime, team, factory)
 
 
 def test_browsers_connect_from_the_apps_own_origin_and_the_listed_ones(realtime, factory):
-    server = realtime.server(CORS_ORIGINS="https://app.example")
+    # Behind one trusted proxy (TRUSTED_PROXIES=1), whose X-Forwarded-Proto says what the browser used.
+    server = realtime.server(CORS_ORIGINS="https://app.example", TRUSTED_PROXIES="1")
     token = factory.token(factory.user())
     host = server.url.split("://", 1)[1]
 

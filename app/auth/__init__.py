@@ -13,3 +13,4 @@ def forget_previous_caller():
 
     g.pop("user", None)
     g.pop("token", None)
+    g.pop("user_id", None)

@@ -1,34 +1,29 @@
 """Routes: sign in (create a token) and sign out (revoke it)."""
-from flask import current_app, g, request
+from flask import g, request
 
 from ..errors import Problem
 from ..extensions import db
 from ..models.base import isoformat, utcnow
-from ..ops import limits
 from ..users.service import user_dict
-from . import bp
+from . import bp, throttle
 from .schemas import SignInInput, TokenOutput
 from .tokens import authenticate, current_user, issue_token
-
-
-def _signin_limits():
-    """``(failed sign-ins per e-mail, attempts per client address)`` of ``RATE_LIMIT_SIGNIN``."""
-    per_email, _, per_address = current_app.config["RATE_LIMIT_SIGNIN"].partition(";")
-    return per_email, per_address
 
 
 @bp.route("/tokens", methods=["POST"])
 @bp.arguments(SignInInput)
 @bp.response(201, TokenOutput)
 def create_token(data):
-    """Sign in with e-mail and password; the token is shown this once."""
-    per_email, per_address = _signin_limits()
-    email = data["email"].strip().lower()
-    limits.hit(per_address, "signin-address", str(request.remote_addr))
-    limits.check(per_email, "signin-email", email)
+    """Sign in with e-mail and password; the token is shown this once.
+
+    Limited by `RATE_LIMIT_SIGNIN`: failed attempts per e-mail from one client address, and
+    attempts per address (429); failures at an e-mail from everywhere make its sign-ins wait
+    a little (at most `SIGNIN_BACKOFF_MAX_SECONDS`), never refuse them."""
+    email, address = data["email"].strip().lower(), str(request.remote_addr)
+    throttle.before_attempt(email, address)
     user = authenticate(email, data["password"])
     if user is None:
-        limits.hit(per_email, "signin-email", email)  # only failures use up an e-mail's budget
+        throttle.failed(email, address)
         raise Problem(401, "The e-mail or password is wrong.", headers={"WWW-Authenticate": "Bearer"})
     plain, row = issue_token(user)
     db.session.commit()

@@ -7,32 +7,25 @@ from datetime import timedelta
 from flask import current_app, g, request
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import contains_eager
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import Problem
 from ..extensions import db
 from ..models import ApiToken, User
 from ..models.base import utcnow
-
-# A hash to check against when the e-mail is unknown, so timing does not tell.
-_DUMMY_HASH = generate_password_hash("not a password")
+from .passwords import DUMMY_HASH, check_password
 
 
 def hash_token(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def hash_password(password):
-    return generate_password_hash(password)  # scrypt, werkzeug's slow default
-
-
 def authenticate(email, password):
     """Return the active user with these credentials, or None."""
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password(DUMMY_HASH, password)
         return None
-    if not check_password_hash(user.password_hash, password) or not user.active:
+    if not check_password(user.password_hash, password) or not user.active:
         return None
     return user
 

@@ -1,14 +1,27 @@
-"""Comments: each change writes its event to the issue's project."""
-from sqlalchemy import select
+"""Comments: each change writes its event to the issue's project.
+
+A comment's text is in the change feed only while it is the comment's text. Its events
+carry the comment as it was then (``comment.created``, ``comment.updated`` with
+``"changes": {"body": true}``, not the old and new text), and an edit or a delete takes
+the body out of the comment's earlier events, marking them ``"redacted": true``; a
+``comment.deleted`` carries no body. So text edited away (a pasted secret) or deleted
+can no longer be read anywhere: not in the feed, not in a replay on join. Clients still
+see that the comment changed, when and by whom, and the latest event of a comment holds
+what it says now.
+"""
+from sqlalchemy import select, update
 
 from ..auth.permissions import load_readable, require_project_role
 from ..errors import forbidden, validation_error
 from ..events.service import record_event
 from ..extensions import db
 from ..http import check_version
-from ..models import Comment
+from ..models import Comment, Event
 from ..models.base import isoformat, utcnow
 from ..pagination import Key, paginate
+
+TEXT_EVENTS = ("comment.created", "comment.updated")
+NEAR = 20  # events read from the comment's last change on, to find the one that holds its text
 
 
 def comment_dict(comment):
@@ -62,18 +75,60 @@ def update_comment(comment, user, body, expected_version=None):
     check_version(comment.version, expected_version)
     _check_body(body)
     if body != comment.body:
-        old = comment.body
+        _redact_earlier_events(comment)
         comment.body = body
         comment.updated_at = utcnow()
         db.session.flush()
         record_event(project, "comment.updated", user.id, {
-            "issue_id": comment.issue_id, "comment": comment_dict(comment), "changes": {"body": [old, body]}})
+            "issue_id": comment.issue_id, "comment": comment_dict(comment), "changes": {"body": True}})
     db.session.commit()
     return comment
 
 
 def delete_comment(comment, user):
     project = _require_author_or_maintainer(comment, user)
-    record_event(project, "comment.deleted", user.id, {"issue_id": comment.issue_id, "comment": comment_dict(comment)})
+    _redact_earlier_events(comment)
+    record_event(project, "comment.deleted", user.id,
+                 {"issue_id": comment.issue_id, "comment": _without_body(comment_dict(comment))})
     db.session.delete(comment)
     db.session.commit()
+
+
+def _without_body(comment):
+    return {name: value for name, value in comment.items() if name != "body"}
+
+
+def _redact_earlier_events(comment):
+    """Take the body out of the event that holds ``comment``'s text (before it changes).
+
+    Only the latest event of a comment holds its text (migration 0002 made it so for the
+    events recorded before), and it was recorded in the transaction that last changed the
+    comment, just after its ``updated_at``: so it is among the first events from then on,
+    read through the ``(project_id, at)`` index (5-8 ms on PostgreSQL with 100,000 events
+    after it). Should it not be there, every event since the comment was made is searched,
+    which parses each one's JSON (about 1 s for those 100,000). The rewrite commits with
+    the comment's next event, which moves the project's content stamp, so no cached feed
+    page outlives it."""
+    text_events = select(Event.id, Event.data).where(Event.project_id == comment.project_id,
+                                                     Event.type.in_(TEXT_EVENTS))
+    near = db.session.execute(text_events.where(Event.at >= comment.updated_at)
+                              .order_by(Event.at).limit(NEAR)).all()
+    holders = [(event_id, data) for event_id, data in near if data["comment"]["id"] == comment.id]
+    if not holders:
+        holders = db.session.execute(text_events.where(
+            Event.at >= comment.created_at, Event.data["comment"]["id"].as_integer() == comment.id)).all()
+    for event_id, data in holders:
+        redacted = _redacted(data)
+        if redacted != data:
+            db.session.execute(update(Event).where(Event.id == event_id).values(data=redacted))
+
+
+def _redacted(data):
+    """A comment event's ``data`` without the comment's text: no ``comment.body``, and
+    changes as flags (events recorded before redaction had ``[old, new]``)."""
+    if "body" not in data["comment"] and not isinstance(data.get("changes", {}).get("body"), list):
+        return data
+    redacted = {**data, "comment": _without_body(data["comment"]), "redacted": True}
+    if "changes" in data:
+        redacted["changes"] = {field: True for field in data["changes"]}
+    return redacted

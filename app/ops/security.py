@@ -22,20 +22,18 @@ def allowed_origins(app=None):
 
 
 def socket_origin_check(app):
-    """For Socket.IO: a browser may connect from the app's own origin (as the client sees it,
-    through a proxy's ``X-Forwarded-Proto``/``-Host``) and from the ``CORS_ORIGINS`` ones.
-    Clients that send no ``Origin`` (not browsers) are not asked."""
+    """For Socket.IO: a browser may connect from the app's own origin and from the
+    ``CORS_ORIGINS`` ones. The own origin is the scheme and host of the request as the
+    client saw them: behind ``TRUSTED_PROXIES``, ProxyFix has already put the proxy's
+    ``X-Forwarded-Proto``/``-Host`` there; anyone else's forwarded headers count for
+    nothing. Clients that send no ``Origin`` (not browsers) are not asked."""
     listed = allowed_origins(app)
 
     def allowed(origin, environ):
         if origin is None:
             return True
-        scheme, host = environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST", "")
-        seen = {f"{scheme}://{host}"}
-        if "HTTP_X_FORWARDED_PROTO" in environ or "HTTP_X_FORWARDED_HOST" in environ:
-            scheme = environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip()
-            seen.add(f"{scheme}://{environ.get('HTTP_X_FORWARDED_HOST', host).split(',')[0].strip()}")
-        return origin.rstrip("/") in seen | listed
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin.rstrip("/") in listed | {own}
 
     return allowed
 

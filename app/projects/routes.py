@@ -4,7 +4,8 @@ from ..auth.tokens import current_user
 from ..http import etag, if_match_version
 from ..pagination import PageArgs, page_schema
 from . import bp, service
-from .schemas import MemberInput, MemberOutput, ProjectInput, ProjectOutput, ProjectPatch
+from .schemas import (MemberInput, MemberInvite, MemberInviteOutput, MemberOutput, ProjectInput, ProjectOutput,
+                      ProjectPatch)
 
 ProjectPage = page_schema(ProjectOutput, "ProjectPage")
 MemberPage = page_schema(MemberOutput, "MemberPage")
@@ -64,11 +65,29 @@ def list_members(args, key):
     return page
 
 
+@bp.route("/<string:key>/members", methods=["POST"])
+@bp.arguments(MemberInvite)
+@bp.response(202, MemberInviteOutput)
+def invite_member(data, key):
+    """Add a member by e-mail, or change their role (maintainers).
+
+    The answer is the same whether or not the address has an account, so it tells nothing
+    about who uses Beacon: a user with that e-mail shows in the member list afterwards.
+    Counts against `RATE_LIMIT_MEMBERS`."""
+    user = current_user()
+    service.invite_member(load_project(key, user), user, data["email"], data["role"])
+    return data, 202
+
+
 @bp.route("/<string:key>/members/<int:user_id>", methods=["PUT"])
 @bp.arguments(MemberInput)
 @bp.response(200, MemberOutput)
 def set_member(data, key, user_id):
-    """Add a member, or change a member's role."""
+    """Add a member, or change a member's role (maintainers).
+
+    Only users the caller can already see (who share a project with them; admins: anyone)
+    can be added by id; any other id is 404, as an id of nobody. Add others by e-mail.
+    Counts against `RATE_LIMIT_MEMBERS`."""
     user = current_user()
     membership = service.set_member(load_project(key, user), user, user_id, data["role"])
     return service.member_dict(membership)

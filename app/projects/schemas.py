@@ -1,5 +1,5 @@
 """Request and response schemas for projects and members."""
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..models.projects import ROLES
 from ..schemas import Input, Timestamp
@@ -36,5 +36,29 @@ class MemberInput(Input):
 class MemberOutput(Schema):
     user_id = fields.Integer()
     name = fields.String()
+    email = fields.String()
+    role = fields.String()
+
+
+class MemberInvite(Input):
+    """Whom to add, by something the caller knows of them: an ``email`` today (a ``handle``
+    will join it); exactly one is given."""
+
+    IDENTIFIERS = ("email",)
+
+    email = fields.Email(validate=validate.Length(max=254), metadata={
+        "description": "The e-mail address of the user to add (any case)."})
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+    @validates_schema
+    def one_identifier(self, data, **_kwargs):
+        given = [name for name in self.IDENTIFIERS if name in data]
+        if len(given) != 1:
+            raise ValidationError(f"Give exactly one of: {', '.join(self.IDENTIFIERS)}.", "_schema")
+
+
+class MemberInviteOutput(Schema):
+    """What was asked, and nothing about whether such a user exists."""
+
     email = fields.String()
     role = fields.String()

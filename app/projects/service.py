@@ -1,5 +1,15 @@
-"""Projects and memberships: each change commits with its event."""
-from sqlalchemy import delete, select
+"""Projects and memberships: each change commits with its event.
+
+Adding a member never tells the caller about a user they could not already see. By id
+(``set_member``), only users who share a project with the caller (anyone, for admins) can
+be added; any other id answers exactly as an id of nobody, after the same one query. By
+e-mail (``invite_member``), anyone can be added, and the answer is the same whether or not
+the address has an account: the caller learns only what the member list then shows, for
+an address they already knew. Both count against ``RATE_LIMIT_MEMBERS`` per caller, so
+neither can be used to sweep ids or guess addresses.
+"""
+from flask import current_app
+from sqlalchemy import delete, exists, select
 
 from ..audit import record_audit
 from ..auth.permissions import readable_project_ids, require_project_role, role_in
@@ -10,6 +20,7 @@ from ..extensions import db
 from ..http import check_version
 from ..models import Membership, Project, User
 from ..models.base import isoformat, utcnow
+from ..ops import limits
 from ..pagination import Key, paginate
 
 
@@ -76,21 +87,50 @@ def list_members(project, limit, cursor):
 
 
 def set_member(project, actor, user_id, role):
-    """Add a member or change their role."""
+    """Add a member or change their role; 404 for a user ``actor`` cannot already see."""
     require_project_role(project, actor, "maintainer")
-    user = db.session.get(User, user_id)
-    if user is None or not user.active:
+    _count_addition(actor)
+    user = db.session.scalar(_visible_user(actor).where(User.id == user_id))
+    if user is None:
         raise not_found("user")
-    membership = db.session.get(Membership, (project.id, user_id))
+    return _set_role(project, actor, user, role)
+
+
+def invite_member(project, actor, email, role):
+    """Add the active user with this e-mail (or change their role) as ``set_member`` does;
+    an address without an active account changes nothing. The caller is told neither."""
+    require_project_role(project, actor, "maintainer")
+    _count_addition(actor)
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower(), User.active))
+    if user is not None:
+        _set_role(project, actor, user, role)
+
+
+def _visible_user(actor):
+    """A select of the active users ``actor`` can already see: admins see everyone, others
+    whoever shares a project with them."""
+    query = select(User).where(User.active)
+    if actor.is_admin:
+        return query
+    shared = select(Membership.project_id).where(Membership.user_id == actor.id)
+    return query.where(exists().where(Membership.user_id == User.id, Membership.project_id.in_(shared)))
+
+
+def _count_addition(actor):
+    limits.hit(current_app.config["RATE_LIMIT_MEMBERS"], "member-additions", f"user:{actor.id}")
+
+
+def _set_role(project, actor, user, role):
+    membership = db.session.get(Membership, (project.id, user.id))
     previous = membership.role if membership else None
     if membership is None:
-        membership = Membership(project_id=project.id, user_id=user_id, role=role)
+        membership = Membership(project_id=project.id, user_id=user.id, role=role)
         db.session.add(membership)
     elif previous == "maintainer" and role != "maintainer":
-        _keep_a_maintainer(project, user_id)
+        _keep_a_maintainer(project, user.id)
     membership.role = role
     if previous != role:
-        data = {"user_id": user_id, "name": user.name, "role": role, "previous_role": previous}
+        data = {"user_id": user.id, "name": user.name, "role": role, "previous_role": previous}
         record_event(project, "member.added", actor.id, data)
         record_audit(actor.id, "member.added" if previous is None else "member.role_changed",
                      "project", project.key, data)

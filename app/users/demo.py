@@ -9,7 +9,7 @@ from ..extensions import db
 from ..issues.service import create_issue, update_issue
 from ..models import Issue, IssueStatusChange, Project, User
 from ..models.base import utcnow
-from ..projects.service import create_project, set_member
+from ..projects.service import create_project, invite_member
 from .service import create_user
 
 PEOPLE = [("ada@demo.beacon", "Ada Lovelace"), ("grace@demo.beacon", "Grace Hopper"),
@@ -37,7 +37,7 @@ def seed_demo(issues_per_project=300, seed=7):
             continue
         project = create_project(users[0], key, name, description)
         for other in users[1:]:
-            set_member(project, users[0], other.id, rng.choice(["member", "member", "maintainer"]))
+            invite_member(project, users[0], other.email, rng.choice(["member", "member", "maintainer"]))
         for _ in range(issues_per_project):
             _seed_issue(rng, project, users, now)
             made += 1

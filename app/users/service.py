@@ -1,6 +1,6 @@
 """Creating users."""
 from ..audit import record_audit
-from ..auth.tokens import hash_password
+from ..auth.passwords import hash_password
 from ..database import add_unique
 from ..extensions import db
 from ..models import User

@@ -80,6 +80,9 @@ const comment = (c) => h("li", { id: `comment-${c.id}`, class: "comment" },
 
 function onEvent(event) {
   const data = event.data;
+  // A comment event whose text was taken out (the comment changed since): a newer event of
+  // that comment, replayed after it, brings its text or its deletion.
+  if (data.redacted) return;
   if (event.type === "issue.updated" && data.issue.id === state.issue.id) {
     state.lastChange = event;
     if (!state.dirty) return fill(data.issue);
