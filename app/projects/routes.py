@@ -61,7 +61,8 @@ def delete_project(key):
 def list_members(args, key):
     project = load_project(key)
     page = service.list_members(project, args["limit"], args["cursor"])
-    page["items"] = [service.member_dict(m) for m in page["items"]]
+    user = current_user()
+    page["items"] = [service.member_dict(m, user) for m in page["items"]]
     return page
 
 
@@ -85,12 +86,11 @@ def invite_member(data, key):
 def set_member(data, key, user_id):
     """Add a member, or change a member's role (maintainers).
 
-    Only users the caller can already see (who share a project with them; admins: anyone)
-    can be added by id; any other id is 404, as an id of nobody. Add others by e-mail.
+    The member's e-mail is shown only to admins and to the member (else `null`).
     Counts against `RATE_LIMIT_MEMBERS`."""
     user = current_user()
     membership = service.set_member(load_project(key, user), user, user_id, data["role"])
-    return service.member_dict(membership)
+    return service.member_dict(membership, user)
 
 
 @bp.route("/<string:key>/members/<int:user_id>", methods=["DELETE"])

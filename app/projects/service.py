@@ -1,15 +1,13 @@
 """Projects and memberships: each change commits with its event.
 
-Adding a member never tells the caller about a user they could not already see. By id
-(``set_member``), only users who share a project with the caller (anyone, for admins) can
-be added; any other id answers exactly as an id of nobody, after the same one query. By
-e-mail (``invite_member``), anyone can be added, and the answer is the same whether or not
-the address has an account: the caller learns only what the member list then shows, for
-an address they already knew. Both count against ``RATE_LIMIT_MEMBERS`` per caller, so
-neither can be used to sweep ids or guess addresses.
+A user's e-mail is shown only to that user and to admins (as GraphQL's ``User.email``):
+member items carry it for them and ``null`` for anyone else, so adding users to a project
+of one's own, by id, never reveals an address. Adding by e-mail (``invite_member``)
+answers the same whether or not the address has an account. Both ways count against
+``RATE_LIMIT_MEMBERS`` per caller, so neither can sweep ids or guess addresses quickly.
 """
 from flask import current_app
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, select
 
 from ..audit import record_audit
 from ..auth.permissions import readable_project_ids, require_project_role, role_in
@@ -76,9 +74,10 @@ def delete_project(project, user):
     broadcast.room_closed(f"project:{project.key}")  # a new project may take the key
 
 
-def member_dict(membership):
-    return {"user_id": membership.user_id, "name": membership.user.name,
-            "email": membership.user.email, "role": membership.role}
+def member_dict(membership, viewer):
+    """A member as ``viewer`` may see it: the e-mail only for themself, and for admins."""
+    email = membership.user.email if viewer.is_admin or viewer.id == membership.user_id else None
+    return {"user_id": membership.user_id, "name": membership.user.name, "email": email, "role": membership.role}
 
 
 def list_members(project, limit, cursor):
@@ -87,11 +86,11 @@ def list_members(project, limit, cursor):
 
 
 def set_member(project, actor, user_id, role):
-    """Add a member or change their role; 404 for a user ``actor`` cannot already see."""
+    """Add an active user as a member, or change their role."""
     require_project_role(project, actor, "maintainer")
     _count_addition(actor)
-    user = db.session.scalar(_visible_user(actor).where(User.id == user_id))
-    if user is None:
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
         raise not_found("user")
     return _set_role(project, actor, user, role)
 
@@ -104,16 +103,6 @@ def invite_member(project, actor, email, role):
     user = db.session.scalar(select(User).where(User.email == email.strip().lower(), User.active))
     if user is not None:
         _set_role(project, actor, user, role)
-
-
-def _visible_user(actor):
-    """A select of the active users ``actor`` can already see: admins see everyone, others
-    whoever shares a project with them."""
-    query = select(User).where(User.active)
-    if actor.is_admin:
-        return query
-    shared = select(Membership.project_id).where(Membership.user_id == actor.id)
-    return query.where(exists().where(Membership.user_id == User.id, Membership.project_id.in_(shared)))
 
 
 def _count_addition(actor):
