@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.backups import restore as restore_module
 from app.backups import service, snapshot
-from app.backups.engine import BackupError, create_backup, repository
+from app.backups.engine import BackupError, code_revision, create_backup, repository
 from app.backups.lock import LOCK_NAME, LockBusy, MaintenanceLock
 from app.backups.restore import restore_backup
 from app.backups.verify import verify_backup
@@ -27,7 +27,8 @@ def test_round_trip_restores_every_table_exactly(app, factory, repo_dir):
     record = service.run_backup(None, "before the changes")
     assert record["status"] == "verified" and record["tables"]["issues"] == len(issues)
     assert record["size_bytes"] > 0 and record["new_bytes"] == record["size_bytes"]
-    assert record["sha256"] and record["engine"] == db.engine.dialect.name and record["schema_revision"] == "0001"
+    assert record["sha256"] and record["engine"] == db.engine.dialect.name
+    assert record["schema_revision"] == code_revision()
 
     factory.issue(project, admin, title="after the backup")
     db.session.execute(User.__table__.update().values(name="renamed"))
@@ -195,9 +196,10 @@ def test_edited_encrypted_manifest_fails_authentication(app, factory, repo_dir, 
 def test_other_schema_revision_is_refused_with_a_clear_message(app, factory, repo_dir, monkeypatch):
     populate(factory)
     record = service.run_backup(None, None)
-    monkeypatch.setattr(restore_module, "code_revision", lambda: "0002_newer")
+    made_at = code_revision()
+    monkeypatch.setattr(restore_module, "code_revision", lambda: "9999_newer")
     before = dump(db)
-    with pytest.raises(BackupError, match="schema revision 0001 and this code is at 0002_newer"):
+    with pytest.raises(BackupError, match=f"schema revision {made_at} and this code is at 9999_newer"):
         restore_backup(record["id"])
     assert dump(db) == before
 

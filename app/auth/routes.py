@@ -3,12 +3,12 @@ from flask import current_app, g, request
 
 from ..errors import Problem
 from ..extensions import db
-from ..models.base import isoformat, utcnow
+from ..models.base import isoformat
 from ..ops import limits
 from ..users.service import user_dict
 from . import bp
 from .schemas import SignInInput, TokenOutput
-from .tokens import authenticate, current_user, issue_token
+from .tokens import authenticate, current_user, issue_token, sign_out
 
 
 def _signin_limits():
@@ -40,7 +40,7 @@ def create_token(data):
 def revoke_token():
     """Sign out: revoke the token of this request."""
     current_user()
-    g.token.revoked_at = utcnow()
+    sign_out(g.token)
     db.session.commit()
     from ..realtime import broadcast
 

@@ -1,9 +1,18 @@
 """Restore a backup: check it whole, take a safety backup, then replace the data in one
-transaction. On any failure the database holds exactly what it held before."""
+transaction. On any failure the database holds exactly what it held before.
+
+Access never comes back with the data: in the same transaction, the sign-outs,
+revocations and changes of ``active`` and ``is_admin`` made since the backup are applied
+again (``auth/access_changes.py``), and the restore says which tokens and users lost
+access, for the caller to close their sockets once it has committed.
+"""
 import logging
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import inspect
 
+from ..auth import access_changes
 from ..bulk import write_rows
 from ..extensions import db
 from . import catalog
@@ -17,7 +26,15 @@ from .verify import model_tables
 
 log = logging.getLogger(__name__)
 
-KEPT = {"audit_log", "backups"}  # these keep running on through a restore
+KEPT = {"audit_log", "backups", "access_changes"}  # these keep running on through a restore
+# Access changes are re-applied from this long before the backup was queued: clocks of two
+# machines may disagree by that much, and re-applying one the backup holds changes nothing.
+CLOCK_MARGIN = timedelta(minutes=5)
+
+
+class Restored(NamedTuple):
+    safety_backup: str | None
+    access_ended: access_changes.AccessEnded
 
 
 def restored_tables():
@@ -51,8 +68,18 @@ def ensure_schema():
         upgrade()
 
 
+def reapply_since(manifest):
+    """When access changes start to matter for this backup: a margin before it was queued
+    (None, all of them, when the manifest does not say when)."""
+    try:
+        return datetime.fromisoformat(manifest["created_at"].rstrip("Z")) - CLOCK_MARGIN
+    except (KeyError, AttributeError, TypeError, ValueError):
+        return None
+
+
 def restore_backup(backup_id, *, safety=True):
-    """Replace the application's data with the backup's; return the safety backup's id."""
+    """Replace the application's data with the backup's; return ``Restored``: the safety
+    backup's id and what access the restore ended."""
     repo, seal = repository(), sealer()
     db.session.commit()  # end the caller's transaction: on SQLite it holds the write lock
     ensure_schema()
@@ -68,6 +95,7 @@ def restore_backup(backup_id, *, safety=True):
         db.session.commit()  # the session must hold no table locks while TRUNCATE waits for them
         try:
             with db.engine.begin() as connection:
+                before = access_changes.live_tokens(connection)
                 clear_tables(connection, every)
                 put_back = suspend_constraints(connection, every)
                 for table in tables:
@@ -77,9 +105,13 @@ def restore_backup(backup_id, *, safety=True):
                         write_rows(connection, table, entry["columns"], fix(rows))
                 put_back()
                 reset_sequences(connection, every)
+                restored = access_changes.live_tokens(connection)
+                reapplied = access_changes.reapply(connection, reapply_since(manifest))
+                ended = access_changes.ended_by_restore(before, restored, access_changes.live_tokens(connection),
+                                                        reapplied)
                 lock.check()  # still ours: nobody took over while we stalled
         except Exception as error:
             log.exception("restore of %s failed and was rolled back", backup_id)
             raise BackupError(f"restore of {backup_id} failed and changed nothing: {one_line(error)}") from error
-    return safety_id
+    return Restored(safety_id, ended)
 

@@ -1,6 +1,7 @@
 """Backup operations as plain functions: the routes, the CLI and the RQ jobs call these.
 
-Each one audits what it did; making and restoring a backup are announced to admins.
+Each one audits what it did; making and restoring a backup are announced to admins, and
+a restore closes the sockets of the tokens and users whose access it ended.
 """
 from flask import current_app
 from sqlalchemy import select
@@ -72,13 +73,25 @@ def run_verify(backup_id, actor_id=None):
 
 
 def run_restore(backup_id, actor_id=None):
-    """Restore a backup (after a safety backup); audit and announce it."""
-    safety_id = restore_backup(backup_id)
+    """Restore a backup (after a safety backup); audit and announce it, and close the
+    sockets whose access it ended."""
+    restored = restore_backup(backup_id)
     record = catalog.record_dict(get_backup(backup_id))
-    record_audit(actor_id, "backup.restore", "backup", backup_id, {"safety_backup": safety_id})
+    record_audit(actor_id, "backup.restore", "backup", backup_id, {"safety_backup": restored.safety_backup})
     db.session.commit()
+    _end_sockets(restored.access_ended)  # first: a deactivated admin hears of the restore no more
     broadcast.to_admins("backup.restored", record)
-    return {"restored": backup_id, "safety_backup": safety_id}
+    return {"restored": backup_id, "safety_backup": restored.safety_backup}
+
+
+def _end_sockets(ended):
+    """Tell every server process which sockets lost their access in the restore."""
+    for user_id in sorted(ended.users):
+        broadcast.user_deactivated(user_id)
+    for token_id, user_id in ended.tokens:
+        broadcast.token_revoked(token_id, user_id)
+    for user_id in sorted(ended.admins):
+        broadcast.admin_changed(user_id)
 
 
 def prune_plan():

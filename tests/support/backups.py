@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 KEY_A = base64.b64encode(b"a" * 32).decode()
 KEY_B = base64.b64encode(b"b" * 32).decode()
-KEPT = {"audit_log", "backups", "alembic_version"}
+KEPT = {"audit_log", "backups", "access_changes", "alembic_version"}
 
 
 @pytest.fixture
