@@ -9,14 +9,15 @@ from .repository import RepositoryError, check_backup_id, check_chunk_name
 MAX_CHUNK_BYTES = 512 * 1024 * 1024  # a decompressed chunk larger than this is not ours
 
 
-def load_manifest(repository, sealer, backup_id):
-    """Return ``(manifest, sha256)``; raise BackupIntegrityError if it is damaged or forged."""
+def load_manifest(repository, sealer, backup_id, allow_unsigned=False):
+    """Return ``(manifest, sha256)``; raise BackupIntegrityError if it is damaged or forged
+    (UnauthenticatedBackup if nothing authenticates it, unless ``allow_unsigned``)."""
     check_backup_id(backup_id)
     try:
         data = repository.read_manifest(backup_id)
     except RepositoryError as error:
         raise BackupIntegrityError(str(error)) from None
-    manifest, digest = sealer.open_manifest(data)
+    manifest, digest = sealer.open_manifest(data, allow_unsigned)
     _check_shape(manifest, backup_id)
     return manifest, digest
 

@@ -41,10 +41,10 @@ def restored_tables():
     return [t for t in application_tables() if t.name not in KEPT]
 
 
-def check_restorable(repo, seal, backup_id):
+def check_restorable(repo, seal, backup_id, allow_unsigned=False):
     """Return the manifest if the backup can be restored here; raise BackupError if not."""
     try:
-        manifest, _digest = load_manifest(repo, seal, backup_id)
+        manifest, _digest = load_manifest(repo, seal, backup_id, allow_unsigned)
     except (BackupIntegrityError, RepositoryError) as error:
         raise BackupError(f"backup {backup_id} cannot be restored: {error}") from None
     expected = code_revision()
@@ -77,14 +77,15 @@ def reapply_since(manifest):
         return None
 
 
-def restore_backup(backup_id, *, safety=True):
+def restore_backup(backup_id, *, safety=True, allow_unsigned=False):
     """Replace the application's data with the backup's; return ``Restored``: the safety
-    backup's id and what access the restore ended."""
+    backup's id and what access the restore ended. A backup whose manifest is not
+    authenticated is refused unless ``allow_unsigned``."""
     repo, seal = repository(), sealer()
     db.session.commit()  # end the caller's transaction: on SQLite it holds the write lock
     ensure_schema()
     with maintenance(repo, "restore") as lock:
-        manifest = check_restorable(repo, seal, backup_id)
+        manifest = check_restorable(repo, seal, backup_id, allow_unsigned)
         catalog.sync(repo)
         safety_id = None
         if safety:
