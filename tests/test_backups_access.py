@@ -70,7 +70,8 @@ def test_admin_rights_taken_after_the_backup_stay_taken(app, client, factory, re
     first, second, promoted = factory.admin("First"), factory.admin("Second"), factory.user("Promoted")
     headers = bearer(factory.token(first))
     record = service.run_backup(None, None)
-    assert client.patch(f"/api/v1/admin/users/{second.id}", json={"is_admin": False}, headers=headers).status_code == 200
+    assert client.patch(f"/api/v1/admin/users/{second.id}", json={"is_admin": False},
+                        headers=headers).status_code == 200
     assert client.patch(f"/api/v1/admin/users/{promoted.id}", json={"is_admin": True},
                         headers=headers).status_code == 200
 
