@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app.backups import service
 from app.extensions import db
 from app.models import AccessChange, User
-from tests.support.backups import repo_dir
+from tests.support.backups import plant_backup, repo_dir
 from tests.support.factory import PASSWORD
 from tests.support.sockets import realtime
 
@@ -78,6 +78,21 @@ def test_admin_rights_taken_after_the_backup_stay_taken(app, client, factory, re
     service.run_restore(record["id"])
     assert user_flags(second.id) == {"active": True, "is_admin": False}
     assert user_flags(promoted.id) == {"active": True, "is_admin": True}  # granted after the backup: granted still
+
+
+def test_a_backup_restored_as_unsigned_gets_revocations_again_but_no_grant(app, client, factory, repo_dir):
+    """Its user ids may name other people (another installation's backup): only what takes
+    access away is applied again."""
+    admin, promoted, leaving = factory.admin("Admin"), factory.user("Promoted"), factory.user("Leaving")
+    headers, leaving_token = bearer(factory.token(admin)), factory.token(leaving)
+    unsigned = plant_backup(repo_dir, service.run_backup(None, None)["id"], "someone@elsewhere.test")
+    assert client.patch(f"/api/v1/admin/users/{promoted.id}", json={"is_admin": True},
+                        headers=headers).status_code == 200
+    assert client.delete("/api/v1/auth/tokens/current", headers=bearer(leaving_token)).status_code == 204
+
+    service.run_restore(unsigned, allow_unsigned=True)
+    assert user_flags(promoted.id)["is_admin"] is False
+    assert answers(client, leaving_token) == 401
 
 
 def test_restore_by_a_worker_refuses_revoked_access_and_closes_its_sockets(app, factory, repo_dir, realtime,

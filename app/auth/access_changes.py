@@ -41,9 +41,10 @@ class Reapplied(NamedTuple):
     admin_changed: set
 
 
-def reapply(connection, since):
+def reapply(connection, since, grants=True):
     """Re-apply to the restored users and tokens the changes made at or after ``since``
-    (all of them when None), on ``connection``, in the restore's transaction."""
+    (all of them when None), on ``connection``, in the restore's transaction. Without
+    ``grants``, only what takes access away."""
     table = AccessChange.__table__
     query = select(table.c.change, table.c.user_id, table.c.token_hash, table.c.at).order_by(table.c.id)
     if since is not None:
@@ -54,7 +55,7 @@ def reapply(connection, since):
             one_token.append({"hash": token_hash, "at": at})
         elif change == TOKENS_REVOKED:
             all_tokens.append({"user": user_id, "at": at})
-        else:
+        elif grants or not FLAG_CHANGES[change][1]:
             flags[FLAG_CHANGES[change][0], user_id] = FLAG_CHANGES[change][1]
     tokens, users = ApiToken.__table__, User.__table__
     if one_token:

@@ -3,7 +3,7 @@ import json
 
 import zstandard
 
-from .crypto import BackupIntegrityError
+from .crypto import BackupIntegrityError, UnauthenticatedBackup
 from .repository import RepositoryError, check_backup_id, check_chunk_name
 
 MAX_CHUNK_BYTES = 512 * 1024 * 1024  # a decompressed chunk larger than this is not ours
@@ -20,6 +20,17 @@ def load_manifest(repository, sealer, backup_id, allow_unsigned=False):
     manifest, digest = sealer.open_manifest(data, allow_unsigned)
     _check_shape(manifest, backup_id)
     return manifest, digest
+
+
+def load_restorable_manifest(repository, sealer, backup_id, allow_unsigned):
+    """Return ``(manifest, authenticated)``: a manifest nothing authenticates only when
+    ``allow_unsigned`` (else UnauthenticatedBackup), and damaged ones never."""
+    try:
+        return load_manifest(repository, sealer, backup_id)[0], True
+    except UnauthenticatedBackup:
+        if not allow_unsigned:
+            raise
+    return load_manifest(repository, sealer, backup_id, allow_unsigned=True)[0], False
 
 
 def _check_shape(manifest, backup_id):

@@ -4,7 +4,9 @@ transaction. On any failure the database holds exactly what it held before.
 Access never comes back with the data: in the same transaction, the sign-outs,
 revocations and changes of ``active`` and ``is_admin`` made since the backup are applied
 again (``auth/access_changes.py``), and the restore says which tokens and users lost
-access, for the caller to close their sockets once it has committed.
+access, for the caller to close their sockets once it has committed. A backup restored
+as unsigned may come from another installation, whose user ids name other people: only
+revocations are applied again to it, never a grant.
 """
 import logging
 from datetime import datetime, timedelta
@@ -15,11 +17,12 @@ from sqlalchemy import inspect
 from ..auth import access_changes
 from ..bulk import write_rows
 from ..extensions import db
+from ..models.base import utcnow
 from . import catalog
 from .crypto import BackupIntegrityError
 from .engine import BackupError, code_revision, create_backup, maintenance, one_line, repository, sealer
 from .load import clear_tables, datetime_fixer, reset_sequences, suspend_constraints
-from .reader import check_all_chunks, iter_table_chunks, load_manifest
+from .reader import check_all_chunks, iter_table_chunks, load_restorable_manifest
 from .repository import RepositoryError
 from .snapshot import application_tables
 from .verify import model_tables
@@ -33,6 +36,7 @@ CLOCK_MARGIN = timedelta(minutes=5)
 
 
 class Restored(NamedTuple):
+    """What a restore did: the safety backup's id, and whose access it ended."""
     safety_backup: str | None
     access_ended: access_changes.AccessEnded
 
@@ -42,9 +46,10 @@ def restored_tables():
 
 
 def check_restorable(repo, seal, backup_id, allow_unsigned=False):
-    """Return the manifest if the backup can be restored here; raise BackupError if not."""
+    """Return ``(manifest, authenticated)`` if the backup can be restored here; raise
+    BackupError if not."""
     try:
-        manifest, _digest = load_manifest(repo, seal, backup_id, allow_unsigned)
+        manifest, authenticated = load_restorable_manifest(repo, seal, backup_id, allow_unsigned)
     except (BackupIntegrityError, RepositoryError) as error:
         raise BackupError(f"backup {backup_id} cannot be restored: {error}") from None
     expected = code_revision()
@@ -57,7 +62,7 @@ def check_restorable(repo, seal, backup_id, allow_unsigned=False):
         check_all_chunks(repo, seal, manifest)
     except (BackupIntegrityError, RepositoryError) as error:
         raise BackupError(f"backup {backup_id} cannot be restored: {error}") from None
-    return manifest
+    return manifest, authenticated
 
 
 def ensure_schema():
@@ -69,10 +74,10 @@ def ensure_schema():
 
 
 def reapply_since(manifest):
-    """When access changes start to matter for this backup: a margin before it was queued
-    (None, all of them, when the manifest does not say when)."""
+    """When access changes start to matter for this backup: a margin before it was queued,
+    or before now if it says it is newer (None, all of them, when it does not say when)."""
     try:
-        return datetime.fromisoformat(manifest["created_at"].rstrip("Z")) - CLOCK_MARGIN
+        return min(datetime.fromisoformat(manifest["created_at"].rstrip("Z")), utcnow()) - CLOCK_MARGIN
     except (KeyError, AttributeError, TypeError, ValueError):
         return None
 
@@ -85,7 +90,7 @@ def restore_backup(backup_id, *, safety=True, allow_unsigned=False):
     db.session.commit()  # end the caller's transaction: on SQLite it holds the write lock
     ensure_schema()
     with maintenance(repo, "restore") as lock:
-        manifest = check_restorable(repo, seal, backup_id, allow_unsigned)
+        manifest, authenticated = check_restorable(repo, seal, backup_id, allow_unsigned)
         catalog.sync(repo)
         safety_id = None
         if safety:
@@ -107,7 +112,7 @@ def restore_backup(backup_id, *, safety=True, allow_unsigned=False):
                 put_back()
                 reset_sequences(connection, every)
                 restored = access_changes.live_tokens(connection)
-                reapplied = access_changes.reapply(connection, reapply_since(manifest))
+                reapplied = access_changes.reapply(connection, reapply_since(manifest), grants=authenticated)
                 ended = access_changes.ended_by_restore(before, restored, access_changes.live_tokens(connection),
                                                         reapplied)
                 lock.check()  # still ours: nobody took over while we stalled
