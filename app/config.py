@@ -78,6 +78,7 @@ class Config:
         self.BACKUP_SCHEDULE = env.get("BACKUP_SCHEDULE", "0 * * * *")
         self.BACKUP_RETENTION = env.get("BACKUP_RETENTION", "hourly=24,daily=7,weekly=4,monthly=12")
         self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        self.METRICS_CACHE_SECONDS = float(env.get("METRICS_CACHE_SECONDS", 5))
         self.RATE_LIMIT_SIGNIN = env.get("RATE_LIMIT_SIGNIN", "10/minute;100/minute")
         self.SIGNIN_BACKOFF_MAX_SECONDS = float(env.get("SIGNIN_BACKOFF_MAX_SECONDS", 2))
         self.RATE_LIMIT_MEMBERS = env.get("RATE_LIMIT_MEMBERS", "30/minute;300/day")

@@ -19,6 +19,7 @@ def configure_engine(engine):
     if getattr(engine, "_beacon_configured", False):
         return
     engine._beacon_configured = True
+    engine.hide_parameters = True  # a failed statement's message (logged) must not carry its values
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     elif engine.dialect.name == "postgresql":

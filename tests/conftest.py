@@ -60,6 +60,7 @@ def test_config(database_url, **overrides):
         "SOCKETIO_MESSAGE_QUEUE": None,
         "EMBEDDED_WORKER": False,
         "ANALYTICS_CACHE_SECONDS": 0,
+        "METRICS_CACHE_SECONDS": 0,
         "RATE_LIMIT_SIGNIN": "1000/minute;1000/minute",
         "RATE_LIMIT_MEMBERS": "100000/minute",
         "RATE_LIMIT_API": "100000/minute",  # tests that test the limit set their own

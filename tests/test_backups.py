@@ -9,13 +9,12 @@ from sqlalchemy import select
 
 from app.backups import restore as restore_module
 from app.backups import service, snapshot
-from app.backups.engine import BackupError, create_backup, repository
+from app.backups.engine import BackupError, code_revision, create_backup, repository
 from app.backups.lock import LOCK_NAME, LockBusy, MaintenanceLock
 from app.backups.restore import restore_backup
 from app.backups.verify import verify_backup
 from app.extensions import db
 from app.models import Backup, Issue, User
-from tests.conftest import scalar
 from tests.support.backups import (KEY_A, KEY_B, chunk_path, dump, flip_byte, manifest_path, populate,
                                    read_manifest, repo_dir, table_chunk)
 
@@ -29,7 +28,7 @@ def test_round_trip_restores_every_table_exactly(app, factory, repo_dir):
     assert record["status"] == "verified" and record["tables"]["issues"] == len(issues)
     assert record["size_bytes"] > 0 and record["new_bytes"] == record["size_bytes"]
     assert record["sha256"] and record["engine"] == db.engine.dialect.name
-    assert record["schema_revision"] == scalar("SELECT version_num FROM alembic_version")
+    assert record["schema_revision"] == code_revision()
 
     factory.issue(project, admin, title="after the backup")
     db.session.execute(User.__table__.update().values(name="renamed"))
@@ -114,15 +113,16 @@ def test_truncated_edited_or_escaping_manifest_is_refused(app, factory, repo_dir
     else:
         issues = next(t for t in document["manifest"]["tables"] if t["name"] == "issues")
         issues["rows"] += 1
-        if damage == "escape":  # a forger who also fixes the checksum still cannot leave the repository
+        if damage == "escape":  # a forger who also fixes the checksum cannot leave the repository,
+            # even in a backup restored as unsigned
             issues["chunks"][0]["hash"] = "../../../../etc/passwd"
-            document["auth"]["value"] = hashlib.sha256(canonical(document["manifest"])).hexdigest()
+            document["auth"] = {"type": "sha256", "value": hashlib.sha256(canonical(document["manifest"])).hexdigest()}
         Path(path).write_text(json.dumps(document))
     before = dump(db)
     result = verify_backup(record["id"])
-    assert result["ok"] is False and message in result["error"]
+    assert result["ok"] is False and (message if damage != "escape" else "not authenticated") in result["error"]
     with pytest.raises(BackupError, match=message):
-        restore_backup(record["id"])
+        restore_backup(record["id"], allow_unsigned=True)  # damage is refused even then
     assert dump(db) == before
 
 
@@ -197,10 +197,10 @@ def test_edited_encrypted_manifest_fails_authentication(app, factory, repo_dir, 
 def test_other_schema_revision_is_refused_with_a_clear_message(app, factory, repo_dir, monkeypatch):
     populate(factory)
     record = service.run_backup(None, None)
+    made_at = code_revision()
     monkeypatch.setattr(restore_module, "code_revision", lambda: "9999_newer")
     before = dump(db)
-    revisions = f"schema revision {record['schema_revision']} and this code is at 9999_newer"
-    with pytest.raises(BackupError, match=revisions):
+    with pytest.raises(BackupError, match=f"schema revision {made_at} and this code is at 9999_newer"):
         restore_backup(record["id"])
     assert dump(db) == before
 

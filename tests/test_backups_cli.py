@@ -80,12 +80,14 @@ def test_catalog_is_rebuilt_from_the_repository_when_the_table_is_emptied(app, r
 
 
 def test_list_verify_restore_work_onto_a_missing_database(app, factory, repo_dir, tmp_path):
-    """The repository describes itself: a new SQLite file gets the schema and the data."""
+    """The repository describes itself: a new SQLite file gets the schema and the data (the
+    installation's SECRET_KEY, which authenticates its backups, is kept apart from its database)."""
     populate(factory)
     record = service.run_backup(None, "to carry over")
     target = tmp_path / "gone" / "beacon.db"
     target.parent.mkdir()
-    env = {"DATABASE_URL": f"sqlite:///{target}", "BACKUP_DIR": str(repo_dir), "BEACON_INSTANCE_PATH": str(tmp_path)}
+    env = {"DATABASE_URL": f"sqlite:///{target}", "BACKUP_DIR": str(repo_dir), "BEACON_INSTANCE_PATH": str(tmp_path),
+           "SECRET_KEY": app.config["SECRET_KEY"]}
 
     listed = flask(["backup", "list"], env)
     assert listed.returncode == 0, listed.stderr

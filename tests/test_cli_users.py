@@ -34,3 +34,30 @@ def test_demo_data_only_through_seed_demo(runner):
     assert db.session.scalar(select(func.count(Issue.id))) == 40
     resolved = db.session.scalar(select(func.count(Issue.id)).where(Issue.resolved_at.is_not(None)))
     assert 0 < resolved < 40
+
+
+def demo_users():
+    return db.session.scalar(select(func.count(User.id)).where(User.email.like("%@demo.beacon")))
+
+
+def test_seed_demo_fills_a_new_installation_once(runner):
+    """`make run` creates the first admin, then `seed-demo` (the README's order); a second
+    seed-demo finds data and refuses."""
+    assert runner.invoke(args=["users", "ensure-admin"]).exit_code == 0
+    assert runner.invoke(args=["seed-demo", "--issues", "3"]).exit_code == 0
+    assert demo_users() == 4
+    again = runner.invoke(args=["seed-demo", "--issues", "3"])
+    assert again.exit_code == 1 and "not empty" in again.output
+    assert db.session.scalar(select(func.count(Issue.id))) == 6
+
+
+def test_seed_demo_refuses_a_database_with_data(runner, factory):
+    """Demo users have a known password: they must never land in a database in use."""
+    owner = factory.admin()
+    factory.user()
+    refused = runner.invoke(args=["seed-demo", "--issues", "3"])
+    assert refused.exit_code == 1 and refused.output.startswith("error: the database is not empty")
+    assert refused.output.count("\n") == 1
+    factory.project(owner, "OPS")
+    assert runner.invoke(args=["seed-demo", "--issues", "3"]).exit_code == 1
+    assert demo_users() == 0 and db.session.scalar(select(func.count(Project.id))) == 1

@@ -6,6 +6,7 @@ cannot deactivate their own account (409: another admin must): Beacon always kee
 from sqlalchemy import func, or_, select
 
 from ..audit import record_audit
+from ..auth import access_changes
 from ..auth.tokens import revoke_user_tokens
 from ..errors import conflict, not_found
 from ..extensions import db
@@ -60,6 +61,7 @@ def update_user(actor, user_id, changes, expected_version=None):
     for field, (_old, new) in diff.items():
         setattr(user, field, new)
         record_audit(actor.id, ACTIONS[(field, new)], "user", user.id, {"email": user.email, field: [_old, new]})
+        access_changes.record_flag(user.id, field, new)  # so that a restore does not undo it
     deactivated = diff.get("active") == [True, False]
     if deactivated:
         revoke_user_tokens(user.id)

@@ -3,11 +3,11 @@ from flask import g, request
 
 from ..errors import Problem
 from ..extensions import db
-from ..models.base import isoformat, utcnow
+from ..models.base import isoformat
 from ..users.service import user_dict
 from . import bp, throttle
 from .schemas import SignInInput, TokenOutput
-from .tokens import authenticate, current_user, issue_token
+from .tokens import authenticate, current_user, issue_token, sign_out
 
 
 @bp.route("/tokens", methods=["POST"])
@@ -35,7 +35,7 @@ def create_token(data):
 def revoke_token():
     """Sign out: revoke the token of this request."""
     current_user()
-    g.token.revoked_at = utcnow()
+    sign_out(g.token)
     db.session.commit()
     from ..realtime import broadcast
 

@@ -12,6 +12,7 @@ from ..errors import Problem
 from ..extensions import db
 from ..models import ApiToken, User
 from ..models.base import utcnow
+from . import access_changes
 from .passwords import DUMMY_HASH, check_password
 
 
@@ -70,13 +71,23 @@ def resolve_token(plain):
     return row if is_live(row, plain) else None
 
 
+def sign_out(token):
+    """Revoke one token, and remember it where a restore does not reach."""
+    token.revoked_at = utcnow()
+    access_changes.record(access_changes.TOKEN_REVOKED, token.user_id, at=token.revoked_at,
+                          token_hash=token.token_hash)
+
+
 def revoke_user_tokens(user_id):
-    """Revoke every live token of a user (deactivation, restore)."""
+    """Revoke every live token of a user (deactivation), and remember it where a restore
+    does not reach."""
+    now = utcnow()
     db.session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .values(revoked_at=now)
     )
+    access_changes.record(access_changes.TOKENS_REVOKED, user_id, at=now)
 
 
 def bearer_token():

@@ -2,7 +2,9 @@
 
 The repository is the truth. Rows missing from the table (an empty or new database) are
 rebuilt from the manifests and their verify outcomes; with no database at all, records
-are read from the repository alone.
+are read from the repository alone. A verify outcome is believed only for a manifest that
+checks out (authenticated, intact): anyone who can write the repository can write an
+outcome too, and a planted backup must never count as verified.
 """
 import json
 from datetime import datetime
@@ -12,7 +14,10 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Backup
 from ..models.base import isoformat, utcnow
+from .crypto import BackupIntegrityError
+from .engine import BackupError, chunk_bytes, sealer
 from .lock import is_held
+from .reader import load_manifest
 from .repository import RepositoryError
 
 INTERRUPTED = "the process making this backup stopped before it finished"
@@ -45,12 +50,14 @@ def peek_manifest(repository, backup_id):
 
 def row_from_repository(repository, backup_id):
     """Build a catalog row from a manifest and its latest verify outcome."""
-    from .engine import chunk_bytes
-
     manifest, manifest_bytes = peek_manifest(repository, backup_id)
     state = repository.read_state(backup_id)
     if manifest is None:
         return Backup(id=backup_id, status="corrupt", error="the manifest cannot be read", tables={})
+    try:
+        load_manifest(repository, sealer(), backup_id)
+    except (BackupIntegrityError, BackupError) as error:
+        state = {"status": "corrupt", "error": str(error)[:2000]}
     status = state.get("status") or "failed"
     return Backup(
         id=backup_id, status=status, created_at=_parse_time(manifest.get("created_at")) or utcnow(),

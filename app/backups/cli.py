@@ -81,14 +81,20 @@ def verify_command(backup_id):
 @backup_cli.command("restore")
 @click.argument("backup_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def restore_command(backup_id, yes):
-    """Restore a backup (after a safety backup); works onto an empty or missing database."""
+@click.option("--unsigned", is_flag=True,
+              help="Restore even if the backup's manifest is not authenticated (made by another installation or an "
+                   "older Beacon, or planted in BACKUP_DIR): only a backup whose origin you trust.")
+def restore_command(backup_id, yes, unsigned):
+    """Restore a backup (after a safety backup); works onto an empty or missing database.
+
+    A backup is authenticated by BACKUP_ENCRYPTION_KEY, or else by SECRET_KEY: one made by
+    another installation restores with that installation's key, or with --unsigned."""
     if not yes:
         click.confirm(f"Replace all data with backup {backup_id}?", abort=True)
     try:
         if not repository().has_manifest(backup_id):
             _fail(RepositoryError(f"backup {backup_id} is not in the repository"))
-        result = service.run_restore(backup_id)
+        result = service.run_restore(backup_id, allow_unsigned=unsigned)
     except (*FAILURES, SQLAlchemyError) as error:
         _fail(error)
     click.echo(f"{backup_id} restored (safety backup {result['safety_backup']})")

@@ -29,8 +29,9 @@ def repository():
 
 
 def sealer():
+    """The configured encryption key, and ``SECRET_KEY`` to sign manifests when there is none."""
     try:
-        return Sealer(parse_key(current_app.config.get("BACKUP_ENCRYPTION_KEY")))
+        return Sealer(parse_key(current_app.config.get("BACKUP_ENCRYPTION_KEY")), current_app.config["SECRET_KEY"])
     except ValueError as error:
         raise BackupError(str(error)) from None
 

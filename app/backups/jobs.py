@@ -15,8 +15,8 @@ def verify_job(backup_id, actor_id=None):
 
 
 @in_app_context
-def restore_job(backup_id, actor_id=None):
-    return service.run_restore(backup_id, actor_id)
+def restore_job(backup_id, actor_id=None, allow_unsigned=False):
+    return service.run_restore(backup_id, actor_id, allow_unsigned)
 
 
 @in_app_context

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 
-from .repository import write_atomic
+from .repository import FILE_MODE, FOLDER_MODE, write_atomic
 
 LOCK_NAME = "maintenance.json"
 DEFAULT_TTL = 60.0
@@ -40,7 +40,7 @@ class MaintenanceLock:
 
     def acquire(self, wait=0.0):
         """Take the lock, waiting up to ``wait`` seconds; raise LockBusy if it stays held."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         deadline = time.monotonic() + wait
         while True:
             if self._try_create() or self._try_take_over():
@@ -55,7 +55,7 @@ class MaintenanceLock:
 
     def _try_create(self):
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         except FileExistsError:
             return False
         with os.fdopen(fd, "w") as handle:

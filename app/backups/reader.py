@@ -3,22 +3,34 @@ import json
 
 import zstandard
 
-from .crypto import BackupIntegrityError
+from .crypto import BackupIntegrityError, UnauthenticatedBackup
 from .repository import RepositoryError, check_backup_id, check_chunk_name
 
 MAX_CHUNK_BYTES = 512 * 1024 * 1024  # a decompressed chunk larger than this is not ours
 
 
-def load_manifest(repository, sealer, backup_id):
-    """Return ``(manifest, sha256)``; raise BackupIntegrityError if it is damaged or forged."""
+def load_manifest(repository, sealer, backup_id, allow_unsigned=False):
+    """Return ``(manifest, sha256)``; raise BackupIntegrityError if it is damaged or forged
+    (UnauthenticatedBackup if nothing authenticates it, unless ``allow_unsigned``)."""
     check_backup_id(backup_id)
     try:
         data = repository.read_manifest(backup_id)
     except RepositoryError as error:
         raise BackupIntegrityError(str(error)) from None
-    manifest, digest = sealer.open_manifest(data)
+    manifest, digest = sealer.open_manifest(data, allow_unsigned)
     _check_shape(manifest, backup_id)
     return manifest, digest
+
+
+def load_restorable_manifest(repository, sealer, backup_id, allow_unsigned):
+    """Return ``(manifest, authenticated)``: a manifest nothing authenticates only when
+    ``allow_unsigned`` (else UnauthenticatedBackup), and damaged ones never."""
+    try:
+        return load_manifest(repository, sealer, backup_id)[0], True
+    except UnauthenticatedBackup:
+        if not allow_unsigned:
+            raise
+    return load_manifest(repository, sealer, backup_id, allow_unsigned=True)[0], False
 
 
 def _check_shape(manifest, backup_id):

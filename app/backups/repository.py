@@ -8,7 +8,8 @@ Layout under ``BACKUP_DIR``::
     locks/                     the maintenance lock (lock.py)
 
 Names are checked against strict patterns before any path is built, so nothing read
-from a manifest or a URL can point outside the repository.
+from a manifest or a URL can point outside the repository. Folders are made 0700 and
+files 0600: the rows inside are the whole database, password hashes included.
 """
 import ctypes
 import hashlib
@@ -20,6 +21,7 @@ from pathlib import Path
 
 CHUNK_NAME = re.compile(r"^[0-9a-f]{64}$")
 BACKUP_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{4}$")
+FOLDER_MODE, FILE_MODE = 0o700, 0o600
 
 
 class RepositoryError(Exception):
@@ -64,7 +66,7 @@ def write_atomic(path, data, *, sync=True):
     """Write ``data`` to ``path`` via a temporary file, fsync and rename."""
     path = Path(path)
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    with open(tmp, "wb") as handle:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as handle:
         handle.write(data)
         if sync:
             handle.flush()
@@ -84,8 +86,9 @@ class Repository:
         self._unsynced = set()
 
     def ensure(self):
+        self.root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         for directory in (self.chunks, self.manifests, self.state, self.locks):
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=FOLDER_MODE, exist_ok=True)
         return self
 
     # chunks
@@ -102,7 +105,7 @@ class Repository:
         path = self.chunk_path(name)
         if path.exists():
             return name, 0
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(mode=FOLDER_MODE, exist_ok=True)
         # Chunks are fsynced as a whole by sync_chunks() before the manifest names them.
         write_atomic(path, data, sync=False)
         self._unsynced.add(path)
@@ -186,7 +189,7 @@ class Repository:
         return self.state / f"{check_backup_id(backup_id)}.json"
 
     def write_state(self, backup_id, state):
-        self.state.mkdir(parents=True, exist_ok=True)
+        self.state.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         write_atomic(self.state_path(backup_id), json.dumps(state, sort_keys=True).encode())
 
     def read_state(self, backup_id):

@@ -88,11 +88,13 @@ def verify_backup(backup_id):
 @bp.arguments(RestoreInput)
 @bp.response(202, JobStarted)
 def restore_backup(data, backup_id):
-    """Queue a restore; ``confirm`` must repeat the backup's id."""
+    """Queue a restore; ``confirm`` must repeat the backup's id. A backup this installation
+    cannot authenticate (another's, or planted) also needs ``allow_unsigned``."""
     admin = require_admin()
     row = service.get_backup(backup_id)
     if data["confirm"] != row.id:
         raise validation_error({"confirm": ["Type the backup's id to confirm the restore."]})
     service.require_restorable(row)
-    job = jobs.enqueue(jobs.restore_job, row.id, admin.id, job_type="backup.restore")
+    service.require_authenticated(row.id, data["allow_unsigned"])
+    job = jobs.enqueue(jobs.restore_job, row.id, admin.id, data["allow_unsigned"], job_type="backup.restore")
     return {"job_id": job.id, "backup": record_dict(row)}, 202

@@ -12,6 +12,9 @@ class BackupInput(Input):
 
 class RestoreInput(Input):
     confirm = fields.String(required=True, validate=validate.Length(max=64))
+    allow_unsigned = StrictBoolean(load_default=False, metadata={
+        "description": "Restore even a backup whose manifest is not authenticated (made by another installation "
+                       "or an older Beacon, or planted in the repository): only one whose origin you trust."})
 
 
 class PruneInput(Input):

@@ -1,20 +1,23 @@
 """Backup operations as plain functions: the routes, the CLI and the RQ jobs call these.
 
-Each one audits what it did; making and restoring a backup are announced to admins.
+Each one audits what it did; making and restoring a backup are announced to admins, and
+a restore closes the sockets of the tokens and users whose access it ended.
 """
 from flask import current_app
 from sqlalchemy import select
 
 from ..audit import record_audit
-from ..errors import conflict, not_found
+from ..errors import conflict, not_found, validation_error
 from ..extensions import db
 from ..models import Backup
 from ..models.base import isoformat, utcnow
 from ..pagination import Key, paginate
 from ..realtime import broadcast
 from . import catalog, retention
-from .engine import BackupError, create_backup, maintenance, repository
+from .crypto import BackupIntegrityError, UnauthenticatedBackup
+from .engine import BackupError, create_backup, maintenance, repository, sealer
 from .lock import LockBusy, is_held
+from .reader import load_manifest
 from .restore import restore_backup
 from .schemas import STATUSES
 from .verify import verify_backup
@@ -71,14 +74,27 @@ def run_verify(backup_id, actor_id=None):
     return result
 
 
-def run_restore(backup_id, actor_id=None):
-    """Restore a backup (after a safety backup); audit and announce it."""
-    safety_id = restore_backup(backup_id)
+def run_restore(backup_id, actor_id=None, allow_unsigned=False):
+    """Restore a backup (after a safety backup); audit and announce it, and close the
+    sockets whose access it ended. ``allow_unsigned``: see ``restore_backup``."""
+    restored = restore_backup(backup_id, allow_unsigned=allow_unsigned)
     record = catalog.record_dict(get_backup(backup_id))
-    record_audit(actor_id, "backup.restore", "backup", backup_id, {"safety_backup": safety_id})
+    record_audit(actor_id, "backup.restore", "backup", backup_id,
+                 {"safety_backup": restored.safety_backup, "allow_unsigned": allow_unsigned})
     db.session.commit()
+    _end_sockets(restored.access_ended)  # first: a deactivated admin hears of the restore no more
     broadcast.to_admins("backup.restored", record)
-    return {"restored": backup_id, "safety_backup": safety_id}
+    return {"restored": backup_id, "safety_backup": restored.safety_backup}
+
+
+def _end_sockets(ended):
+    """Tell every server process which sockets lost their access in the restore."""
+    for user_id in sorted(ended.users):
+        broadcast.user_deactivated(user_id)
+    for token_id, user_id in ended.tokens:
+        broadcast.token_revoked(token_id, user_id)
+    for user_id in sorted(ended.admins):
+        broadcast.admin_changed(user_id)
 
 
 def prune_plan():
@@ -181,6 +197,19 @@ def require_restorable(row):
     if row.status not in ("verified", "corrupt", "failed") or not repository().has_manifest(row.id):
         raise conflict("The backup is not complete and cannot be restored.")
     require_unlocked()
+
+
+def require_authenticated(backup_id, allow_unsigned):
+    """422 (on ``allow_unsigned``) when nothing authenticates the backup's manifest and the
+    admin did not say to restore it anyway. Damage is left to the restore to report."""
+    if allow_unsigned:
+        return
+    try:
+        load_manifest(repository(), sealer(), backup_id)
+    except UnauthenticatedBackup as error:
+        raise validation_error({"allow_unsigned": [f"The backup cannot be trusted: {error}."]}) from None
+    except (BackupIntegrityError, BackupError):
+        pass  # damaged, or a key that does not parse: the restore job says which
 
 
 def require_unlocked():

@@ -5,9 +5,9 @@ from .batches import Batch, BatchResult
 from .events import Event
 from .issues import Comment, Issue, IssueLabel, IssueStatusChange
 from .projects import Membership, Project
-from .users import ApiToken, User
+from .users import AccessChange, ApiToken, User
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Backup", "Batch", "BatchResult", "Comment", "Event",
+    "AccessChange", "ApiToken", "AuditEntry", "Backup", "Batch", "BatchResult", "Comment", "Event",
     "Issue", "IssueLabel", "IssueStatusChange", "Membership", "Project", "User",
 ]

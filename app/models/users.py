@@ -1,6 +1,6 @@
-"""Users and their API tokens."""
+"""Users, their API tokens, and the changes of their access that outlive restores."""
 from ..extensions import db
-from .base import utcnow
+from .base import BigId, utcnow
 
 
 class User(db.Model):
@@ -28,3 +28,18 @@ class ApiToken(db.Model):
     revoked_at = db.Column(db.DateTime)
 
     user = db.relationship(User)
+
+
+class AccessChange(db.Model):
+    """One sign-out, revocation, deactivation, reactivation or change of admin rights.
+
+    Kept through restores, as the audit log is: a restore re-applies the ones made after
+    its backup (``auth/access_changes.py``).
+    """
+    __tablename__ = "access_changes"
+
+    id = db.Column(BigId, primary_key=True)
+    at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
+    user_id = db.Column(db.Integer, nullable=False)  # no foreign key: the row outlives users and restores
+    change = db.Column(db.String(32), nullable=False)
+    token_hash = db.Column(db.String(64))  # the token a sign-out revoked

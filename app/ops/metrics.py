@@ -5,9 +5,15 @@ backups from the database, queue depth and failed jobs from RQ in Redis, so any 
 answers for the whole deployment. The one per-process figure is the open Socket.IO
 connections of the process that answers (labelled with its ``process``): scrape each
 server process, or sum them.
+
+An answer is reused for ``METRICS_CACHE_SECONDS`` (5) by the process that made it, and
+scrapes arriving while one is being made wait for it: without ``METRICS_TOKEN`` anyone
+who reaches /metrics may scrape it, and each fresh answer runs database and Redis queries.
 """
 import hmac
 import logging
+import threading
+import time
 
 from flask import Response, current_app, request
 from prometheus_client import CollectorRegistry, generate_latest
@@ -118,6 +124,23 @@ def _registry(app):
     return per_app(app, "beacon_metrics", make)
 
 
+class _Cache:
+    """The latest answer of this process and when it was made."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.body, self.made = None, 0.0
+
+
+def _exposition(app):
+    """The metrics text, made at most once per ``METRICS_CACHE_SECONDS``."""
+    cache = per_app(app, "beacon_metrics_cache", _Cache)
+    with cache.lock:
+        if cache.body is None or time.monotonic() - cache.made >= app.config["METRICS_CACHE_SECONDS"]:
+            cache.body, cache.made = generate_latest(_registry(app)), time.monotonic()
+        return cache.body
+
+
 def _check_token():
     expected = current_app.config.get("METRICS_TOKEN")
     if not expected:
@@ -131,5 +154,4 @@ def _check_token():
 @bp.route("/metrics")
 def metrics():
     _check_token()
-    body = generate_latest(_registry(current_app._get_current_object()))
-    return Response(body, content_type=CONTENT_TYPE_LATEST)
+    return Response(_exposition(current_app._get_current_object()), content_type=CONTENT_TYPE_LATEST)

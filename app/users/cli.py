@@ -5,6 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from ..errors import Problem
+from .demo import NotEmpty, seed_demo
 from .service import create_user
 
 users_cli = AppGroup("users", help="Manage users.")
@@ -37,8 +38,12 @@ def ensure_admin_command():
 @click.command("seed-demo")
 @click.option("--issues", default=300, show_default=True, help="Issues per project.")
 def seed_demo_command(issues):
-    """Fill the database with demo users, two projects, issues, history and comments."""
-    from .demo import seed_demo
+    """Fill a new installation with demo users, two projects, issues, history and comments.
 
-    summary = seed_demo(issues)
+    Refuses a database with data in it (any project, or users besides the first admin):
+    the demo users' password is published."""
+    try:
+        summary = seed_demo(issues)
+    except NotEmpty as error:
+        sys.exit(f"error: {error}")
     click.echo(summary)

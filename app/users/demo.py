@@ -1,8 +1,10 @@
-"""Demo data, only ever written by ``flask seed-demo``."""
+"""Demo data, only ever written by ``flask seed-demo``, and only into a new installation:
+the demo users all have the same published password, so in a database in use they would
+be accounts anyone can sign in to."""
 import random
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..comments.service import create_comment
 from ..extensions import db
@@ -21,20 +23,29 @@ LABELS = ("bug", "feature", "ux", "backend", "frontend", "docs")
 FLOW = ("in_progress", "resolved", "closed")
 
 
-def _user(email, name):
-    user = db.session.scalar(select(User).where(User.email == email))
-    return user or create_user(email, name, "demo-password")
+class NotEmpty(Exception):
+    """The database holds data of its own; demo data must not mix with it."""
+
+
+def require_new_installation():
+    """Raise NotEmpty unless the database has no project and no user but the first admin
+    (``make run`` creates one before anyone can run seed-demo)."""
+    users = db.session.scalar(select(func.count(User.id)))
+    projects = db.session.scalar(select(func.count(Project.id)))
+    if projects or users > 1:
+        raise NotEmpty(f"the database is not empty ({users} users, {projects} projects): seed-demo fills only a "
+                       "new installation, since every demo user has the same known password")
 
 
 def seed_demo(issues_per_project=300, seed=7):
-    """Create demo users, two projects and their issues; return a one-line summary."""
+    """Create demo users, two projects and their issues in a new installation; return a
+    one-line summary. Raises NotEmpty when the database holds data already."""
+    require_new_installation()
     rng = random.Random(seed)
-    users = [_user(email, name) for email, name in PEOPLE]
+    users = [create_user(email, name, "demo-password") for email, name in PEOPLE]
     now = utcnow()
     made = 0
     for key, name, description in PROJECTS:
-        if db.session.scalar(select(Project).where(Project.key == key)):
-            continue
         project = create_project(users[0], key, name, description)
         for other in users[1:]:
             invite_member(project, users[0], other.email, rng.choice(["member", "member", "maintainer"]))

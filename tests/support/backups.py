@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 KEY_A = base64.b64encode(b"a" * 32).decode()
 KEY_B = base64.b64encode(b"b" * 32).decode()
-KEPT = {"audit_log", "backups", "alembic_version"}
+KEPT = {"audit_log", "backups", "access_changes", "alembic_version"}
 
 
 @pytest.fixture
@@ -79,6 +79,41 @@ def flip_byte(path, offset=20):
         byte = handle.read(1)
         handle.seek(offset)
         handle.write(bytes([byte[0] ^ 0xFF]))
+
+
+def plant_backup(repo, source_id, email):
+    """What anyone who can write ``BACKUP_DIR`` can do: copy a real backup under a newer id,
+    with an admin of their own added to its users (the password of the first user's row),
+    and give it a manifest carrying only a SHA-256 of itself. Returns the new id."""
+    import hashlib
+
+    import zstandard
+
+    from app.backups.crypto import FORMAT, canonical
+
+    manifest = read_manifest(repo, source_id)["manifest"]
+    users = next(t for t in manifest["tables"] if t["name"] == "users")
+    chunk = users["chunks"][-1]
+    with open(chunk_path(repo, chunk["hash"]), "rb") as handle:
+        body = json.loads(zstandard.ZstdDecompressor().decompress(handle.read()))
+    columns = body["columns"]
+    row = list(body["rows"][0])
+    row[columns.index("id")] = max(r[columns.index("id")] for r in body["rows"]) + 1
+    row[columns.index("email")], row[columns.index("is_admin")], row[columns.index("active")] = email, True, True
+    body["rows"].append(row)
+    data = zstandard.ZstdCompressor().compress(json.dumps(body).encode())
+    name = hashlib.sha256(data).hexdigest()
+    os.makedirs(os.path.dirname(chunk_path(repo, name)), exist_ok=True)
+    with open(chunk_path(repo, name), "wb") as handle:
+        handle.write(data)
+    chunk.update(hash=name, bytes=len(data), rows=chunk["rows"] + 1)
+    users["rows"] += 1
+    manifest["id"] = planted = source_id[:-4] + "ffff"
+    document = {"format": FORMAT, "manifest": manifest,
+                "auth": {"type": "sha256", "value": hashlib.sha256(canonical(manifest)).hexdigest()}}
+    with open(manifest_path(repo, planted), "w") as handle:
+        json.dump(document, handle)
+    return planted
 
 
 WORDS = ("login page broken crash export report slow query cache timeout user admin button "
