@@ -16,13 +16,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "app" / "web" / "static" / "vendor"
+VENDORED = ("socket.io.esm.min.js", "chart.umd.min.js", "marked.esm.js", "purify.es.mjs")
 
 
 def launch(playwright):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
-    if not (VENDOR / "socket.io.esm.min.js").exists():
-        pytest.fail("browser libraries are missing: run `make assets`")
+    missing = [name for name in VENDORED if not (VENDOR / name).exists()]
+    if missing:
+        pytest.fail(f"browser libraries {missing} are missing: run `make assets`")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
