@@ -129,13 +129,11 @@ export class BoardData {
     return known ? known.issue : null;
   }
 
-  // Show the page's own change at once; return what to put back if the server refuses it.
+  // Show the page's own change at once (the server's answer or refusal follows).
   change(id, fields) {
     const known = this.records.get(id);
-    const before = known.issue;
-    known.issue = { ...before, ...fields };
+    known.issue = { ...known.issue, ...fields };
     this.pinned.add(id);
-    return before;
   }
 
   // The server's answer to the page's change (newer than what the page showed).
@@ -146,10 +144,11 @@ export class BoardData {
     }
   }
 
-  // Put back what `change` replaced, unless newer data came meanwhile.
-  revert(id, before) {
+  // Put back the status the server has (`server`: the issue as it last confirmed it),
+  // unless newer data came meanwhile.
+  revert(id, server) {
     const known = this.records.get(id);
-    if (known && known.issue.version === before.version) known.issue = { ...known.issue, status: before.status };
+    if (known && known.issue.version === server.version) known.issue = { ...known.issue, status: server.status };
   }
 
   // The last change another user made to an issue, as far as this page saw.
