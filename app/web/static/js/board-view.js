@@ -16,10 +16,6 @@ export class BoardView {
     this.viewers = new Map(); // issue id -> [member]
     this.lists = {};
     this.parts = {};
-    // A column's "Load more" loads by itself once scrolled into view (smooth scrolling of long columns).
-    this.observer = new IntersectionObserver((entries) => {
-      for (const entry of entries) if (entry.isIntersecting) onMore(entry.target.dataset.status);
-    });
     root.replaceChildren(...STATUSES.map((status) => this.column(status)));
   }
 
@@ -50,9 +46,14 @@ export class BoardView {
       e.preventDefault();
       this.onDrop(id, status);
     });
-    this.observer.observe(more);
+    // "Load more" loads by itself as it nears the column's scrolled view: long columns
+    // scroll on without a click, and hold only the pages scrolled through.
+    const scroll = section.querySelector(".scroll");
+    const near = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && this.onMore(status),
+      { root: scroll, rootMargin: "0px 0px 400px 0px" });
+    near.observe(more);
     this.lists[status] = list;
-    this.parts[status] = { count, empty, more, section };
+    this.parts[status] = { count, empty, more, section, near };
     return section;
   }
 
@@ -69,6 +70,14 @@ export class BoardView {
     count.textContent = column.shown ? `${issues.length}${column.complete ? "" : "+"}` : "filtered out";
     empty.hidden = !column.shown || issues.length > 0 || !column.complete;
     more.hidden = !column.shown || column.complete;
+  }
+
+  // After a page came: if "Load more" is still near the view, it loads the next one too
+  // (observing again reports where it is now).
+  recheck(status) {
+    const { more, near } = this.parts[status];
+    near.unobserve(more);
+    near.observe(more);
   }
 
   // The card of an issue: made again only when its issue or the people on it changed.

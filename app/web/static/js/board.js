@@ -36,8 +36,13 @@ function keepInUrl() {
   $(listView ? "#view-list" : "#view-board").setAttribute("aria-current", "page");
 }
 
+// The filters from the URL; an assignee is named once the members are read.
 function restoreFilters() {
   const params = new URLSearchParams(location.search);
+  const assignee = params.get("assignee_id");
+  if (assignee && !$(`#f-assignee option[value="${CSS.escape(assignee)}"]`)) {
+    $("#f-assignee").append(h("option", { value: assignee }, `user #${assignee}`));
+  }
   for (const el of filters.elements) if (params.has(el.name)) el.value = params.get(el.name);
 }
 
@@ -66,37 +71,51 @@ async function catchUp(seq) {
   state.data.catchUp(events);
 }
 
-// Load a column's first page, or (`more`) its next one.
-async function loadColumn(status, more = false) {
+// A page of a column's issues with the current filters, and the seq it shows.
+async function fetchColumn(status, cursor) {
+  const params = query({ status, limit: PAGE });
+  if (cursor) params.set("cursor", cursor);
+  const response = await api(`/projects/${key}/issues?${params}`);
+  return { page: response.data, seq: seqOf(response) };
+}
+
+// Load a column's next page (its first ones come with the board).
+async function loadMore(status) {
   const data = state.data;
   const column = data.columns[status];
-  if (!column.shown || column.loading || (more && column.complete)) return null;
+  if (!column.shown || column.loading || column.complete || !column.cursor) return;
   column.loading = true;
   try {
-    const params = query({ status, limit: PAGE });
-    if (more) params.set("cursor", column.cursor);
-    const response = await api(`/projects/${key}/issues?${params}`);
-    if (data !== state.data) return null; // the filters changed meanwhile
-    const seq = seqOf(response);
-    data.takePage(status, response.data, seq);
+    const { page, seq } = await fetchColumn(status, column.cursor);
+    if (data !== state.data) return; // the filters changed meanwhile
+    data.takePage(status, page, seq);
     await catchUp(seq);
     render(STATUSES);
-    return seq;
   } finally {
     column.loading = false;
+    if (data === state.data) state.view.recheck(status);
   }
 }
 
-// (Re)load the board with the current filters; return the lowest seq its columns show.
-async function loadBoard() {
+// (Re)load the board with the current filters: a page of each column at once, drawn
+// once `ready` (the members, for the avatars) is there too. Return the lowest seq the
+// columns show (null if one could not say), which live events then follow from.
+async function loadBoard(ready = null) {
   keepInUrl();
-  state.data = new BoardData(Object.fromEntries(query()));
+  const data = new BoardData(Object.fromEntries(query()));
+  state.data = data;
+  const shown = STATUSES.filter((status) => data.columns[status].shown);
+  const [pages] = await Promise.all([Promise.all(shown.map((status) => fetchColumn(status))), ready]);
+  if (data !== state.data) return null; // the filters changed meanwhile
+  shown.forEach((status, i) => data.takePage(status, pages[i].page, pages[i].seq));
+  const seqs = pages.map((p) => p.seq);
+  const lowest = seqs.includes(null) ? null : Math.min(...seqs);
+  await catchUp(lowest);
   render();
-  const seqs = await Promise.all(STATUSES.map((status) => loadColumn(status)));
-  const shown = seqs.filter((seq, i) => state.data.columns[STATUSES[i]].shown);
   performance.mark("beacon:board-shown");
   $("#board").dataset.loaded = "true";
-  return shown.includes(null) ? null : Math.min(...shown);
+  for (const status of shown) state.view.recheck(status);
+  return lowest;
 }
 
 function onEvent(event) {
@@ -171,41 +190,47 @@ async function start() {
   restoreFilters();
   // connect() gives the one socket of the page, however often start() runs.
   const socket = connect((status) => { $("#live-status").textContent = status === "live" ? "Live" : `Live updates ${status}…`; });
-  let project;
-  let people;
-  try {
-    [project, people] = await Promise.all([api(`/projects/${key}`), listAll(`/projects/${key}/members`)]);
-  } catch (err) {
-    if (err.status === 0) return setTimeout(start, 2000); // the server is unreachable: try again
-    return failed(err);
-  }
-  $("#project-title").textContent = project.data.name;
-  document.title = `${project.data.name} · Beacon`;
-  for (const m of people) {
-    members.set(m.user_id, m.name);
-    $("#f-assignee").append(h("option", { value: m.user_id }, m.name));
-  }
-  restoreFilters(); // now that the assignee options exist
+  // The project, its members and (on the board) the columns are read together.
+  const project = api(`/projects/${key}`);
+  const people = listAll(`/projects/${key}/members`).then((found) => {
+    for (const m of found) {
+      members.set(m.user_id, m.name);
+      const option = $(`#f-assignee option[value="${m.user_id}"]`) || $("#f-assignee").appendChild(h("option", { value: m.user_id }));
+      option.textContent = m.name;
+    }
+  });
+  const named = project.then(({ data }) => {
+    $("#project-title").textContent = data.name;
+    document.title = `${data.name} · Beacon`;
+  });
   if (listView) {
     $("#list").hidden = false;
     keepInUrl();
     state.list = new IssueList(key, members, query);
+    try {
+      await Promise.all([named, people]);
+    } catch (err) {
+      if (err.status === 0) return setTimeout(start, 2000); // the server is unreachable: try again
+      return failed(err);
+    }
     state.list.load();
     return joinRoom(socket, null);
   }
   $("#board").hidden = false;
-  state.view = new BoardView($("#columns"), {
-    members, onMore: (status) => loadColumn(status, true).catch(failed), onDrop: (id, status) => mover.move(id, status),
-  });
-  const mover = new Mover({
-    data: () => state.data, render, say, fail, userId: user.id, nameOf: (id) => members.get(id) || `user #${id}`,
-  });
-  bindBoardKeys(mover);
+  if (!state.view) { // once, however often start() runs
+    const mover = new Mover({
+      data: () => state.data, render, say, fail, userId: user.id, nameOf: (id) => members.get(id) || `user #${id}`,
+    });
+    state.view = new BoardView($("#columns"), {
+      members, onMore: (status) => loadMore(status).catch(failed), onDrop: (id, status) => mover.move(id, status),
+    });
+    bindBoardKeys(mover);
+  }
   let seq;
   try {
-    seq = await loadBoard();
+    [seq] = await Promise.all([loadBoard(people), named]);
   } catch (err) {
-    if (err.status === 0) return setTimeout(start, 2000);
+    if (err.status === 0) return setTimeout(start, 2000); // the server is unreachable: try again
     return failed(err);
   }
   return joinRoom(socket, seq);
