@@ -60,15 +60,16 @@ function render(statuses = STATUSES) {
   if (focused) state.view.focus(Number(focused.dataset.issueId));
 }
 
-// Bring data read at `seq` up to the events the page has applied since (kept, or re-read).
+// Bring data read at `seq` up to the events the page has applied since (kept, or re-read);
+// return the statuses whose columns that changed.
 async function catchUp(seq) {
   const applied = state.room ? state.room.lastSeq : null;
-  if (seq === null || applied === null || applied <= seq) return;
+  if (seq === null || applied === null || applied <= seq) return [];
   let events = state.data.since(seq);
   if (events === null) {
     events = (await listAll(`/projects/${key}/events?after_seq=${seq}`, applied - seq)).filter((e) => e.seq <= applied);
   }
-  state.data.catchUp(events);
+  return [...state.data.catchUp(events)];
 }
 
 // A page of a column's issues with the current filters, and the seq it shows.
@@ -89,8 +90,7 @@ async function loadMore(status) {
     const { page, seq } = await fetchColumn(status, column.cursor);
     if (data !== state.data) return; // the filters changed meanwhile
     data.takePage(status, page, seq);
-    await catchUp(seq);
-    render(STATUSES);
+    render([status, ...await catchUp(seq)]); // a page holds one column's issues
   } finally {
     column.loading = false;
     if (data === state.data) state.view.recheck(status);
