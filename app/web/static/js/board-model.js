@@ -36,13 +36,14 @@ export function matches(issue, filters) {
 }
 
 export class BoardData {
-  constructor(filters) {
+  // `previous`: the data this replaces (other filters): its deletions and events still hold.
+  constructor(filters, previous = null) {
     this.filters = filters;
     this.order = comparator(filters.sort || "-created_at");
     this.records = new Map(); // issue id -> {issue, seq}
-    this.gone = new Set(); // deleted issue ids
-    this.pinned = new Set(); // moved here by this page: shown even beyond a column's loaded range
-    this.log = []; // recent events, oldest first
+    this.gone = previous ? previous.gone : new Set(); // deleted issue ids
+    this.pinned = new Set(); // moved or created by this page: shown even beyond a column's loaded range
+    this.log = previous ? previous.log : []; // recent events, oldest first
     this.columns = Object.fromEntries(STATUSES.map((status) => [status, {
       status, shown: !filters.status || filters.status === status, cursor: null, complete: false, boundary: null,
     }]));
@@ -62,6 +63,12 @@ export class BoardData {
     const known = this.records.get(issue.id);
     const newer = !known || (seq !== null ? seq > known.seq : issue.version > known.issue.version);
     if (newer) this.records.set(issue.id, { issue, seq: seq ?? (known ? known.seq : 0) });
+  }
+
+  // An issue this page created: shown at once (its event confirms it, at a newer seq).
+  added(issue) {
+    this.take({ ...issue, comment_count: 0 }, null);
+    this.pinned.add(issue.id);
   }
 
   // Apply one event; return the statuses whose columns changed.
@@ -97,10 +104,11 @@ export class BoardData {
     return [known.issue.status];
   }
 
-  // The kept events after `seq`, or null if the log no longer reaches back that far.
-  since(seq) {
-    if (this.log.length && this.log[0].seq > seq + 1) return null;
-    return this.log.filter((event) => event.seq > seq);
+  // The kept events after `seq` up to `upTo`, or null if the log does not reach back that far.
+  since(seq, upTo) {
+    if (seq >= upTo) return [];
+    if (!this.log.length || this.log[0].seq > seq + 1) return null;
+    return this.log.filter((event) => event.seq > seq && event.seq <= upTo);
   }
 
   // Re-apply events to data read before them (a list page at `seq`).

@@ -16,12 +16,13 @@ const key = location.pathname.split("/").pop();
 const filters = $("#filters");
 const listView = new URLSearchParams(location.search).get("view") === "list";
 const members = new Map();
-const state = { data: null, view: null, list: null, room: null, generation: 0 };
+const state = { data: null, view: null, list: null, room: null };
 
-// The filters as query parameters (and `extra` ones), as the list API takes them.
+// The filters as query parameters (and `extra` ones), as the list API takes them; the
+// default order goes without saying.
 function query(extra = {}) {
   const params = new URLSearchParams();
-  for (const [name, value] of new FormData(filters)) if (value) params.set(name, value);
+  for (const [name, value] of new FormData(filters)) if (value && !(name === "sort" && value === "-created_at")) params.set(name, value);
   for (const [name, value] of Object.entries(extra)) params.set(name, value);
   return params;
 }
@@ -34,6 +35,13 @@ function keepInUrl() {
   $("#view-board").href = `${location.pathname}${filtersOnly ? `?${filtersOnly}` : ""}`;
   $("#view-list").href = `${location.pathname}?${query({ view: "list" })}`;
   $(listView ? "#view-list" : "#view-board").setAttribute("aria-current", "page");
+}
+
+// A member's name for the avatars, and as an assignee to filter by.
+function addMember(id, name) {
+  members.set(id, name);
+  const option = $(`#f-assignee option[value="${id}"]`) || $("#f-assignee").appendChild(h("option", { value: id }));
+  option.textContent = name;
 }
 
 // The filters from the URL; an assignee is named once the members are read.
@@ -65,7 +73,7 @@ function render(statuses = STATUSES) {
 async function catchUp(seq) {
   const applied = state.room ? state.room.lastSeq : null;
   if (seq === null || applied === null || applied <= seq) return [];
-  let events = state.data.since(seq);
+  let events = state.data.since(seq, applied);
   if (events === null) {
     events = (await listAll(`/projects/${key}/events?after_seq=${seq}`, applied - seq)).filter((e) => e.seq <= applied);
   }
@@ -102,7 +110,7 @@ async function loadMore(status) {
 // columns show (null if one could not say), which live events then follow from.
 async function loadBoard(ready = null) {
   keepInUrl();
-  const data = new BoardData(Object.fromEntries(query()));
+  const data = new BoardData(Object.fromEntries(query()), state.data);
   state.data = data;
   const shown = STATUSES.filter((status) => data.columns[status].shown);
   const [pages] = await Promise.all([Promise.all(shown.map((status) => fetchColumn(status))), ready]);
@@ -119,6 +127,7 @@ async function loadBoard(ready = null) {
 }
 
 function onEvent(event) {
+  if (event.type === "member.added") addMember(event.data.user_id, event.data.name);
   if (state.list) return state.list.onEvent(event);
   const before = event.data && event.data.issue ? state.data.issue(event.data.issue.id) : null;
   const changed = state.data.apply(event);
@@ -192,13 +201,7 @@ async function start() {
   const socket = connect((status) => { $("#live-status").textContent = status === "live" ? "Live" : `Live updates ${status}…`; });
   // The project, its members and (on the board) the columns are read together.
   const project = api(`/projects/${key}`);
-  const people = listAll(`/projects/${key}/members`).then((found) => {
-    for (const m of found) {
-      members.set(m.user_id, m.name);
-      const option = $(`#f-assignee option[value="${m.user_id}"]`) || $("#f-assignee").appendChild(h("option", { value: m.user_id }));
-      option.textContent = m.name;
-    }
-  });
+  const people = listAll(`/projects/${key}/members`).then((found) => found.forEach((m) => addMember(m.user_id, m.name)));
   const named = project.then(({ data }) => {
     $("#project-title").textContent = data.name;
     document.title = `${data.name} · Beacon`;
@@ -282,8 +285,7 @@ $("#issue-form").addEventListener("submit", async (e) => {
     flash(`Created ${data.key}.`);
     if (state.list) state.list.reload();
     else {
-      state.data.take({ ...data, comment_count: 0 }, null); // its event confirms it (a newer seq)
-      state.data.pinned.add(data.id);
+      state.data.added(data);
       render([data.status]);
     }
   } catch (err) {

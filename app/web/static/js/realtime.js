@@ -62,7 +62,7 @@ export class Room {
       disconnect: () => { this.joined = false; },
     };
     for (const type of EVENT_TYPES) this.handlers[type] = (event) => this.deliver(event);
-    for (const [name_, handler] of Object.entries(this.handlers)) socket.on(name_, handler);
+    for (const [event, handler] of Object.entries(this.handlers)) socket.on(event, handler);
     if (socket.connected) this.join();
   }
 
@@ -109,7 +109,7 @@ export class Room {
 
   close() {
     this.closed = true;
-    for (const [name, handler] of Object.entries(this.handlers)) this.socket.off(name, handler);
+    for (const [event, handler] of Object.entries(this.handlers)) this.socket.off(event, handler);
     this.socket.emit("leave", { room: this.name });
   }
 
@@ -195,14 +195,14 @@ export class Presence {
   }
 
   // Avatars (initials, full name as the accessible name) and "X is typing…".
-  render(avatarsEl, typingEl, selfId, only = () => true) {
-    const members = [...this.members.values()].filter(only).sort((a, b) => a.name.localeCompare(b.name));
+  render(avatarsEl, typingEl, selfId) {
+    const members = [...this.members.values()].sort((a, b) => a.name.localeCompare(b.name));
     avatarsEl.replaceChildren(...members.map((m) => h("li", {
       class: `avatar${m.user_id === selfId ? " me" : ""}${m.state && m.state.status === "typing" ? " typing" : ""}`,
       title: m.user_id === selfId ? `${m.name} (you)` : m.name, "aria-label": m.name, dataset: { userId: m.user_id },
     }, initials(m.name))));
     const said = (status, one, many) => {
-      const names = this.withStatus(status, selfId).filter(only).map((m) => m.name);
+      const names = this.withStatus(status, selfId).map((m) => m.name);
       return names.length === 0 ? "" : names.length === 1 ? `${names[0]} ${one}` : `${names.join(", ")} ${many}`;
     };
     typingEl.textContent = [said("typing", "is typing…", "are typing…"), said("editing", "is editing", "are editing")]
