@@ -3,7 +3,7 @@
 // filled from the change feed, and a re-join (after a reconnect, or when the server says
 // `events.gap`) asks for the events after the last seq the page holds.
 import { io } from "../vendor/socket.io.esm.min.js";
-import { api, session } from "./api.js";
+import { api, ApiError, session } from "./api.js";
 import { h, initials } from "./ui.js";
 
 const EVENT_TYPES = ["project.created", "project.updated", "issue.created", "issue.updated", "issue.deleted",
@@ -148,8 +148,8 @@ export class Room {
         for (const event of waiting) if (event.seq > this.lastSeq) this.accept(event);
       }
     } catch (err) {
-      if (err.status !== 0) throw err;
-      // Unreachable: keep what waits; the re-join after reconnecting replays from lastSeq.
+      if (!(err instanceof ApiError)) throw err;
+      // Keep what waits: the next event tries again, and a re-join replays from lastSeq.
     } finally {
       this.filling = false;
     }
