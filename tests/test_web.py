@@ -171,6 +171,25 @@ def test_issue_stale_save_shows_the_conflict_and_comments_arrive_live(pages, tea
     expect(bob.locator("#timeline .comment .body")).to_have_text(["Repro: two coupons"])  # once, not twice
 
 
+def test_edited_and_deleted_comments_follow_live_and_after_a_reload(pages, team, factory, web_server):
+    issue = factory.issue(team["web"], team["ada"], title="Cart total wrong")
+    api = f"{web_server.url}/api/v1"
+    bob = {"Authorization": f"Bearer {team['tokens']['bob']}"}
+    ada = signed_in(pages, team, "ada")
+    ada.goto("/issues/WEB-1")
+    expect(ada.get_by_role("heading", level=1)).to_have_text("WEB-1 · Cart total wrong")
+    comments = ada.locator("#timeline .comment .body")
+    typo = requests.post(f"{api}/issues/{issue.id}/comments", json={"body": "the code is 1234"}, headers=bob).json()
+    requests.post(f"{api}/issues/{issue.id}/comments", json={"body": "Second"}, headers=bob)
+    expect(comments).to_have_text(["the code is 1234", "Second"])
+    requests.patch(f"{api}/comments/{typo['id']}", json={"body": "the code is ****"}, headers=bob)
+    expect(comments).to_have_text(["the code is ****", "Second"])  # the edit arrives live
+    ada.reload()  # the page loads the comments afresh
+    expect(comments).to_have_text(["the code is ****", "Second"])
+    requests.delete(f"{api}/comments/{typo['id']}", headers=bob)
+    expect(comments).to_have_text(["Second"])
+
+
 def test_analytics_draws_its_charts_from_the_api(pages, team, factory, web_server):
     from app.issues.service import update_issue
 

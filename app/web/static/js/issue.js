@@ -129,6 +129,9 @@ async function saveField(field, value) {
 
 function onEvent(event) {
   const data = event.data;
+  // A comment event whose text was taken out (the comment changed since): a newer event of
+  // that comment, replayed after it, brings its text or its deletion.
+  if (data.redacted) return;
   if (event.type === "issue.updated") {
     timeline.addEvent(event);
     if (data.issue.version <= state.issue.version) return;
