@@ -83,32 +83,51 @@ def test_board_is_live_with_avatars_and_typing(pages, team):
 
 
 def test_board_filters_sort_and_search(pages, team, factory):
+    """The filters apply to the board's columns and, with ?view=list, to the table; both keep them in the URL."""
     web, ada, bob = team["web"], team["ada"], team["bob"]
     factory.issue(web, ada, title="Login fails on Safari", priority="critical", labels=["auth"])
     factory.issue(web, ada, title="Typo in footer", priority="low", status="resolved")
     factory.issue(web, ada, title="Slow search", priority="high", assignee_id=bob.id)
     page = signed_in(pages, team, "bob")
     page.goto("/projects/WEB")
-    rows = page.locator("#issue-rows tr td:nth-child(2)")
-    expect(rows).to_have_text(["Slow search", "Typo in footer", "Login fails on Safari"])  # newest first
+    opened = page.locator('.column[data-status="open"] .card-link .title')
+    resolved = page.locator('.column[data-status="resolved"] .card-link .title')
+    expect(opened).to_have_text(["Slow search", "Login fails on Safari"])  # newest first
+    expect(resolved).to_have_text(["Typo in footer"])
 
     page.get_by_label("Sort").select_option("-priority")
-    expect(rows).to_have_text(["Login fails on Safari", "Slow search", "Typo in footer"])
+    expect(opened).to_have_text(["Login fails on Safari", "Slow search"])
     page.get_by_label("Status").select_option("resolved")
-    expect(rows).to_have_text(["Typo in footer"])
+    expect(resolved).to_have_text(["Typo in footer"])
+    expect(opened).to_have_count(0)
+    expect(page.locator('.column[data-status="open"] .count')).to_have_text("filtered out")
     page.get_by_label("Status").select_option("")
     page.get_by_label("Assignee").select_option(label="Bob Stone")
-    expect(rows).to_have_text(["Slow search"])
+    expect(opened).to_have_text(["Slow search"])
+    expect(resolved).to_have_count(0)
     page.get_by_label("Assignee").select_option("")
     page.get_by_label("Label", exact=True).fill("auth")
-    expect(rows).to_have_text(["Login fails on Safari"])
+    expect(opened).to_have_text(["Login fails on Safari"])
     page.get_by_label("Label", exact=True).fill("")
     page.get_by_label("Search").fill("safari")
     expect(page).to_have_url(re.compile(r"/projects/WEB\?q=safari&sort=-priority$"))  # the view can be shared
-    expect(rows).to_have_text(["Login fails on Safari"])
+    expect(opened).to_have_text(["Login fails on Safari"])
     page.reload()
-    expect(rows).to_have_text(["Login fails on Safari"])
+    expect(opened).to_have_text(["Login fails on Safari"])
     expect(page.get_by_label("Search")).to_have_value("safari")
+
+    page.get_by_role("link", name="List", exact=True).click()  # the same filters, as a table
+    expect(page).to_have_url(re.compile(r"/projects/WEB\?q=safari&sort=-priority&view=list$"))
+    rows = page.locator("#issue-rows tr td:nth-child(2)")
+    expect(rows).to_have_text(["Login fails on Safari"])
+    page.get_by_label("Search").fill("")
+    expect(rows).to_have_text(["Login fails on Safari", "Slow search", "Typo in footer"])
+    page.get_by_label("Status").select_option("resolved")
+    expect(rows).to_have_text(["Typo in footer"])
+    page.reload()
+    expect(rows).to_have_text(["Typo in footer"])
+    expect(page.get_by_label("Status")).to_have_value("resolved")
+    expect(page.locator("#board")).to_be_hidden()
 
 
 def test_issue_stale_save_shows_the_conflict_and_comments_arrive_live(pages, team, factory, web_server):
@@ -116,18 +135,18 @@ def test_issue_stale_save_shows_the_conflict_and_comments_arrive_live(pages, tea
     ada, bob = signed_in(pages, team, "ada"), signed_in(pages, team, "bob")
     ada.goto("/issues/WEB-1")
     bob.goto("/issues/WEB-1")
-    expect(ada.get_by_label("Title")).to_have_value("Cart total wrong")
+    expect(ada.get_by_role("heading", level=1)).to_have_text("WEB-1 · Cart total wrong")
     expect(bob.get_by_role("listitem", name="Ada Lovelace")).to_be_visible()
 
+    bob.get_by_role("button", name="Edit", exact=True).click()  # the title and description are edited in place
     bob.get_by_label("Title").fill("Cart total wrong with coupons")  # Bob starts editing version 1
     expect(ada.get_by_text("Bob Stone is editing")).to_be_visible()
-    ada.get_by_label("Status").select_option("resolved")
-    ada.get_by_role("button", name="Save").click()
+    ada.get_by_label("Status").select_option("resolved")  # a field at the side saves as it changes
     expect(ada.get_by_text("Saved (version 2).")).to_be_visible()
     expect(bob.get_by_text("Ada Lovelace changed status (version 2) while you were editing.")).to_be_visible()
 
     pages.expect_error(r"status of 412")  # the stale PATCH's response
-    bob.get_by_role("button", name="Save").click()
+    bob.get_by_role("button", name="Save", exact=True).click()
     conflict = bob.get_by_role("alert").filter(has_text="Someone else changed this issue")
     expect(conflict).to_be_visible()
     expect(conflict).to_contain_text("Ada Lovelace saved version 2 after you opened version 1. Your changes were not saved.")
@@ -143,13 +162,13 @@ def test_issue_stale_save_shows_the_conflict_and_comments_arrive_live(pages, tea
     stored = requests.get(f"{web_server.url}/api/v1/issues/{issue.id}",
                           headers={"Authorization": f"Bearer {team['tokens']['ada']}"}).json()
     assert (stored["title"], stored["status"]) == ("Cart total wrong with coupons", "resolved")
-    expect(ada.get_by_label("Title")).to_have_value("Cart total wrong with coupons")  # Ada's form follows live
+    expect(ada.get_by_role("heading", level=1)).to_have_text("WEB-1 · Cart total wrong with coupons")  # live
 
     bob.get_by_label("Add a comment").press_sequentially("Repro: two coupons")
     expect(ada.get_by_text("Bob Stone is typing…")).to_be_visible()
-    bob.get_by_role("button", name="Comment").click()
-    expect(ada.locator("#comments .body")).to_have_text(["Repro: two coupons"], timeout=1000)
-    expect(bob.locator("#comments .body")).to_have_text(["Repro: two coupons"])  # once, not twice
+    bob.get_by_role("button", name="Comment", exact=True).click()
+    expect(ada.locator("#timeline .comment .body")).to_have_text(["Repro: two coupons"], timeout=1000)
+    expect(bob.locator("#timeline .comment .body")).to_have_text(["Repro: two coupons"])  # once, not twice
 
 
 def test_edited_and_deleted_comments_follow_live_and_after_a_reload(pages, team, factory, web_server):
@@ -158,8 +177,8 @@ def test_edited_and_deleted_comments_follow_live_and_after_a_reload(pages, team,
     bob = {"Authorization": f"Bearer {team['tokens']['bob']}"}
     ada = signed_in(pages, team, "ada")
     ada.goto("/issues/WEB-1")
-    expect(ada.get_by_label("Title")).to_have_value("Cart total wrong")
-    comments = ada.locator("#comments .body")
+    expect(ada.get_by_role("heading", level=1)).to_have_text("WEB-1 · Cart total wrong")
+    comments = ada.locator("#timeline .comment .body")
     typo = requests.post(f"{api}/issues/{issue.id}/comments", json={"body": "the code is 1234"}, headers=bob).json()
     requests.post(f"{api}/issues/{issue.id}/comments", json={"body": "Second"}, headers=bob)
     expect(comments).to_have_text(["the code is 1234", "Second"])
@@ -232,9 +251,9 @@ def test_keyboard_creates_an_issue(pages, team):
     page.keyboard.type("Made by keyboard")
     page.keyboard.press("Enter")  # submits the form
     expect(page.get_by_role("link", name="Made by keyboard")).to_be_visible()
-    page.get_by_role("link", name="WEB-1", exact=True).focus()
+    page.get_by_role("link", name="WEB-1 Made by keyboard", exact=True).focus()  # the card
     page.keyboard.press("Enter")
-    expect(page.get_by_label("Title")).to_have_value("Made by keyboard")
+    expect(page.get_by_role("heading", level=1)).to_have_text("WEB-1 · Made by keyboard")
 
 
 def test_board_catches_up_after_its_server_restarts(pages, team, factory, database_url, tmp_path):

@@ -1,13 +1,20 @@
 """Routes: issues of a project, and issues by id or key."""
 from ..auth.permissions import issue_access, load_project, project_access
 from ..auth.tokens import current_user
+from ..events.routes import EventPage
+from ..events.service import serialize_event
 from ..http import etag, if_match_version
 from ..page_cache import cached_json
-from ..pagination import page_schema
+from ..pagination import PageArgs, page_schema
 from . import bp, service
-from .schemas import IssueInput, IssueListArgs, IssueOutput, IssuePatch
+from .schemas import IssueInput, IssueListArgs, IssueListItem, IssueOutput, IssuePatch
 
-IssuePage = page_schema(IssueOutput, "IssuePage")
+IssuePage = page_schema(IssueListItem, "IssuePage")
+SEQ_HEADER = "Beacon-Seq"
+SEQ_HEADER_DOC = {SEQ_HEADER: {
+    "description": "The project's seq (its change feed) that the items show: events after it are newer than "
+                   "the list. Absent when changes kept landing while the list was read.",
+    "schema": {"type": "integer"}}}
 
 
 def _one(issue):
@@ -26,15 +33,22 @@ def create_issue(data, key):
 
 @bp.route("/projects/<string:key>/issues", methods=["GET"])
 @bp.arguments(IssueListArgs, location="query")
-@bp.response(200, IssuePage)
+@bp.response(200, IssuePage, headers=SEQ_HEADER_DOC)
 def list_issues(args, key):
-    """List a project's issues with filters, text search and sorting."""
+    """List a project's issues with filters, text search and sorting, each with its
+    number of comments; ``Beacon-Seq`` names the project seq the list shows."""
     project = project_access(key)
 
-    def render():
+    def read():
         page = service.list_issues(project, args)
-        page["items"] = [service.issue_dict(issue, key) for issue in page["items"]]
-        return page, None
+        counts = service.comment_counts([issue.id for issue in page["items"]])
+        page["items"] = [{**service.issue_dict(issue, key), "comment_count": counts.get(issue.id, 0)}
+                         for issue in page["items"]]
+        return page
+
+    def render():
+        page, seq = service.read_at_one_seq(project, read)
+        return page, None if seq is None else {SEQ_HEADER: str(seq)}
 
     return cached_json(("issues", project.id, tuple(sorted(args.items()))), project, render)
 
@@ -49,6 +63,22 @@ def get_issue(issue_id):
 @bp.response(200, IssueOutput)
 def get_issue_by_key(issue_key):
     return _read_one(*issue_access(key=issue_key))
+
+
+@bp.route("/issues/<int:issue_id>/events", methods=["GET"])
+@bp.arguments(PageArgs, location="query")
+@bp.response(200, EventPage)
+def list_issue_events(args, issue_id):
+    """An issue's history: the events of the change feed that name it (its changes and
+    its comments'), oldest first."""
+    issue_id, project = issue_access(issue_id)
+
+    def render():
+        page = service.issue_events(issue_id, project.id, args["limit"], args["cursor"])
+        page["items"] = [serialize_event(event, project.key) for event in page["items"]]
+        return page, None
+
+    return cached_json(("issue-events", issue_id, args["limit"], args["cursor"]), project, render)
 
 
 def _read_one(issue_id, project):

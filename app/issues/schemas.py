@@ -53,3 +53,10 @@ class IssueOutput(Schema):
     updated_at = Timestamp()
     resolved_at = Timestamp()
     version = fields.Integer()
+
+
+class IssueListItem(IssueOutput):
+    """An issue as lists show it: with its number of comments, which a board card shows
+    and one issue (or its events) does not carry."""
+
+    comment_count = fields.Integer()

@@ -3,17 +3,19 @@
 The functions take ``commit=False`` so that batches can run them inside their own
 transaction; the REST routes let them commit.
 """
-from sqlalchemy import case, exists, or_, select
+from sqlalchemy import case, exists, func, or_, select
 
-from ..auth.permissions import load_readable, require_project_role
+from ..auth.permissions import content_stamp, load_readable, require_project_role
 from ..errors import not_found, validation_error
 from ..events.service import record_event, reserve_seqs
 from ..extensions import db
 from ..http import check_version
-from ..models import Issue, IssueLabel, IssueStatusChange, Membership, Project
+from ..models import Comment, Event, Issue, IssueLabel, IssueStatusChange, Membership, Project
 from ..models.base import isoformat, utcnow
 from ..models.issues import DONE_STATUSES, PRIORITIES
 from ..pagination import Key, paginate
+
+READ_TRIES = 3  # reads of a list before giving up on naming the seq it shows
 
 PRIORITY_RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
 priority_rank = case(PRIORITY_RANK, value=Issue.priority)
@@ -153,3 +155,43 @@ def list_issues(project, args):
         query = query.where(or_(Issue.title.ilike(pattern, escape="\\"),
                                 Issue.description.ilike(pattern, escape="\\")))
     return paginate(query, _sort_keys(args["sort"]), args["limit"], args["cursor"])
+
+
+def comment_counts(issue_ids):
+    """``{issue id: number of comments}`` for these issues (one grouped query; none: absent)."""
+    if not issue_ids:
+        return {}
+    rows = db.session.execute(select(Comment.issue_id, func.count()).where(Comment.issue_id.in_(issue_ids))
+                              .group_by(Comment.issue_id))
+    return dict(rows.all())
+
+
+def read_at_one_seq(project, read):
+    """``(read(), seq)``: what ``read`` returned and the project's seq it shows, or None for
+    the seq when changes kept landing while it read.
+
+    PostgreSQL reads each statement at its own snapshot (reads run without a transaction,
+    ``database.py``), so a list alone cannot say which changes it holds. Every change to a
+    project's content moves its stamp in the same transaction, so rows read between two
+    equal stamps show exactly that seq: a board then applies only the events after it.
+    """
+    for _ in range(READ_TRIES):
+        before = content_stamp(project, fresh=True)
+        value = read()
+        if content_stamp(project, fresh=True) == before:
+            return value, before[0]
+    return value, None
+
+
+def issue_events(issue_id, project_id, limit, cursor):
+    """A page of the events that name an issue (its own and its comments'), oldest first.
+
+    Events keep the issue in their data (``issue.id``, or ``issue_id`` for comments), not
+    in a column; none is older than the issue, so only the project's events since the
+    issue was created are read (``ix_events_project_at``).
+    """
+    created_at = select(Issue.created_at).where(Issue.id == issue_id).scalar_subquery()
+    names_issue = or_(Event.data[("issue", "id")].as_integer() == issue_id,
+                      Event.data["issue_id"].as_integer() == issue_id)
+    query = select(Event).where(Event.project_id == project_id, Event.at >= created_at, names_issue)
+    return paginate(query, [Key(Event.seq, lambda e: e.seq)], limit, cursor)

@@ -21,7 +21,7 @@ def home():
 
 @bp.route("/projects/<string:key>")
 def board(key):
-    """A project's board: issues with filters, live updates, who is here."""
+    """A project's board: a column per status, live; ``?view=list`` shows the issues as a table."""
     if not PROJECT_KEY.match(key):
         abort(404)
     return render_template("board.html", page="board", project_key=key)
@@ -29,7 +29,7 @@ def board(key):
 
 @bp.route("/issues/<string:issue_key>")
 def issue(issue_key):
-    """One issue: its fields, comments, and who is typing."""
+    """One issue: its description, its comments and history in one timeline, and who is here."""
     match = ISSUE_KEY.match(issue_key)
     if not match:
         abort(404)

@@ -16,13 +16,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "app" / "web" / "static" / "vendor"
+VENDORED = ("socket.io.esm.min.js", "chart.umd.min.js", "marked.esm.js", "purify.es.mjs")
 
 
 def launch(playwright):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
-    if not (VENDOR / "socket.io.esm.min.js").exists():
-        pytest.fail("browser libraries are missing: run `make assets`")
+    missing = [name for name in VENDORED if not (VENDOR / name).exists()]
+    if missing:
+        pytest.fail(f"browser libraries {missing} are missing: run `make assets`")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
@@ -64,6 +66,43 @@ class Pages:
                 page.close(run_before_unload=True)
                 page.wait_for_event("close")
             context.close()
+
+
+class SocketTap:
+    """A page's Socket.IO WebSockets, routed through Playwright to the real server: frames
+    from the server can be dropped (``drop(frame) -> bool``), frames can be sent to the page
+    as if the server sent them, and the connection can be cut and kept down. Install it
+    before the page opens its socket."""
+
+    def __init__(self, page):
+        self.drop, self.down, self.sockets = None, False, []
+        page.route_web_socket(re.compile(r"/socket\.io/"), self._route)
+        # While down, the client's fallback to long-polling fails too.
+        page.route(re.compile(r"/socket\.io/"), lambda route: route.abort() if self.down else route.continue_())
+
+    def _route(self, ws):
+        if self.down:
+            ws.close()
+            return
+        server = ws.connect_to_server()
+        server.on_message(lambda frame: None if self.drop and self.drop(frame) else ws.send(frame))
+        self.sockets.append((ws, server))
+
+    def send(self, event, payload):
+        """Send a ``/realtime`` event to the page on its open socket."""
+        ws, _server = self.sockets[-1]
+        ws.send("42/realtime," + json.dumps([event, payload]))
+
+    def cut(self):
+        """Close the page's sockets and refuse new ones until ``restore``."""
+        self.down = True
+        for ws, server in self.sockets:
+            server.close()
+            ws.close()
+        self.sockets = []
+
+    def restore(self):
+        self.down = False
 
 
 def screenshot(page, name):

@@ -33,7 +33,7 @@ export class ApiError extends Error {
   }
 }
 
-// Call /api/v1{path}; resolves to {data, etag, status}, rejects with ApiError.
+// Call /api/v1{path}; resolves to {data, etag, status, headers}, rejects with ApiError.
 // A 401 on an authenticated call means the token is gone: back to the sign-in form.
 export async function api(path, { method = "GET", body, headers = {}, auth = true } = {}) {
   const sent = { Accept: "application/json", ...headers };
@@ -58,7 +58,7 @@ export async function api(path, { method = "GET", body, headers = {}, auth = tru
     location.assign("/");
   }
   if (!response.ok) throw new ApiError(response.status, data);
-  return { data, etag: response.headers.get("ETag"), status: response.status };
+  return { data, etag: response.headers.get("ETag"), status: response.status, headers: response.headers };
 }
 
 // Every item of a keyset-paginated list (up to `max` items).
