@@ -6,7 +6,7 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import fastjson
+from . import after_commit, fastjson
 from .config import Config
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, migrate, socketio
@@ -53,9 +53,7 @@ def create_app(overrides=None):
     register_error_handlers(app)
     _configure_database(app)
 
-    from .events.service import install_session_hooks
-
-    install_session_hooks()
+    _register_after_commit(app)
     _register_blueprints(app, api)
     _register_cli(app)
     _register_schedules(app)
@@ -79,6 +77,15 @@ def _configure_database(app):
 
     with app.app_context():
         configure_engine(db.engine)
+
+
+def _register_after_commit(app):
+    """What follows every commit (``after_commit``): committed events go to the sockets;
+    what a transaction remembered about roles is forgotten when it ends."""
+    from .auth.permissions import forget_seen
+    from .realtime import broadcast
+
+    after_commit.register(app, consumers=[broadcast.events], resetters=[forget_seen])
 
 
 def _register_blueprints(app, api):

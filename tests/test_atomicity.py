@@ -1,14 +1,14 @@
 """A change that rolls back leaves no row, no event and no broadcast."""
 import pytest
 
-from app.realtime import broadcast
 from tests.conftest import scalar
+from tests.support.commits import replace_broadcast  # noqa: F401
 
 
 @pytest.fixture
-def broadcasts(monkeypatch):
+def broadcasts(replace_broadcast):
     sent = []
-    monkeypatch.setattr(broadcast, "events", lambda payloads: sent.extend(payloads))
+    replace_broadcast(sent.extend)
     return sent
 
 

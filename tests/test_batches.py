@@ -3,6 +3,7 @@ import pytest
 
 from tests.conftest import scalar
 from tests.support.batches import batches, comment, create  # noqa: F401
+from tests.support.commits import replace_broadcast  # noqa: F401
 
 
 @pytest.fixture
@@ -238,14 +239,13 @@ def test_finished_batches_feed_the_bulk_operation_analytics(batches, web, client
     assert [m["mode"] for m in stats["by_mode"]] == ["atomic", "best_effort"]
 
 
-def test_only_committed_events_are_broadcast_once_per_chunk(batches, web, monkeypatch):
+def test_only_committed_events_are_broadcast_once_per_chunk(batches, web, monkeypatch, replace_broadcast):
     from app.errors import Problem
     from app.issues import service
-    from app.realtime import broadcast
 
     _owner, _project, headers = web
     sent = []
-    monkeypatch.setattr(broadcast, "events", lambda payloads: sent.append([(e["type"], e["seq"]) for e in payloads]))
+    replace_broadcast(lambda payloads: sent.append([(e["type"], e["seq"]) for e in payloads]))
     real_record = service.record_event
 
     def record_then_fail(project, type_, actor_id, data):

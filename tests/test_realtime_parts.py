@@ -9,6 +9,7 @@ import pytest
 
 from app.realtime import broadcast, diffs, presence, sequencer
 from app.realtime.catchup import Gate
+from tests.support.commits import replace_broadcast  # noqa: F401
 
 
 def member(user_id, connections=1, status="viewing"):
@@ -97,9 +98,10 @@ def test_sequencer_keeps_order_across_concurrent_writers(app, sent):
 
 
 @pytest.mark.parametrize("who_sends", ["the next writer", "the upkeep"])
-def test_sequencer_sends_a_dead_writers_events_from_the_table_once(app, factory, monkeypatch, sent, who_sends):
+def test_sequencer_sends_a_dead_writers_events_from_the_table_once(app, factory, monkeypatch, sent, who_sends,
+                                                                  replace_broadcast):
     monkeypatch.setattr(sequencer, "WAIT_SECONDS", 0.2)
-    monkeypatch.setattr(broadcast, "events", lambda payloads: None)  # the set-up's writes are not sent
+    replace_broadcast(lambda payloads: None)  # the set-up's writes are not sent
     monkeypatch.setattr(broadcast, "send_overdue", lambda: None)  # this test's upkeep is the call below
     owner = factory.user()
     project = factory.project(owner, "DEAD")  # seq 1

@@ -17,6 +17,12 @@ _LAST_EVENT_AT = (select(Event.at).where(Event.project_id == Project.id, Event.s
                   .correlate(Project).scalar_subquery())
 
 
+def forget_seen(session_info):
+    """Forget the roles and stamps a transaction looked up (it ended: they may change)."""
+    session_info.pop(ROLES_SEEN, None)
+    session_info.pop(STAMPS_SEEN, None)
+
+
 def role_in(project_id, user):
     """Return the user's role in the project (admins count as maintainers), or None.
 

@@ -1,25 +1,20 @@
-"""The one place where a change becomes an event, and, after commit, a broadcast.
+"""The one place where a change becomes an event.
 
 ``record_event`` writes the event in the caller's transaction with the next ``seq`` of
-its project. The events wait on the session until it commits; then they go to
-``realtime.broadcast``. A rollback drops them, so nothing is announced that did not happen;
-so does the rollback of a ``savepoint()`` block, for the events of the block.
+its project. The events wait on the session until it commits; then ``after_commit`` hands
+them to its consumers (the realtime broadcast, ...). A rollback drops them, so nothing is
+announced that did not happen; so does the rollback of a ``savepoint()`` block, for the
+events of the block.
 """
 from contextlib import contextmanager
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import update
-from sqlalchemy.orm import Session
 
-from ..auth.permissions import ROLES_SEEN, STAMPS_SEEN
+from .. import after_commit
 from ..bulk import inserting_with_ids
 from ..extensions import db
 from ..models import Event, Project
 from ..models.base import isoformat, utcnow
-
-_PENDING = "beacon_pending_events"
-_COMMITTED = "beacon_committed_events"
-
 
 def reserve_seqs(project_id, count=1, issue_numbers=0):
     """Take ``count`` consecutive seqs of a project, and ``issue_numbers`` issue numbers in
@@ -70,61 +65,20 @@ def record_events(project, changes, first=None):
             event_payload(row_id, row["seq"], project.key, row["type"], row["actor_id"], at, row["data"])
             for row_id, row in zip(ids, rows, strict=True)
         ]
-    db.session.info.setdefault(_PENDING, []).extend(payloads)
+    after_commit.pending(db.session).extend(payloads)
     return payloads
 
 
 @contextmanager
 def savepoint():
     """Run a block in a savepoint; on error roll back just the block, and its events."""
-    pending = list(db.session.info.get(_PENDING, ()))
+    pending = list(after_commit.pending(db.session))
     nested = db.session.begin_nested()
     try:
         yield
     except BaseException:
         if nested.is_active:
             nested.rollback()
-        db.session.info[_PENDING] = pending
+        after_commit.set_pending(db.session, pending)
         raise
     nested.commit()
-
-
-def _after_commit(session):
-    if session.in_nested_transaction():
-        return  # a savepoint was released: nothing is committed yet
-    session.info.pop(ROLES_SEEN, None)
-    session.info.pop(STAMPS_SEEN, None)
-    pending = session.info.pop(_PENDING, None)
-    if pending:
-        session.info.setdefault(_COMMITTED, []).extend(pending)
-
-
-def _after_transaction_end(session, transaction):
-    # Broadcast once the committed transaction has given its connection back to the pool
-    # (after_commit still holds it): emitting may wait for earlier writers and read the
-    # events table, and a writer holding a connection meanwhile starved the pool under
-    # load (bench/load.py: 30 s pool timeouts with 50 clients).
-    if transaction.parent is None:
-        committed = session.info.pop(_COMMITTED, None)
-        if committed:
-            from ..realtime import broadcast
-
-            broadcast.events(committed)
-
-
-def _after_rollback(session):
-    if session.in_nested_transaction():
-        return  # a savepoint: ``savepoint()`` drops the block's events
-    session.info.pop(ROLES_SEEN, None)
-    session.info.pop(STAMPS_SEEN, None)
-    session.info.pop(_PENDING, None)
-
-
-def install_session_hooks():
-    """Hook the broadcast to every ORM session's commit (idempotent)."""
-    if not sa_event.contains(Session, "after_commit", _after_commit):
-        sa_event.listen(Session, "after_commit", _after_commit)
-        sa_event.listen(Session, "after_transaction_end", _after_transaction_end)
-        sa_event.listen(Session, "after_soft_rollback",
-                        lambda session, previous: None if previous.nested else _after_rollback(session))
-        sa_event.listen(Session, "after_rollback", _after_rollback)
