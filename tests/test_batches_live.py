@@ -168,3 +168,41 @@ def test_embedded_mode_runs_batches_on_the_worker_thread(make_app, factory):
         assert db.session.execute(text("SELECT COUNT(*) FROM issues")).scalar() == 2
         db.session.remove()
     set_job_app(None)
+
+
+@pytest.mark.backends("production")
+def test_with_two_workers_a_killed_runners_batch_resumes_within_lease_and_reaper_interval(live, start_worker, redis_url):
+    """Two `flask worker` processes on real Redis, idle long enough for a 5 s socket timeout
+    to bite: whichever runs the batch is SIGKILLed, the other resumes it within a lease and
+    a reaper interval, and each operation is applied once. (If the runner also led the
+    scheduler, the other must take over the lead first: see test_worker.py.)"""
+    import redis
+    from rq import Worker
+
+    lease, reaper = 10, 5  # the defaults: idle waits longer than redis-py's 5 s socket timeout
+    settings = {"BATCH_LEASE_SECONDS": str(lease), "BATCH_REAPER_SECONDS": str(reaper), "BATCH_CHUNK_SIZE": "25"}
+    workers = [start_worker(**settings), start_worker(**settings)]  # each with the scheduler, as in production
+    time.sleep(2 * reaper + 2)  # both idle: each waits longer than 5 s between the reaper's jobs
+    total = 600
+    batch_id = live.post({"mode": "best_effort", "operations": [create("target", lid="t")] + [
+        comment(f"c{i}", issue_lid="t") for i in range(total - 1)]})
+    poll(lambda: live.row(batch_id), lambda r: r.done >= 100)
+    job_id = live.sql("SELECT job_id FROM batches WHERE id = :id", id=batch_id)[0][0]
+    connection = redis.Redis.from_url(redis_url)
+    pid = next(w.pid for w in Worker.all(connection=connection) if w.get_current_job_id() == job_id)
+    runner = next(w for w in workers if w.popen.pid == pid)
+    assert not any("could not connect to Redis" in w.output() for w in workers)  # idle waits did not fail
+    runner.kill(signal.SIGKILL)
+    killed_at, killed = time.monotonic(), live.row(batch_id)
+    assert killed.status == "running" and killed.done < total, killed
+    poll(lambda: live.row(batch_id), lambda r: r.done > killed.done or r.status != "running", timeout=60, every=0.1)
+    resumed_after = time.monotonic() - killed_at
+    final = poll(lambda: live.row(batch_id), lambda r: r.status != "running", timeout=60, every=0.2)
+    survivor = next(w for w in workers if w is not runner)
+    assert "could not connect to Redis" not in survivor.output()
+    assert resumed_after < lease + reaper + 3, resumed_after
+    assert tuple(final) == ("succeeded", total, total, 0)
+    bodies = live.sql("SELECT body, COUNT(*) FROM comments GROUP BY body HAVING COUNT(*) <> 1")
+    assert bodies == [] and live.sql("SELECT COUNT(*) FROM comments")[0][0] == total - 1
+    assert live.sql("SELECT COUNT(*) FROM issues")[0][0] == 1
+    connection.close()
