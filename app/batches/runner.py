@@ -164,26 +164,30 @@ class Runner:
         broadcast.batch_finished(record, self.user_id)
 
     def _write_results(self, results):
+        stored = len(self.operations)  # past them (a total that says more): "unknown"
         insert_rows(BatchResult.__table__, [
-            {"batch_id": self.batch_id, "index": i, "operation": operation_name(self.operations[i]),
-             "status": status, "resource_id": resource_id, "error": error}
+            {"batch_id": self.batch_id, "index": i, "status": status, "resource_id": resource_id, "error": error,
+             "operation": operation_name(self.operations[i] if i < stored else None)}
             for i, (status, resource_id, error) in sorted(results.items())])
 
     def give_up(self, error):
-        """Close a batch that keeps crashing: what is not committed is skipped with ``error``."""
-        batch = db.session.get(Batch, self.batch_id)
+        """Close a batch whose runs keep ending in an error: ``failed``, what no chunk
+        committed skipped with ``error``. It reads no operation but their names, so that
+        whatever made the runs fail cannot make this fail too."""
+        batch = db.session.get(Batch, self.batch_id, options=[undefer(Batch.operations)])
         if batch is None or batch.status in FINISHED:
             return
         self.total, self.operations, self.user_id = batch.total, batch.operations, batch.user_id
+        if not isinstance(self.operations, list):
+            self.operations = []
         batch.status, batch.started_at = "running", batch.started_at or utcnow()
         db.session.commit()
         start = 0 if batch.mode == "atomic" or batch.dry_run else batch.done
         if start < self.total:
             self._claim(start, self.total)
             self._write_results({i: ("skipped", None, error) for i in range(start, self.total)})
-        self._finish("failed" if not batch.succeeded or start == 0 else "partially_succeeded",
-                     {"done": self.total, "succeeded": batch.succeeded if start else 0,
-                      "failed": batch.failed if start else 0})
+        self._finish("failed", {"done": self.total, "succeeded": batch.succeeded if start else 0,
+                                "failed": batch.failed if start else 0})
 
     def _cancel_requested(self):
         if get_redis().exists(CANCEL_KEY.format(id=self.batch_id)):

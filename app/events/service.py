@@ -78,15 +78,15 @@ def record_events(project, changes, first=None):
 def savepoint():
     """Run a block in a savepoint; on error roll back just the block, and its events."""
     pending = list(db.session.info.get(_PENDING, ()))
-    nested = db.session.begin_nested()
     try:
-        yield
+        # As a context manager, the savepoint is also closed after a failed flush, which
+        # leaves it inactive: rolled back only when active, it stayed the session's
+        # transaction and failed every statement after it (PendingRollbackError).
+        with db.session.begin_nested():
+            yield
     except BaseException:
-        if nested.is_active:
-            nested.rollback()
         db.session.info[_PENDING] = pending
         raise
-    nested.commit()
 
 
 def _after_commit(session):
