@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 ROLLED_BACK = "Not applied: the atomic batch was rolled back."
 CANCELLED = "Not applied: the batch was cancelled."
+DEACTIVATED = "Not applied: the batch was cancelled because its submitter's account was deactivated."
 UNEXPECTED = "An unexpected error stopped this operation; it was not applied."
 KINDS = ("issue.create", "issue.update", "issue.delete", "comment.create")
 UNKNOWN = "unknown"  # the name of an operation of no kind a batch runs (stored without validation)

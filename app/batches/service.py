@@ -143,6 +143,19 @@ def flag_cancel(batch):
     return batch
 
 
+def cancel_all_of(user_id):
+    """Ask every unfinished batch of a user being deactivated to stop, in the caller's
+    transaction. A batch row that a running worker holds locked (an atomic run, or a chunk
+    being committed) is left unflagged rather than waited for: waiting could deadlock with
+    the run (its rows refer to the user row this transaction changes), and the run stops
+    anyway before its next chunk once it reads that its submitter is inactive."""
+    free = db.session.scalars(select(Batch.id).where(Batch.user_id == user_id, Batch.status.in_(UNFINISHED))
+                              .with_for_update(skip_locked=True)).all()
+    if free:
+        db.session.execute(update(Batch).where(Batch.id.in_(free)).values(cancel_requested=True))
+    return free
+
+
 def cancel(batch):
     """Record the cancel request; 409 if the batch finished before it could take effect."""
     changed = db.session.execute(
