@@ -48,6 +48,12 @@ def live(make_app, redis_url, factory):
                 db.session.remove()
                 return row
 
+        def write(self, statement, **params):
+            from app.extensions import db
+
+            with app.app_context(), db.engine.begin() as connection:
+                connection.execute(text(statement), params)
+
         def sql(self, query, **params):
             from app.extensions import db
 
@@ -206,3 +212,24 @@ def test_with_two_workers_a_killed_runners_batch_resumes_within_lease_and_reaper
     assert bodies == [] and live.sql("SELECT COUNT(*) FROM comments")[0][0] == total - 1
     assert live.sql("SELECT COUNT(*) FROM issues")[0][0] == 1
     connection.close()
+
+
+def test_real_workers_never_run_a_batch_forever(live, start_worker):
+    """Stored without validation (as a bug or a hand-edited row could leave them): one
+    batch whose operations are not even a list crashes every run, and is closed failed
+    after BATCH_MAX_ATTEMPTS runs through the reaper; in another, an id past 64 bits fails
+    its operation alone."""
+    broken = live.post({"mode": "best_effort", "operations": [create("a"), create("b")]})
+    huge = live.post({"mode": "best_effort", "operations": [create("ok"), create("replaced")]})
+    live.write("UPDATE batches SET operations = :ops WHERE id = :id", id=broken, ops='{"not": "a list"}')
+    live.write("UPDATE batches SET operations = :ops WHERE id = :id", id=huge,
+               ops='[{"op": "create", "resource": "issue", "data": {"project": "WEB", "title": "ok"}}, '
+                   '{"op": "delete", "resource": "issue", "id": 1000000000000000000000000000000}]')
+    start_worker(BATCH_MAX_ATTEMPTS="3")  # with the scheduler: its reaper queues the broken batch again
+    final = poll(lambda: live.row(broken), lambda r: r.status not in ("queued", "running"), timeout=60, every=0.2)
+    assert tuple(final) == ("failed", 2, 0, 0)
+    errors = live.sql("SELECT status, operation, error FROM batch_results WHERE batch_id = :id", id=broken)
+    assert [tuple(e) for e in errors] == [
+        ("skipped", "unknown", "Not applied: the batch was stopped after 3 runs that ended in an error.")] * 2
+    assert tuple(poll(lambda: live.row(huge), lambda r: r.status != "running" and r.done == 2)) == (
+        "partially_succeeded", 2, 1, 1)
