@@ -7,7 +7,7 @@ from sqlalchemy import func, or_, select
 
 from ..audit import record_audit
 from ..auth.tokens import revoke_user_tokens
-from ..batches.service import cancel_all_of
+from ..batches.service import cancel_user_batches
 from ..errors import conflict, not_found
 from ..extensions import db
 from ..http import check_version
@@ -64,7 +64,7 @@ def update_user(actor, user_id, changes, expected_version=None):
     deactivated = diff.get("active") == [True, False]
     if deactivated:
         revoke_user_tokens(user.id)
-        cancel_all_of(user.id)
+        cancel_user_batches(user.id)
     db.session.commit()
     if deactivated:
         broadcast.user_deactivated(user.id)

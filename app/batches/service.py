@@ -143,7 +143,7 @@ def flag_cancel(batch):
     return batch
 
 
-def cancel_all_of(user_id):
+def cancel_user_batches(user_id):
     """Ask every unfinished batch of a user being deactivated to stop, in the caller's
     transaction. A batch row that a running worker holds locked (an atomic run, or a chunk
     being committed) is left unflagged rather than waited for: waiting could deadlock with
