@@ -146,9 +146,10 @@ def flag_cancel(batch):
 def cancel_user_batches(user_id):
     """Ask every unfinished batch of a user being deactivated to stop, in the caller's
     transaction. A batch row that a running worker holds locked (an atomic run, or a chunk
-    being committed) is left unflagged rather than waited for: waiting could deadlock with
-    the run (its rows refer to the user row this transaction changes), and the run stops
-    anyway before its next chunk once it reads that its submitter is inactive."""
+    being committed) is left unflagged rather than waited for: the request would wait for
+    the whole run, and could deadlock with it (when the user is an admin, this transaction
+    locks the row the run's new rows refer to). That run stops anyway before its next
+    chunk, once it reads that its submitter is inactive."""
     free = db.session.scalars(select(Batch.id).where(Batch.user_id == user_id, Batch.status.in_(UNFINISHED))
                               .with_for_update(skip_locked=True)).all()
     if free:
