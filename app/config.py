@@ -87,6 +87,7 @@ class Config:
         self.BATCH_CHUNK_SIZE = int(env.get("BATCH_CHUNK_SIZE", 1000))
         self.BATCH_LEASE_SECONDS = float(env.get("BATCH_LEASE_SECONDS", 10))
         self.BATCH_REAPER_SECONDS = int(env.get("BATCH_REAPER_SECONDS", 5))
+        self.BATCH_MAX_ATTEMPTS = max(1, int(env.get("BATCH_MAX_ATTEMPTS", 3)))
         self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024))
         self.ANALYTICS_CACHE_SECONDS = min(30, int(env.get("ANALYTICS_CACHE_SECONDS", 30)))
         self.REALTIME_MAX_ROOMS = int(env.get("REALTIME_MAX_ROOMS", 50))

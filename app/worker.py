@@ -8,16 +8,19 @@ exactly one scheduler (a lease in Redis) enqueues them, whatever the number of w
 import functools
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
 
 import click
+import redis
 from flask import current_app
 from flask.cli import with_appcontext
 from redis.exceptions import WatchError
 from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
+from rq.defaults import DEFAULT_WORKER_TTL
 from rq.timeouts import TimerDeathPenalty
 
 from .extensions import per_app
@@ -26,7 +29,14 @@ log = logging.getLogger(__name__)
 
 QUEUE = "beacon"
 SCHEDULER_LEASE_KEY = "beacon:scheduler:leader"
-SCHEDULER_LEASE_SECONDS = 30
+# A dead leader's successor takes over within 10 s (plus one look every 10/3 s) and runs
+# the reaper at once: a batch whose runner died with the leader resumes within a batch
+# lease and a reaper interval, as it does when only the runner dies. At 30 s it took 29 s.
+SCHEDULER_LEASE_SECONDS = 10
+# An RQ worker's own connections time out after this long. Its blocking dequeue waits up
+# to the worker TTL less 15 s (405 s); redis-py 8 gives connections a 5 s timeout unless
+# told, which cut every idle wait at 5 s (see ``worker_redis``).
+WORKER_SOCKET_TIMEOUT = DEFAULT_WORKER_TTL
 
 _embedded_server = None
 _embedded_lock = threading.Lock()
@@ -40,11 +50,23 @@ def get_redis(app=None):
     def make():
         if not app.config["REDIS_URL"]:
             return _fake_redis()
-        import redis
-
         return redis.Redis.from_url(app.config["REDIS_URL"], health_check_interval=30)
 
     return per_app(app, "beacon_redis", make)
+
+
+def worker_redis(app):
+    """A Redis client of an RQ worker's own: its blocking dequeue, heartbeats and job records.
+
+    Not the app's client: RQ raises the socket timeout of its connection's pool above its
+    dequeue wait, but only for connections made afterwards, and the app's pool already held
+    some that the scheduler thread had opened with redis-py's 5 s default. A worker that
+    dequeued on one of them failed every idle wait after 5 s ("Timeout reading from
+    socket"), and RQ backed off (1, 2, 4, 8 s...) before it dequeued again: it took no job
+    for a minute. Its own timeout also keeps the app's commands at the 5 s default.
+    """
+    return redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=WORKER_SOCKET_TIMEOUT,
+                                health_check_interval=30)
 
 
 def _fake_redis():
@@ -116,7 +138,8 @@ class Lease:
 
     def __init__(self, connection, key, seconds):
         self.connection, self.key, self.seconds = connection, key, seconds
-        self.token = uuid.uuid4().hex
+        # Unique, and says who holds it (host and process), for people reading Redis.
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         self.stopped = threading.Event()
 
     def hold(self):
@@ -160,7 +183,7 @@ class Scheduler:
     def __init__(self, app):
         self.connection = get_redis(app)
         self.lease = Lease(self.connection, SCHEDULER_LEASE_KEY, SCHEDULER_LEASE_SECONDS)
-        self.cron = CronScheduler(connection=self.connection, name=f"beacon-{os.getpid()}-{self.lease.token[:6]}")
+        self.cron = CronScheduler(connection=self.connection, name=f"beacon-{os.getpid()}-{self.lease.token[-6:]}")
         for entry in app.extensions.get("beacon_schedule", []):
             self.cron.register(entry["func"], QUEUE, cron=entry["cron"], interval=entry["interval"],
                                name=entry["name"], job_timeout=3600)
@@ -203,7 +226,8 @@ def worker_command(burst, no_scheduler):
     # with cold caches (compiled SQL, new database connections, whose server processes had
     # their own caches to fill), 0.15-0.3 s of a 10,000-operation batch. A job that kills
     # the process is covered like a killed worker: the reaper resumes its batch.
-    worker = SimpleWorker([get_queue(app)], connection=get_redis(app))
+    connection = worker_redis(app)
+    worker = SimpleWorker([Queue(QUEUE, connection=connection)], connection=connection)
     from . import freeze_startup_heap
 
     freeze_startup_heap()

@@ -285,35 +285,6 @@ def test_responses_match_their_documented_schemas(batches, web, client):
             "/api/v1/batches/{batch_id}/cancel"} <= set(paths)
 
 
-def test_a_batch_that_keeps_crashing_is_stopped_with_its_work_kept(batches, web, app, monkeypatch):
-    from app.batches import operations
-    from app.batches.jobs import ATTEMPTS_KEY, MAX_ATTEMPTS
-    from app.worker import get_redis
-
-    _owner, _project, headers = web
-    monkeypatch.setitem(app.config, "BATCH_CHUNK_SIZE", 2)
-    batch_id = batches.post(headers, [create(f"t{i}") for i in range(5)]).json["id"]
-    real_apply = operations.Applier.apply
-
-    def crash_on_second_chunk(self, indexes):
-        if indexes.start == 2:
-            raise RuntimeError("worker bug")
-        return real_apply(self, indexes)
-
-    monkeypatch.setattr(operations.Applier, "apply", crash_on_second_chunk)
-    batches.work()  # fails; RQ schedules a retry
-    assert batches.get(headers, batch_id)[0]["status"] == "running"
-    get_redis(app).set(ATTEMPTS_KEY.format(id=batch_id), MAX_ATTEMPTS)
-    from app.batches.jobs import run_batch
-
-    assert run_batch(batch_id) == "gave up"
-    assert not get_redis(app).exists(ATTEMPTS_KEY.format(id=batch_id))  # a reused id starts afresh
-    batch, results = batches.get(headers, batch_id)
-    assert batch["status"] == "partially_succeeded" and (batch["succeeded"], batch["failed"]) == (2, 0)
-    assert [r["status"] for r in results] == ["succeeded"] * 2 + ["skipped"] * 3
-    assert scalar("SELECT COUNT(*) FROM issues") == 2
-
-
 def test_the_reaper_queues_again_a_batch_whose_job_was_lost(batches, web, app):
     from datetime import timedelta
 

@@ -48,6 +48,12 @@ def live(make_app, redis_url, factory):
                 db.session.remove()
                 return row
 
+        def write(self, statement, **params):
+            from app.extensions import db
+
+            with app.app_context(), db.engine.begin() as connection:
+                connection.execute(text(statement), params)
+
         def sql(self, query, **params):
             from app.extensions import db
 
@@ -168,3 +174,62 @@ def test_embedded_mode_runs_batches_on_the_worker_thread(make_app, factory):
         assert db.session.execute(text("SELECT COUNT(*) FROM issues")).scalar() == 2
         db.session.remove()
     set_job_app(None)
+
+
+@pytest.mark.backends("production")
+def test_with_two_workers_a_killed_runners_batch_resumes_within_lease_and_reaper_interval(live, start_worker, redis_url):
+    """Two `flask worker` processes on real Redis, idle long enough for a 5 s socket timeout
+    to bite: whichever runs the batch is SIGKILLed, the other resumes it within a lease and
+    a reaper interval, and each operation is applied once. (If the runner also led the
+    scheduler, the other must take over the lead first: see test_worker.py.)"""
+    import redis
+    from rq import Worker
+
+    lease, reaper = 10, 5  # the defaults: idle waits longer than redis-py's 5 s socket timeout
+    settings = {"BATCH_LEASE_SECONDS": str(lease), "BATCH_REAPER_SECONDS": str(reaper), "BATCH_CHUNK_SIZE": "25"}
+    workers = [start_worker(**settings), start_worker(**settings)]  # each with the scheduler, as in production
+    time.sleep(2 * reaper + 2)  # both idle: each waits longer than 5 s between the reaper's jobs
+    total = 600
+    batch_id = live.post({"mode": "best_effort", "operations": [create("target", lid="t")] + [
+        comment(f"c{i}", issue_lid="t") for i in range(total - 1)]})
+    poll(lambda: live.row(batch_id), lambda r: r.done >= 100)
+    job_id = live.sql("SELECT job_id FROM batches WHERE id = :id", id=batch_id)[0][0]
+    connection = redis.Redis.from_url(redis_url)
+    pid = next(w.pid for w in Worker.all(connection=connection) if w.get_current_job_id() == job_id)
+    runner = next(w for w in workers if w.popen.pid == pid)
+    assert not any("could not connect to Redis" in w.output() for w in workers)  # idle waits did not fail
+    runner.kill(signal.SIGKILL)
+    killed_at, killed = time.monotonic(), live.row(batch_id)
+    assert killed.status == "running" and killed.done < total, killed
+    poll(lambda: live.row(batch_id), lambda r: r.done > killed.done or r.status != "running", timeout=60, every=0.1)
+    resumed_after = time.monotonic() - killed_at
+    final = poll(lambda: live.row(batch_id), lambda r: r.status != "running", timeout=60, every=0.2)
+    survivor = next(w for w in workers if w is not runner)
+    assert "could not connect to Redis" not in survivor.output()
+    assert resumed_after < lease + reaper + 3, resumed_after
+    assert tuple(final) == ("succeeded", total, total, 0)
+    bodies = live.sql("SELECT body, COUNT(*) FROM comments GROUP BY body HAVING COUNT(*) <> 1")
+    assert bodies == [] and live.sql("SELECT COUNT(*) FROM comments")[0][0] == total - 1
+    assert live.sql("SELECT COUNT(*) FROM issues")[0][0] == 1
+    connection.close()
+
+
+def test_real_workers_never_run_a_batch_forever(live, start_worker):
+    """Stored without validation (as a bug or a hand-edited row could leave them): one
+    batch whose operations are not even a list crashes every run, and is closed failed
+    after BATCH_MAX_ATTEMPTS runs through the reaper; in another, an id past 64 bits fails
+    its operation alone."""
+    broken = live.post({"mode": "best_effort", "operations": [create("a"), create("b")]})
+    huge = live.post({"mode": "best_effort", "operations": [create("ok"), create("replaced")]})
+    live.write("UPDATE batches SET operations = :ops WHERE id = :id", id=broken, ops='{"not": "a list"}')
+    live.write("UPDATE batches SET operations = :ops WHERE id = :id", id=huge,
+               ops='[{"op": "create", "resource": "issue", "data": {"project": "WEB", "title": "ok"}}, '
+                   '{"op": "delete", "resource": "issue", "id": 1000000000000000000000000000000}]')
+    start_worker(BATCH_MAX_ATTEMPTS="3")  # with the scheduler: its reaper queues the broken batch again
+    final = poll(lambda: live.row(broken), lambda r: r.status not in ("queued", "running"), timeout=60, every=0.2)
+    assert tuple(final) == ("failed", 2, 0, 0)
+    errors = live.sql("SELECT status, operation, error FROM batch_results WHERE batch_id = :id", id=broken)
+    assert [tuple(e) for e in errors] == [
+        ("skipped", "unknown", "Not applied: the batch was stopped after 3 runs that ended in an error.")] * 2
+    assert tuple(poll(lambda: live.row(huge), lambda r: r.status != "running" and r.done == 2)) == (
+        "partially_succeeded", 2, 1, 1)

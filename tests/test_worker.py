@@ -1,12 +1,15 @@
 """The RQ side: jobs run in the embedded worker thread and in `flask worker` processes."""
+import signal
 import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import select
 
 from app.models import User
-from app.worker import enqueue_job, get_redis, start_embedded_worker
+from app.worker import SCHEDULER_LEASE_KEY, enqueue_job, get_redis, start_embedded_worker
+from tests.support.batches import start_worker  # noqa: F401
 from tests.support.jobs import create_named_user
 from tests.support.live import ROOT
 
@@ -60,3 +63,32 @@ def test_flask_worker_process_runs_jobs_from_real_redis(make_app, redis_url, dat
         assert result.returncode == 0, result.stderr
         db.session.remove()
         assert "process" in _user_names(db)
+
+
+@pytest.mark.backends("production")
+def test_when_the_scheduling_worker_dies_another_schedules_within_a_batch_lease(start_worker, redis_url):
+    """The reaper runs on the scheduler's leader: a batch whose runner was the leader
+    resumes only once another worker leads, which must be within a batch lease and a
+    reaper interval (the defaults, 10 s and 5 s)."""
+    import redis
+
+    settings = {"BATCH_LEASE_SECONDS": "10", "BATCH_REAPER_SECONDS": "5"}
+    workers = [start_worker(**settings), start_worker(**settings)]
+    connection = redis.Redis.from_url(redis_url)
+
+    def leader_pid():
+        holder = connection.get(SCHEDULER_LEASE_KEY)
+        return holder and int(holder.decode().split(":")[1])
+
+    deadline = time.monotonic() + 20
+    while leader_pid() not in [w.popen.pid for w in workers] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    leader = next(w for w in workers if w.popen.pid == leader_pid())
+    survivor = next(w for w in workers if w is not leader)
+    leader.kill(signal.SIGKILL)
+    killed_at = time.monotonic()
+    while leader_pid() != survivor.popen.pid and time.monotonic() - killed_at < 60:
+        time.sleep(0.05)
+    took_over = time.monotonic() - killed_at
+    connection.close()
+    assert took_over < 10 + 5 + 2, took_over

@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 from ..audit import record_audit
 from ..auth import access_changes
 from ..auth.tokens import revoke_user_tokens
+from ..batches.service import cancel_user_batches
 from ..errors import conflict, not_found
 from ..extensions import db
 from ..http import check_version
@@ -42,9 +43,9 @@ def get_user(user_id):
 
 
 def update_user(actor, user_id, changes, expected_version=None):
-    """Change ``is_admin`` and/or ``active``; deactivating revokes the user's tokens and,
-    after the commit, closes their sockets on every server process; a changed admin flag
-    is applied to their open sockets."""
+    """Change ``is_admin`` and/or ``active``; deactivating revokes the user's tokens and
+    cancels their unfinished batches and, after the commit, closes their sockets on every
+    server process; a changed admin flag is applied to their open sockets."""
     # Lock the active admins first (PostgreSQL; SQLite's write transaction is already
     # exclusive), so two admins demoting each other at once cannot leave none.
     admins = set(db.session.scalars(select(User.id).where(User.is_admin.is_(True), User.active.is_(True))
@@ -65,6 +66,7 @@ def update_user(actor, user_id, changes, expected_version=None):
     deactivated = diff.get("active") == [True, False]
     if deactivated:
         revoke_user_tokens(user.id)
+        cancel_user_batches(user.id)
     db.session.commit()
     if deactivated:
         broadcast.user_deactivated(user.id)

@@ -1,7 +1,17 @@
-"""What the RQ worker runs: a batch (under a lease), and the reaper of abandoned batches."""
+"""What the RQ worker runs: a batch (under a lease), and the reaper of abandoned batches.
+
+One path retries a run that did not end: the reaper. It queues again a batch no live
+worker holds, whether its run ended in an error or died with its worker. (RQ's own
+``Retry`` beside it scheduled each failed job again for an RQ scheduler that no worker
+runs; the reaper took such a job for one still to come, so a batch whose first run failed
+before it started stayed queued for ever.) Every run counts as an attempt until one ends
+without an error; the ``BATCH_MAX_ATTEMPTS``-th that does not closes the batch ``failed``,
+so that no batch runs forever.
+"""
 import logging
 
 from flask import current_app
+from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from ..extensions import db
@@ -14,8 +24,7 @@ log = logging.getLogger(__name__)
 LEASE_KEY = "beacon:batch:{id}:lease"
 ATTEMPTS_KEY = "beacon:batch:{id}:attempts"
 REQUEUED_KEY = "beacon:batch:{id}:requeued"
-MAX_ATTEMPTS = 5
-GAVE_UP = "Not applied: the batch failed repeatedly and was stopped."
+GAVE_UP = "Not applied: the batch was stopped after {attempts} runs that ended in an error."
 
 
 @in_app_context
@@ -32,17 +41,27 @@ def run_batch(batch_id):
     if not lease.hold():
         return "held by another worker"
     lease.keep_alive()
+    most = current_app.config["BATCH_MAX_ATTEMPTS"]
+    attempts_key = ATTEMPTS_KEY.format(id=batch_id)
     try:
-        attempts, _ = redis.pipeline().incr(ATTEMPTS_KEY.format(id=batch_id)).expire(
-            ATTEMPTS_KEY.format(id=batch_id), 7 * 24 * 3600).execute()
-        if attempts > MAX_ATTEMPTS:
-            Runner(batch_id).give_up(GAVE_UP)
+        attempt, _ = redis.pipeline().incr(attempts_key).expire(attempts_key, 7 * 24 * 3600).execute()
+        if attempt > most:  # the last run died with its worker
+            Runner(batch_id).give_up(GAVE_UP.format(attempts=most))
             outcome = "gave up"
         else:
-            outcome = Runner(batch_id).run()
-        # The run ended without crashing: forget its attempts, so that a batch id that comes
+            try:
+                outcome = Runner(batch_id).run()
+            except Exception:
+                if attempt >= most:  # the last run: close the batch, and still fail the job
+                    log.exception("batch %s: run %s of %s ended in an error; closing the batch", batch_id,
+                                  attempt, most)
+                    db.session.rollback()
+                    Runner(batch_id).give_up(GAVE_UP.format(attempts=most))
+                    redis.delete(attempts_key)
+                raise
+        # The run ended without an error: forget its attempts, so that a batch id that comes
         # back (a restore, an emptied database) does not start counting where this one ended.
-        redis.delete(ATTEMPTS_KEY.format(id=batch_id))
+        redis.delete(attempts_key)
         return outcome
     finally:
         db.session.remove()
@@ -51,10 +70,9 @@ def run_batch(batch_id):
 
 @in_app_context
 def reap_batches():
-    """Queue again the batches no live worker holds: running ones whose lease expired, and
-    queued ones whose job is gone."""
-    from rq.job import Job, JobStatus
-
+    """Queue again the unfinished batches no live worker holds and no job waits to run:
+    running ones whose lease expired (their run ended or died), and queued ones whose job
+    is gone."""
     from .service import enqueue
 
     redis = get_redis()
@@ -63,13 +81,10 @@ def reap_batches():
     for batch in db.session.scalars(select(Batch).where(Batch.status.in_(("queued", "running")))).all():
         if redis.exists(LEASE_KEY.format(id=batch.id)):
             continue
-        if batch.status == "queued":
-            if (utcnow() - batch.created_at).total_seconds() < grace:
-                continue
-            job = Job.fetch(batch.job_id, connection=redis) if batch.job_id and _job_exists(redis, batch.job_id) else None
-            if job is not None and job.get_status() in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED,
-                                                        JobStatus.DEFERRED):
-                continue
+        if batch.status == "queued" and (utcnow() - batch.created_at).total_seconds() < grace:
+            continue  # its job may still be on its way
+        if _job_waits(redis, batch.job_id):
+            continue
         if not redis.set(REQUEUED_KEY.format(id=batch.id), 1, nx=True, px=int(grace * 1000)):
             continue  # queued again a moment ago
         log.warning("batch %s (%s) has no live worker: queuing it again", batch.id, batch.status)
@@ -79,10 +94,13 @@ def reap_batches():
     return requeued
 
 
-def _job_exists(redis, job_id):
-    from rq.job import Job
-
-    return redis.exists(Job.key_for(job_id))
+def _job_waits(redis, job_id):
+    """True while the batch's job sits in the queue: it will run, and a second would only
+    wait behind it. A started job does not count (its worker holds the lease while alive),
+    nor a scheduled one (no RQ scheduler runs)."""
+    if not job_id or not redis.exists(Job.key_for(job_id)):
+        return False
+    return Job.fetch(job_id, connection=redis).get_status() == JobStatus.QUEUED
 
 
 def register_schedule(app):

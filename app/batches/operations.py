@@ -7,10 +7,18 @@ changes, and events (through ``record_events``). If the bulk write fails, the ru
 back to ``create_issue`` one operation at a time, so the operation at fault is found and
 fails alone. Other operations call their services (``update_issue``, ``delete_issue``,
 ``create_comment``) directly.
+
+Whatever an operation meets, it is that operation's failure, never the run's: a rule it
+breaks (``Problem``), a value the database refuses, or an error nobody foresaw (an id past
+64 bits that SQLite's driver cannot bind, a bug). A run that crashed on one operation was
+retried and crashed again, and the valid operations beside it were never applied. Only a
+job timeout stops the run.
 """
+import logging
 from itertools import groupby
 from types import SimpleNamespace
 
+from rq.timeouts import BaseTimeoutException
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,8 +34,14 @@ from ..models import Issue, IssueLabel, IssueStatusChange, Project
 from ..models.base import utcnow
 from ..models.issues import DONE_STATUSES
 
+log = logging.getLogger(__name__)
+
 ROLLED_BACK = "Not applied: the atomic batch was rolled back."
 CANCELLED = "Not applied: the batch was cancelled."
+DEACTIVATED = "Not applied: the batch was cancelled because its submitter's account was deactivated."
+UNEXPECTED = "An unexpected error stopped this operation; it was not applied."
+KINDS = ("issue.create", "issue.update", "issue.delete", "comment.create")
+UNKNOWN = "unknown"  # the name of an operation of no kind a batch runs (stored without validation)
 
 
 class OperationFailed(Exception):
@@ -40,7 +54,13 @@ class OperationFailed(Exception):
 
 
 def operation_name(operation):
-    return f"{operation['resource']}.{operation['op']}"
+    """``issue.create`` and the like, or ``unknown``: what a result row and the analytics
+    call the operation, whatever was stored."""
+    if isinstance(operation, dict):
+        name = f"{operation.get('resource')}.{operation.get('op')}"
+        if name in KINDS:
+            return name
+    return UNKNOWN
 
 
 def describe(problem):
@@ -48,6 +68,25 @@ def describe(problem):
     if problem.errors:
         return "; ".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in problem.errors.items())
     return problem.detail
+
+
+def error_of(error, index):
+    """What the result of the operation at ``index`` says about the exception that stopped it."""
+    if _unforeseen(error, f"operation {index}"):
+        return UNEXPECTED
+    return describe(error) if isinstance(error, Problem) else "The database rejected this operation."
+
+
+def _unforeseen(error, where):
+    """True for an exception no rule foresaw, logged with its traceback (a result names no
+    internals; the log keeps them). A job timeout is raised again: the run stops there,
+    and the reaper resumes the batch."""
+    if isinstance(error, BaseTimeoutException):
+        raise error
+    if isinstance(error, (Problem, SQLAlchemyError)):
+        return False
+    log.error("batch %s met an unexpected error", where, exc_info=error)
+    return True
 
 
 class Applier:
@@ -85,10 +124,8 @@ class Applier:
                     resource_id = action(operation)
             else:
                 resource_id = action(operation)
-        except Problem as problem:
-            self._fail(index, describe(problem), results)
-        except SQLAlchemyError:
-            self._fail(index, "The database rejected this operation.", results)
+        except Exception as error:  # any of them is this operation's failure (module docstring)
+            self._fail(index, error_of(error, index), results)
         else:
             results[index] = ("succeeded", resource_id, None)
             if operation.get("lid") is not None and operation["op"] == "create":
@@ -113,6 +150,8 @@ class Applier:
         if name == "comment.create":
             issue = load_issue(self._target(operation, "issue_id", "issue_lid"), self.user)
             return create_comment(issue, self.user, operation["data"]["body"], commit=False).id
+        if name == UNKNOWN:
+            raise Problem(422, "Not an operation a batch runs (issue: create, update, delete; comment: create).")
         issue = load_issue(self._target(operation), self.user)
         if name == "issue.update":
             return update_issue(issue, self.user, operation["data"], operation.get("if_version"), commit=False).id
@@ -143,19 +182,27 @@ class Applier:
         return project
 
     def _create_issues(self, indexes, results):
-        valid = []
-        for index in indexes:
-            try:
-                valid.append((index, self._check_create(self.operations[index]["data"])))
-            except Problem as problem:
-                self._fail(index, describe(problem), results)
+        failures = {}
+        try:
+            with savepoint():
+                valid = self._check_creates(indexes, failures)
+        except SQLAlchemyError:
+            # A check the database refused (an assignee id past 64 bits) aborts a
+            # PostgreSQL transaction, and every check after it: check each on its own.
+            failures.clear()
+            valid = self._check_creates(indexes, failures, alone=True)
+        for index, error in sorted(failures.items()):
+            self._fail(index, error, results)
         if not valid:
             return
         try:
             with savepoint():
                 created = self._insert_issues(valid)
-        except SQLAlchemyError:
-            # Something only the database could see (a row changed meanwhile): find it.
+        except Exception as error:
+            # Something only the database could see (a row changed meanwhile), or a value
+            # stored without validation that the bulk write could not take: one at a time,
+            # the operation at fault fails alone.
+            _unforeseen(error, "bulk create")
             for index, _project in valid:
                 self._one(index, results, self._create_one)
             return
@@ -164,6 +211,26 @@ class Applier:
             lid = self.operations[index].get("lid")
             if lid is not None:
                 self.lids[lid] = issue_id
+
+    def _check_creates(self, indexes, failures, alone=False):
+        """Check issue creates; return ``[(index, project)]`` of those that may go ahead and
+        put the others' errors in ``failures``. ``alone``: each in a savepoint of its own
+        (the slow way, after the database refused one); else a database error is raised."""
+        valid = []
+        for index in indexes:
+            try:
+                if alone:
+                    with savepoint():
+                        valid.append((index, self._check_create(self.operations[index]["data"])))
+                else:
+                    valid.append((index, self._check_create(self.operations[index]["data"])))
+            except SQLAlchemyError as error:
+                if not alone:
+                    raise
+                failures[index] = error_of(error, index)
+            except Exception as error:  # this operation's failure (module docstring)
+                failures[index] = error_of(error, index)
+        return valid
 
     def _insert_issues(self, valid):
         now, user_id = utcnow(), self.user.id

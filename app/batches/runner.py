@@ -6,18 +6,24 @@ batch's counters commit in one transaction, which first claims the chunk by movi
 ``done`` at its last commit; a second worker on the same batch finds its claim taken.
 atomic and dry runs: every chunk in one transaction, committed (or, for a dry run, rolled
 back) at the end, then the results.
+
+Before each chunk (the first one too) the run reads afresh whether it must stop: a cancel,
+or a submitter who is no longer active (the batch ends ``cancelled``, the rest skipped,
+saying why). Roles are read afresh too, so a submitter demoted meanwhile is held to the
+new role from the next chunk on, in an atomic run as well.
 """
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import undefer
 
+from ..auth.permissions import ROLES_SEEN
 from ..bulk import collector_paused, insert_rows
 from ..extensions import db
 from ..models import Batch, BatchResult, User
 from ..models.base import utcnow
 from ..realtime import broadcast
 from ..worker import get_redis
-from .operations import CANCELLED, ROLLED_BACK, Applier, OperationFailed, operation_name
+from .operations import CANCELLED, DEACTIVATED, ROLLED_BACK, Applier, OperationFailed, operation_name
 from .service import CANCEL_KEY, FINISHED, batch_dict
 
 
@@ -26,7 +32,7 @@ class Superseded(Exception):
 
 
 class Cancelled(Exception):
-    pass
+    """The batch must stop; the message says why, for its skipped operations."""
 
 
 class Runner:
@@ -69,9 +75,10 @@ class Runner:
         applier = Applier(self.user, self.operations, isolate=True, lids=self._committed_lids())
         db.session.commit()
         for start in range(counts["done"], self.total, self.chunk_size):
-            db.session.expire_all()  # sessions do not expire on commit: read memberships afresh
-            if self._cancel_requested():
-                return self._finish_cancelled(start, counts)
+            db.session.expire_all()  # sessions do not expire on commit: read the submitter afresh
+            reason = self._stop_reason()
+            if reason is not None:
+                return self._finish_cancelled(start, counts, reason)
             indexes = range(start, min(start + self.chunk_size, self.total))
             self._claim(start, start + len(indexes))
             results = applier.apply(indexes)
@@ -106,8 +113,12 @@ class Runner:
         results, counts = {}, {"done": 0, "succeeded": 0, "failed": 0}
         try:
             for start in range(0, self.total, self.chunk_size):
-                if self._cancel_requested():
-                    raise Cancelled()
+                # Nothing expires inside the transaction: read the submitter and roles afresh.
+                db.session.refresh(self.user)
+                db.session.info.pop(ROLES_SEEN, None)
+                reason = self._stop_reason()
+                if reason is not None:
+                    raise Cancelled(reason)
                 chunk = applier.apply(range(start, min(start + self.chunk_size, self.total)))
                 results.update(chunk)
                 ok = sum(1 for status, _id, _e in chunk.values() if status == "succeeded")
@@ -117,9 +128,9 @@ class Runner:
         except OperationFailed as failure:
             db.session.rollback()
             return self._finish_rolled_back(failure)
-        except Cancelled:
+        except Cancelled as cancelled:
             db.session.rollback()
-            return self._finish_cancelled(0, {"done": 0, "succeeded": 0, "failed": 0})
+            return self._finish_cancelled(0, {"done": 0, "succeeded": 0, "failed": 0}, str(cancelled))
         if self.dry_run:
             db.session.rollback()  # a dry run commits nothing; the rollback drops its events too
             self._claim(0, self.total)
@@ -135,10 +146,10 @@ class Runner:
 
     # --- the end ------------------------------------------------------------------------------
 
-    def _finish_cancelled(self, start, counts):
+    def _finish_cancelled(self, start, counts, reason):
         if start < self.total:
             self._claim(start, self.total)
-            self._write_results({i: ("skipped", None, CANCELLED) for i in range(start, self.total)})
+            self._write_results({i: ("skipped", None, reason) for i in range(start, self.total)})
         self._finish("cancelled", counts)
 
     def _status(self, counts):
@@ -164,30 +175,40 @@ class Runner:
         broadcast.batch_finished(record, self.user_id)
 
     def _write_results(self, results):
+        stored = len(self.operations)  # past them (a total that says more): "unknown"
         insert_rows(BatchResult.__table__, [
-            {"batch_id": self.batch_id, "index": i, "operation": operation_name(self.operations[i]),
-             "status": status, "resource_id": resource_id, "error": error}
+            {"batch_id": self.batch_id, "index": i, "status": status, "resource_id": resource_id, "error": error,
+             "operation": operation_name(self.operations[i] if i < stored else None)}
             for i, (status, resource_id, error) in sorted(results.items())])
 
     def give_up(self, error):
-        """Close a batch that keeps crashing: what is not committed is skipped with ``error``."""
-        batch = db.session.get(Batch, self.batch_id)
+        """Close a batch whose runs keep ending in an error: ``failed``, what no chunk
+        committed skipped with ``error``. It reads no operation but their names, so that
+        whatever made the runs fail cannot make this fail too."""
+        batch = db.session.get(Batch, self.batch_id, options=[undefer(Batch.operations)])
         if batch is None or batch.status in FINISHED:
             return
         self.total, self.operations, self.user_id = batch.total, batch.operations, batch.user_id
+        if not isinstance(self.operations, list):
+            self.operations = []
         batch.status, batch.started_at = "running", batch.started_at or utcnow()
         db.session.commit()
         start = 0 if batch.mode == "atomic" or batch.dry_run else batch.done
         if start < self.total:
             self._claim(start, self.total)
             self._write_results({i: ("skipped", None, error) for i in range(start, self.total)})
-        self._finish("failed" if not batch.succeeded or start == 0 else "partially_succeeded",
-                     {"done": self.total, "succeeded": batch.succeeded if start else 0,
-                      "failed": batch.failed if start else 0})
+        self._finish("failed", {"done": self.total, "succeeded": batch.succeeded if start else 0,
+                                "failed": batch.failed if start else 0})
 
-    def _cancel_requested(self):
-        if get_redis().exists(CANCEL_KEY.format(id=self.batch_id)):
-            return True
+    def _stop_reason(self):
+        """Why the batch must stop before its next chunk, or None: a cancel, or a
+        submitter who is no longer active. One query, beside the Redis flag."""
         # Inside an atomic run the row is locked by this worker, so a cancel request waits:
         # the Redis flag, set before it waits, is the signal then.
-        return bool(db.session.scalar(select(Batch.cancel_requested).where(Batch.id == self.batch_id)))
+        flagged = get_redis().exists(CANCEL_KEY.format(id=self.batch_id))
+        requested, active = db.session.execute(
+            select(Batch.cancel_requested, User.active).join(User, User.id == Batch.user_id)
+            .where(Batch.id == self.batch_id)).one()
+        if not active:
+            return DEACTIVATED
+        return CANCELLED if flagged or requested else None

@@ -5,7 +5,6 @@ import logging
 from datetime import timedelta
 
 from redis.exceptions import RedisError
-from rq import Retry
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -19,6 +18,7 @@ from ..worker import enqueue_job, get_redis
 log = logging.getLogger(__name__)
 
 FINISHED = ("succeeded", "partially_succeeded", "failed", "cancelled")
+UNFINISHED = ("queued", "running")
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 CANCEL_KEY = "beacon:batch:{id}:cancel"
 
@@ -88,11 +88,11 @@ def submit(user, data, digest, key=None):
 
 
 def enqueue(batch):
-    """Queue the batch's job (retried by RQ, and re-queued by the reaper if lost)."""
+    """Queue the batch's job (queued again by the reaper if it fails or is lost)."""
     from .jobs import run_batch
 
     try:
-        job = enqueue_job(run_batch, batch.id, job_type="batch", retry=Retry(max=3, interval=[1, 5, 15]))
+        job = enqueue_job(run_batch, batch.id, job_type="batch")
     except RedisError:  # the reaper queues it when Redis is back
         log.exception("could not queue batch %s", batch.id)
         return
@@ -143,10 +143,24 @@ def flag_cancel(batch):
     return batch
 
 
+def cancel_user_batches(user_id):
+    """Ask every unfinished batch of a user being deactivated to stop, in the caller's
+    transaction. A batch row that a running worker holds locked (an atomic run, or a chunk
+    being committed) is left unflagged rather than waited for: the request would wait for
+    the whole run, and could deadlock with it (when the user is an admin, this transaction
+    locks the row the run's new rows refer to). That run stops anyway before its next
+    chunk, once it reads that its submitter is inactive."""
+    free = db.session.scalars(select(Batch.id).where(Batch.user_id == user_id, Batch.status.in_(UNFINISHED))
+                              .with_for_update(skip_locked=True)).all()
+    if free:
+        db.session.execute(update(Batch).where(Batch.id.in_(free)).values(cancel_requested=True))
+    return free
+
+
 def cancel(batch):
     """Record the cancel request; 409 if the batch finished before it could take effect."""
     changed = db.session.execute(
-        update(Batch).where(Batch.id == batch.id, Batch.status.in_(("queued", "running")))
+        update(Batch).where(Batch.id == batch.id, Batch.status.in_(UNFINISHED))
         .values(cancel_requested=True)).rowcount
     db.session.commit()
     if not changed:

@@ -73,12 +73,12 @@ def record_events(project, changes, first=None):
 def savepoint():
     """Run a block in a savepoint; on error roll back just the block, and its events."""
     pending = list(after_commit.pending(db.session))
-    nested = db.session.begin_nested()
     try:
-        yield
+        # As a context manager, the savepoint is also closed after a failed flush, which
+        # leaves it inactive: rolled back only when active, it stayed the session's
+        # transaction and failed every statement after it (PendingRollbackError).
+        with db.session.begin_nested():
+            yield
     except BaseException:
-        if nested.is_active:
-            nested.rollback()
         after_commit.set_pending(db.session, pending)
         raise
-    nested.commit()
