@@ -11,6 +11,7 @@ from .errors import BeaconApi, register_error_handlers
 from .extensions import db, migrate, socketio
 from .http import IdConverter
 from .ops import init_app as ops_init_app
+from .ops.requests import EngineIoRequests
 
 SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}]}
@@ -116,6 +117,8 @@ def _init_socketio(app):
         cors_allowed_origins=socket_origin_check(app),
         json=fastjson,
     )
+    # Engine.IO answers /socket.io/ before Flask's hooks run: the same id, log line and headers.
+    app.wsgi_app = EngineIoRequests(app.wsgi_app)
     from .realtime.namespace import register
 
     register(app)

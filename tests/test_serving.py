@@ -1,0 +1,71 @@
+"""Serving: ``python app.py`` on gunicorn's threaded worker (headers, one JSON access line per
+request, WebSockets that open and close cleanly, HOST, stopping, the embedded worker), the
+one start-up path, Engine.IO's responses, and an instance folder for its owner only."""
+import json
+import os
+import signal
+import stat
+import time
+
+import pytest
+import requests
+import socketio
+from sqlalchemy import text
+
+from tests import conftest
+from tests.support import services
+from tests.support.batches import children
+
+NAMESPACE = "/realtime"
+
+
+def records(server, strict=True):
+    """The server's log lines as JSON objects. Strict: each line must be one (in eventlet
+    mode, eventlet prints its deprecation warning as plain text first)."""
+    lines = [line for line in server.output().splitlines() if line.strip()]
+    return [json.loads(line) for line in lines if strict or line.startswith("{")]
+
+
+def access_lines(server, strict=True, **match):
+    return [r for r in records(server, strict) if r["logger"] == "beacon.request" and match.items() <= r.items()]
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.05)
+    return predicate()
+
+
+def gone(pid):
+    """True once ``pid`` has exited (a zombie left for init to reap counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as status:
+            return status.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def socket_client(server, token, transports=("websocket",)):
+    client = socketio.Client(reconnection=False)
+    client.connect(server.url, auth={"token": token}, namespaces=[NAMESPACE], transports=list(transports),
+                   wait_timeout=10)
+    return client
+
+
+@pytest.mark.parametrize("path,status", [("/socket.io/?EIO=4&transport=polling", 200),
+                                         ("/socket.io/?EIO=4&transport=carrier-pigeon", 400)])
+def test_engineio_responses_carry_the_security_headers_id_and_log_line(client, caplog, path, status):
+    caplog.set_level("INFO", logger="beacon.request")
+    response = client.get(path, headers={"X-Request-ID": "poll-1"})
+    assert response.status_code == status
+    headers = response.headers
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin" and headers["Cache-Control"] == "no-store"
+    assert headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert headers["X-Request-ID"] == "poll-1"
+    [line] = [r for r in caplog.records if r.name == "beacon.request"]
+    assert (line.path, line.status, line.request_id, line.endpoint) == ("/socket.io/", status, "poll-1", "GET /socket.io/")
