@@ -5,7 +5,7 @@ import os
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from . import fastjson
+from . import fastjson, instance
 from .config import Config
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, migrate, socketio
@@ -38,9 +38,10 @@ def create_app(overrides=None):
     """Create the app from the environment, with ``overrides`` on top (tests)."""
     app = Flask(__name__, instance_path=os.environ.get("BEACON_INSTANCE_PATH") or None,
                 instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+    instance.make_folder_private(app.instance_path)
     app.config.from_object(Config(app.instance_path))
     app.config.update(overrides or {})
+    instance.make_database_private(app.config["SQLALCHEMY_DATABASE_URI"])
     _init_async_mode(app)
     app.url_map.converters["int"] = IdConverter
     app.session_interface = NoCookieSession()

@@ -69,3 +69,30 @@ def test_engineio_responses_carry_the_security_headers_id_and_log_line(client, c
     assert headers["X-Request-ID"] == "poll-1"
     [line] = [r for r in caplog.records if r.name == "beacon.request"]
     assert (line.path, line.status, line.request_id, line.endpoint) == ("/socket.io/", status, "poll-1", "GET /socket.io/")
+
+
+@pytest.mark.parametrize("before", ["nothing", "loose files"])
+def test_the_instance_folder_and_database_are_the_owners_only(tmp_path, monkeypatch, before):
+    from app import create_app
+    from app.extensions import db
+
+    folder, umask = tmp_path / "instance", os.umask(0o022)
+    database = folder / "beacon.db"
+    try:
+        if before == "loose files":  # left by a start before this rule
+            folder.mkdir(mode=0o755)
+            for name in ("beacon.db", "beacon.db-wal", "beacon.db-shm", "secret_key"):
+                (folder / name).write_bytes(b"" if name != "secret_key" else b"k" * 64)
+                (folder / name).chmod(0o644)
+        monkeypatch.setenv("BEACON_INSTANCE_PATH", str(folder))
+        monkeypatch.delenv("SECRET_KEY", raising=False)
+        app = create_app(conftest.test_config(f"sqlite:///{database}"))
+        with app.app_context():
+            db.session.execute(text("CREATE TABLE written (x INTEGER)"))  # a write: -wal and -shm exist
+            db.session.commit()
+            modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in [folder, *folder.iterdir()]}
+        services.dispose(app)
+    finally:
+        os.umask(umask)
+    assert modes == {"instance": 0o700, "beacon.db": 0o600, "beacon.db-wal": 0o600, "beacon.db-shm": 0o600,
+                     "secret_key": 0o600}
