@@ -56,6 +56,31 @@ def socket_client(server, token, transports=("websocket",)):
     return client
 
 
+def test_start_runs_the_upkeep_and_embedded_worker_once_per_app_and_process(make_app, monkeypatch):
+    from app.serving import startup
+
+    started = []
+    monkeypatch.setattr(startup, "start_upkeep", lambda app: started.append(("upkeep", app)))
+    monkeypatch.setattr(startup, "start_embedded_worker", lambda app: started.append(("worker", app)))
+    embedded, linked = make_app(EMBEDDED_WORKER=True), make_app(EMBEDDED_WORKER=False)
+    assert [startup.start(embedded), startup.start(embedded), startup.start(linked), startup.start(linked)] == [
+        True, False, True, False]
+    assert started == [("upkeep", embedded), ("worker", embedded), ("upkeep", linked)]
+
+
+def test_a_socket_connection_starts_nothing(make_app, factory):
+    """Only ``serving.start`` starts the upkeep: connecting used to start it lazily."""
+    from app.extensions import socketio as server_socketio
+
+    app = make_app()
+    client = server_socketio.test_client(app, namespace=NAMESPACE, auth={"token": factory.token(factory.user())})
+    try:
+        assert client.is_connected(NAMESPACE)
+        assert "beacon_realtime_upkeep" not in app.extensions and "beacon_serving" not in app.extensions
+    finally:
+        client.disconnect(namespace=NAMESPACE)
+
+
 @pytest.mark.parametrize("path,status", [("/socket.io/?EIO=4&transport=polling", 200),
                                          ("/socket.io/?EIO=4&transport=carrier-pigeon", 400)])
 def test_engineio_responses_carry_the_security_headers_id_and_log_line(client, caplog, path, status):

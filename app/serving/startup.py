@@ -1,0 +1,31 @@
+"""One start-up path: ``start(app)`` starts what a serving process runs beside its requests.
+
+That is the realtime upkeep (presence leases and diffs, typing that lapses, expired
+sessions, overdue events) and, in embedded mode (no ``REDIS_URL``), the RQ worker thread
+and the scheduler. Every entry point that serves calls it once its app is made, in the
+process that serves: ``python app.py`` (in gunicorn's worker, never in the master that
+forks it; or in the eventlet server's process), ``wsgi.py`` (``gunicorn -k eventlet -w 1
+wsgi:app``), and tests that serve Socket.IO in process. Nothing starts them lazily: a
+Socket.IO connection, a CLI command, a job or a ``flask worker`` process never does.
+"""
+import os
+import threading
+
+from ..realtime.upkeep import start_upkeep
+from ..worker import start_embedded_worker
+
+_lock = threading.Lock()
+
+
+def start(app):
+    """Start the upkeep and, in embedded mode, the worker thread and scheduler: once per
+    app and process (a forked child starts its own). True when this call started them."""
+    with _lock:
+        if app.extensions.get("beacon_serving") == os.getpid():
+            return False
+        app.extensions["beacon_serving"] = os.getpid()
+    start_upkeep(app)
+    if app.config["EMBEDDED_WORKER"]:
+        start_embedded_worker(app)
+    return True
+
