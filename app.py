@@ -1,4 +1,8 @@
-"""Serve Beacon (web, API and Socket.IO): ``python app.py`` or ``make run``."""
+"""Serve Beacon (web, API and Socket.IO): ``python app.py`` or ``make run``.
+
+On gunicorn's threaded worker, or on eventlet's own server with
+``SOCKETIO_ASYNC_MODE=eventlet`` (``app/serving``); ``HOST`` (127.0.0.1) and ``PORT`` (5000).
+"""
 import os
 
 if os.environ.get("SOCKETIO_ASYNC_MODE") == "eventlet":
@@ -7,12 +11,7 @@ if os.environ.get("SOCKETIO_ASYNC_MODE") == "eventlet":
 
     eventlet.monkey_patch()
 
-from app import create_app, freeze_startup_heap, serving  # noqa: E402
-from app.extensions import socketio  # noqa: E402
+from app import serving  # noqa: E402
 
 if __name__ == "__main__":
-    application = create_app()
-    serving.start(application)
-    freeze_startup_heap()
-    socketio.run(application, host=os.environ.get("HOST", "0.0.0.0"),
-                 port=int(os.environ.get("PORT", 5000)), allow_unsafe_werkzeug=True)
+    serving.serve()

@@ -56,6 +56,121 @@ def socket_client(server, token, transports=("websocket",)):
     return client
 
 
+@pytest.mark.backends("production")
+def test_app_py_is_no_development_server_and_logs_one_json_line_per_request(start_server, factory):
+    server = start_server()
+    auth = factory.headers(factory.user())
+    sent = [("GET", "/healthz", {}, None), ("GET", "/api/v1/projects", auth, None),
+            ("POST", "/api/v1/projects", {**auth, "Content-Type": "application/json"}, b"{not json"),
+            ("GET", "/no/such/page", {}, None), ("GET", "/socket.io/?EIO=4&transport=polling", {}, None)]
+    for n, (method, path, headers, body) in enumerate(sent):
+        response = requests.request(method, server.url + path, headers={**headers, "X-Request-ID": f"serving-{n}"},
+                                    data=body, timeout=10)
+        assert response.headers["Server"] == "gunicorn"  # not Werkzeug/x Python/y
+        assert response.headers["X-Request-ID"] == f"serving-{n}"
+    lines = wait_for(lambda: [access_lines(server, request_id=f"serving-{n}") for n in range(len(sent))]
+                     if access_lines(server, request_id=f"serving-{len(sent) - 1}") else None)
+    assert [len(found) for found in lines] == [1] * len(sent)
+    assert [(r["method"], r["path"], r["status"]) for [r] in lines] == [
+        ("GET", "/healthz", 200), ("GET", "/api/v1/projects", 200), ("POST", "/api/v1/projects", 400),
+        ("GET", "/no/such/page", 404), ("GET", "/socket.io/", 200)]
+    output = server.output()
+    assert "development server" not in output and "Werkzeug" not in output and "\x1b[" not in output
+    assert {r["logger"] for r in records(server)}.isdisjoint({"werkzeug", "gunicorn.access"})
+
+
+@pytest.mark.backends("production")
+def test_websockets_upgrade_and_close_cleanly(start_server, factory):
+    server = start_server()
+    owner = factory.user("Owner")
+    factory.project(owner, "WEB")
+    upgraded = socket_client(server, factory.token(owner), transports=("polling", "websocket"))
+    assert wait_for(lambda: upgraded.transport() == "websocket", timeout=5)  # polling, then the upgrade
+    assert upgraded.call("join", {"room": "project:WEB"}, namespace=NAMESPACE, timeout=10)["ok"]
+    direct = socket_client(server, factory.token(owner))
+    assert direct.transport() == "websocket"
+    assert direct.call("join", {"room": "project:WEB"}, namespace=NAMESPACE, timeout=10)["ok"]
+    upgraded.disconnect()
+    direct.disconnect()
+    closed = wait_for(lambda: len(access_lines(server, path="/socket.io/", status=101)) == 2 and
+                      access_lines(server, path="/socket.io/", status=101))
+    assert closed and all(r["duration_ms"] > 0 for r in closed)  # logged once each socket closed
+    assert "Bad request syntax" not in server.output()
+    assert [r for r in records(server) if r["level"] in ("warning", "error", "critical")] == []
+
+
+@pytest.mark.backends("production")
+def test_app_py_in_eventlet_mode_serves_on_eventlets_own_server(start_server, factory):
+    server = start_server(SOCKETIO_ASYNC_MODE="eventlet")
+    response = requests.get(f"{server.url}/healthz", headers={"X-Request-ID": "green-1"}, timeout=10)
+    assert response.ok and "Server" not in response.headers
+    client = socket_client(server, factory.token(factory.user()))
+    assert client.transport() == "websocket"
+    assert len(wait_for(lambda: access_lines(server, False, request_id="green-1"))) == 1
+    other = [line for line in server.output().splitlines() if "/healthz" in line and not line.startswith("{")]
+    assert other == []  # eventlet's own access log is off
+    started = time.monotonic()
+    server.popen.send_signal(signal.SIGTERM)
+    assert server.popen.wait(10) == 0 and time.monotonic() - started < 3
+    assert wait_for(lambda: not client.connected, timeout=5)
+    assert access_lines(server, False, path="/socket.io/", status=101)
+
+
+def test_host_defaults_to_this_machine_only(start_server):
+    local = start_server(HOST=None)
+    assert requests.get(f"http://127.0.0.1:{local.port}/healthz", timeout=10).ok
+    with pytest.raises(requests.ConnectionError):  # another address of the machine (loopback's 127/8)
+        requests.get(f"http://127.0.0.2:{local.port}/healthz", timeout=5)
+    everywhere = start_server(HOST="0.0.0.0")
+    assert requests.get(f"http://127.0.0.2:{everywhere.port}/healthz", timeout=10).ok
+
+
+@pytest.mark.backends("production")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_server_at_once_with_sockets_open(start_server, factory, sig):
+    server = start_server()
+    token = factory.token(factory.user())
+    clients = [socket_client(server, token), socket_client(server, token, transports=("polling",))]
+    [worker] = children(server.popen.pid)
+    started = time.monotonic()
+    server.popen.send_signal(sig)
+    assert server.popen.wait(10) == 0
+    assert time.monotonic() - started < 3  # not the graceful timeout an open socket would cost
+    assert gone(worker) and wait_for(lambda: not any(client.connected for client in clients), timeout=5)
+    assert "Worker exiting" in server.output()
+
+
+@pytest.mark.backends("production")
+def test_the_worker_process_dies_with_its_master(start_server, factory):
+    """A killed master takes its worker with it at once, WebSockets open or not: a worker
+    left behind would keep serving and renewing its presence lease."""
+    server = start_server()
+    client = socket_client(server, factory.token(factory.user()))
+    [worker] = children(server.popen.pid)
+    server.popen.send_signal(signal.SIGKILL)
+    server.popen.wait(5)
+    assert wait_for(lambda: gone(worker), timeout=3)
+    assert wait_for(lambda: not client.connected, timeout=5)
+
+
+def test_the_embedded_worker_runs_jobs_in_the_serving_process_only(start_server, factory):
+    server = start_server(EMBEDDED_WORKER="1", BACKUP_SCHEDULE="off", BATCH_REAPER_SECONDS="1")
+    owner = factory.user("Owner")
+    factory.project(owner, "EMB")
+    operations = [{"op": "create", "resource": "issue", "data": {"project": "EMB", "title": "Run in the server"}}]
+    response = requests.post(f"{server.url}/api/v1/batches", json={"mode": "atomic", "operations": operations},
+                             headers=factory.headers(owner), timeout=10)
+    assert response.status_code == 202, response.text
+    url = f"{server.url}/api/v1/batches/{response.json()['id']}"
+    batch = wait_for(lambda: (b := requests.get(url, headers=factory.headers(owner), timeout=10).json())
+                     ["status"] == "succeeded" and b, timeout=20)
+    assert batch and batch["succeeded"] == 1
+    assert "beacon_rq_workers 1.0" in requests.get(f"{server.url}/metrics", timeout=10).text
+    [worker] = children(server.popen.pid)
+    assert len(os.listdir(f"/proc/{server.popen.pid}/task")) == 1  # the master: no worker, scheduler, upkeep
+    assert len(os.listdir(f"/proc/{worker}/task")) > 3
+
+
 def test_start_runs_the_upkeep_and_embedded_worker_once_per_app_and_process(make_app, monkeypatch):
     from app.serving import startup
 

@@ -11,6 +11,7 @@ Socket.IO connection, a CLI command, a job or a ``flask worker`` process never d
 import os
 import threading
 
+from ..extensions import socketio
 from ..realtime.upkeep import start_upkeep
 from ..worker import start_embedded_worker
 
@@ -29,3 +30,15 @@ def start(app):
         start_embedded_worker(app)
     return True
 
+
+def close_sockets():
+    """Close this process's Socket.IO connections, as a stopping server does: their clients
+    reconnect (here once it is back, or to another process), and their WebSockets and long
+    polls no longer hold the server's threads. Engine.IO's own ``disconnect()`` waits for
+    each socket's close packet to be fetched, which a polling client that went away never
+    does: each socket is closed here without waiting."""
+    if socketio.server is None:  # no app made yet
+        return
+    engineio = socketio.server.eio
+    for socket in list(engineio.sockets.values()):
+        socket.close(wait=False, reason=engineio.reason.SERVER_DISCONNECT)
