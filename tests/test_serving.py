@@ -169,6 +169,17 @@ def test_the_embedded_worker_runs_jobs_in_the_serving_process_only(start_server,
     [worker] = children(server.popen.pid)
     assert len(os.listdir(f"/proc/{server.popen.pid}/task")) == 1  # the master: no worker, scheduler, upkeep
     assert len(os.listdir(f"/proc/{worker}/task")) > 3
+    time.sleep(2.5)  # the reaper is enqueued every second: none of that at INFO
+    assert "Enqueued job" not in server.output() and "reap_batches" not in json.dumps(
+        [r for r in records(server) if r["level"] == "info" and r["logger"] != "app.worker"])
+
+
+@pytest.mark.backends("production")
+def test_the_schedulers_routine_enqueues_are_debug_lines(start_server):
+    server = start_server(EMBEDDED_WORKER="1", BACKUP_SCHEDULE="off", BATCH_REAPER_SECONDS="1", LOG_LEVEL="DEBUG")
+    enqueued = wait_for(lambda: [r for r in records(server) if "reap_batches" in r["message"]
+                                 and r["logger"] != "app.worker" or r["message"] == "enqueued scheduled job reap_batches"])
+    assert enqueued and {(r["logger"], r["level"]) for r in enqueued} == {("app.worker", "debug")}
 
 
 def test_start_runs_the_upkeep_and_embedded_worker_once_per_app_and_process(make_app, monkeypatch):

@@ -89,3 +89,6 @@ def configure_root(level, log_format):
     root.addHandler(handler)
     root.setLevel(level)
     # RQ's worker adds its own plain handler only when no ancestor has one: ours serves it.
+    # RQ's cron scheduler logs at INFO each job it registers and each it enqueues (the batch
+    # reaper every 5 s): routine. worker.Scheduler logs the enqueued ones itself, at DEBUG.
+    logging.getLogger("rq.cron").setLevel(logging.WARNING)
