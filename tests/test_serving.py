@@ -4,6 +4,7 @@ one start-up path, Engine.IO's responses, and an instance folder for its owner o
 import json
 import os
 import signal
+import socket
 import stat
 import time
 
@@ -77,6 +78,33 @@ def test_app_py_is_no_development_server_and_logs_one_json_line_per_request(star
     output = server.output()
     assert "development server" not in output and "Werkzeug" not in output and "\x1b[" not in output
     assert {r["logger"] for r in records(server)}.isdisjoint({"werkzeug", "gunicorn.access"})
+
+
+def raw_request(server, data):
+    """Send ``data`` as it is (no client would) and return the status, headers and body."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(data)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    return int(lines[0].split()[1]), dict(line.split(": ", 1) for line in lines[1:]), body
+
+
+@pytest.mark.backends("production")
+def test_a_request_the_server_cannot_read_is_a_problem_not_an_html_page(start_server):
+    server = start_server()
+    assert requests.get(f"{server.url}/healthz?padding={'a' * 6000}", timeout=10).ok  # 8 KB URLs reach the app
+    unreadable = [(b"GET /healthz?padding=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+                  (b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad\x00Name: 1\r\n\r\n", 400),
+                  (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n", 431)]
+    for data, expected in unreadable:
+        status, headers, body = raw_request(server, data)
+        assert (status, headers["Content-Type"]) == (expected, "application/problem+json")
+        problem = json.loads(body)
+        assert problem["status"] == expected and problem["detail"].startswith("The request could not be read")
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["Cache-Control"] == "no-store"
 
 
 @pytest.mark.backends("production")

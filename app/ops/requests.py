@@ -18,7 +18,7 @@ import uuid
 from flask import current_app, g, request, request_started
 
 from . import perf
-from .security import ENGINEIO_HEADERS
+from .security import DATA_HEADERS
 
 log = logging.getLogger("beacon.request")
 
@@ -76,7 +76,7 @@ class EngineIoRequests:
         def respond(status, headers, exc_info=None):
             answered.append(int(status.split(" ", 1)[0]))
             present = {name.lower() for name, _ in headers}
-            headers = headers + [(name, value) for name, value in (*ENGINEIO_HEADERS, ("X-Request-ID", request_id))
+            headers = headers + [(name, value) for name, value in (*DATA_HEADERS, ("X-Request-ID", request_id))
                                  if name.lower() not in present]
             return start_response(status, headers, exc_info)
 

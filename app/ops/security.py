@@ -1,7 +1,8 @@
 """Security headers on every response, and CORS only for the origins in ``CORS_ORIGINS``.
 
 Flask's responses get them here (``after_request``); Engine.IO's, which it answers before
-Flask (``/socket.io/``), get ``ENGINEIO_HEADERS`` from ``requests.EngineIoRequests``.
+Flask (``/socket.io/``), get ``DATA_HEADERS`` from ``requests.EngineIoRequests``, and so
+do the problems the server answers itself (``serving.threaded``).
 """
 import functools
 
@@ -16,8 +17,9 @@ DEFAULT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-
 # Every response: no type sniffing, no framing, no referrer beyond the origin, no opener.
 BASELINE_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
                     ("Referrer-Policy", "strict-origin-when-cross-origin"), ("Cross-Origin-Opener-Policy", "same-origin"))
-# Engine.IO's answers (handshakes, long polls) are one session's live data, nothing to render.
-ENGINEIO_HEADERS = BASELINE_HEADERS + (("Cache-Control", "no-store"),
+# Responses that are data, never a page (Engine.IO's handshakes and long polls, the
+# server's own problem+json): never stored, nothing to render.
+DATA_HEADERS = BASELINE_HEADERS + (("Cache-Control", "no-store"),
                                        ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID, Cache-Control"

@@ -22,23 +22,38 @@ server per process (``wsgi.py``); this is the one-process embedded server of ``m
   finishes its requests and exits; an open WebSocket, a long poll or an idle keep-alive
   connection would otherwise hold it for the whole graceful timeout.
 - The worker never outlives its master (Linux): see ``_die_with_parent``.
+- Request lines of up to 8 KB (gunicorn's most; its default is 4 KB). A request it cannot
+  read (longer, or a malformed header) is a 4xx problem+json like any bad input.
+
+This is the one module that knows gunicorn's workings beyond its settings (the threaded
+worker's hooks and connection queues); tests/test_serving.py fails when they change.
 """
 import ctypes
+import json
 import logging
 import os
 import signal
 import sys
 
-from gunicorn import glogging
+from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
+from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import ThreadWorker
+from werkzeug.http import HTTP_STATUS_CODES
 
 from .. import create_app, freeze_startup_heap
+from ..errors import PROBLEM_TYPE
 from ..ops.logs import configure_root
+from ..ops.security import DATA_HEADERS
 from .startup import close_sockets, start
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 GRACEFUL_SECONDS = 10  # what a stopping worker gives its requests in flight
+# Requests gunicorn cannot read, answered by ``Worker.handle_error`` as problem+json.
+UNREADABLE = {http_errors.LimitRequestHeaders: 431, http_errors.LimitRequestLine: 400,
+              http_errors.InvalidRequestLine: 400, http_errors.InvalidRequestMethod: 400,
+              http_errors.InvalidHTTPVersion: 400, http_errors.InvalidHeader: 400,
+              http_errors.InvalidHeaderName: 400, http_errors.ObsoleteFolding: 400}
 
 
 class Server(BaseApplication):
@@ -50,9 +65,11 @@ class Server(BaseApplication):
 
     def load_config(self):
         host = f"[{self.settings.host}]" if ":" in self.settings.host else self.settings.host
+        # URLs of up to 8 KB (gunicorn's most, nginx's default), not its own default of 4 KB.
         options = {"bind": [f"{host}:{self.settings.port}"], "workers": 1, "worker_class": Worker,
                    "threads": self.settings.threads, "graceful_timeout": GRACEFUL_SECONDS,
-                   "logger_class": Log, "control_socket_disable": True, "proc_name": "beacon"}
+                   "limit_request_line": 8190, "logger_class": Log, "control_socket_disable": True,
+                   "proc_name": "beacon"}
         for name, value in options.items():
             self.cfg.set(name, value)
 
@@ -65,7 +82,8 @@ class Server(BaseApplication):
 
 
 class Worker(ThreadWorker):
-    """gunicorn's threaded worker that closes its Socket.IO connections when told to stop."""
+    """gunicorn's threaded worker that closes its Socket.IO connections when told to stop,
+    dies with its master, and answers what it cannot read as problem+json."""
 
     def init_process(self):
         _die_with_parent(self.ppid)
@@ -92,6 +110,26 @@ class Worker(ThreadWorker):
         for every pool thread, a WebSocket's included."""
         self.handle_exit(sig, frame)
 
+    def handle_error(self, req, client, addr, exc):
+        """A request gunicorn cannot read (a line too long, a malformed header) is bad input
+        like any other: a 4xx problem+json, not gunicorn's HTML page. The rest is gunicorn's."""
+        status = next((code for kind, code in UNREADABLE.items() if isinstance(exc, kind)), None)
+        if status is None:
+            return super().handle_error(req, client, addr, exc)
+        self.log.warning("unreadable request from %s: %s", (addr or ("",))[0], exc)
+        util.write_nonblock(client, problem_response(status, f"The request could not be read: {exc}."))
+        return None
+
+
+def problem_response(status, detail):
+    """A whole HTTP response carrying a problem, written on the socket when the app never ran."""
+    title = HTTP_STATUS_CODES[status]
+    body = json.dumps({"type": PROBLEM_TYPE, "title": title, "status": status, "detail": detail}).encode()
+    headers = [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body))),
+               ("Connection", "close"), *DATA_HEADERS]
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    return f"HTTP/1.1 {status} {title}\r\n{head}\r\n".encode("latin-1") + body
+
 
 class Log(glogging.Logger):
     """gunicorn's messages through the root logger (JSON lines); no access log of its own."""
@@ -117,4 +155,15 @@ def _die_with_parent(master_pid):
 
 def serve(settings):
     configure_root(settings.log_level, settings.log_format)
-    Server(settings).run()
+    try:
+        Server(settings).run()
+    except SystemExit as stopped:  # how gunicorn's master ends, once its worker is gone
+        # The master holds no app, connection or file to tidy, while the interpreter's own
+        # teardown of the modules it imported took 0.5-1.3 s on a busy machine: a process
+        # still there, long after it stopped serving, for whoever waits on it.
+        code = 0 if stopped.code is None else stopped.code
+        if not isinstance(code, int):
+            print(code, file=sys.stderr)  # what sys.exit would print
+            code = 1
+        logging.shutdown()
+        os._exit(code)
