@@ -202,6 +202,27 @@ def test_the_embedded_worker_runs_jobs_in_the_serving_process_only(start_server,
         [r for r in records(server) if r["level"] == "info" and r["logger"] != "app.worker"])
 
 
+def test_gunicorn_with_wsgi_py_starts_the_same_things(database_url, factory, tmp_path):
+    """``gunicorn -k eventlet -w 1 wsgi:app`` without REDIS_URL runs jobs in its worker too."""
+    from tests.support.live import ROOT, Server
+
+    command = [str(ROOT / ".venv/bin/gunicorn"), "-k", "eventlet", "-w", "1", "--no-control-socket",
+               "-b", "127.0.0.1:{port}", "wsgi:app"]
+    server = Server({"DATABASE_URL": database_url, "BEACON_INSTANCE_PATH": conftest.INSTANCE,
+                     "BACKUP_SCHEDULE": "off"}, tmp_path / "wsgi.log", command=command)
+    try:
+        owner = factory.user("Owner")
+        factory.project(owner, "EMB")
+        operations = [{"op": "create", "resource": "issue", "data": {"project": "EMB", "title": "Run by wsgi.py"}}]
+        response = requests.post(f"{server.url}/api/v1/batches", json={"mode": "atomic", "operations": operations},
+                                 headers=factory.headers(owner), timeout=10)
+        url = f"{server.url}/api/v1/batches/{response.json()['id']}"
+        assert wait_for(lambda: requests.get(url, headers=factory.headers(owner), timeout=10).json()["status"]
+                        == "succeeded", timeout=20)
+    finally:
+        server.kill()
+
+
 @pytest.mark.backends("production")
 def test_the_schedulers_routine_enqueues_are_debug_lines(start_server):
     server = start_server(EMBEDDED_WORKER="1", BACKUP_SCHEDULE="off", BATCH_REAPER_SECONDS="1", LOG_LEVEL="DEBUG")

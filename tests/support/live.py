@@ -59,12 +59,14 @@ class Process:
 
 class Server(Process):
     """``python app.py`` on a free port; ``url`` is its base URL. ``popen`` is gunicorn's
-    master (threading mode), which serves from a worker process of its own."""
+    master (threading mode), which serves from a worker process of its own. ``command``
+    replaces ``python app.py`` (``{port}`` in it is the port)."""
 
-    def __init__(self, env, log_path, port=None):
+    def __init__(self, env, log_path, port=None, command=None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__([sys.executable, "app.py"], {"PORT": str(self.port), "HOST": "127.0.0.1", **env}, log_path)
+        args = [part.format(port=self.port) for part in command] if command else [sys.executable, "app.py"]
+        super().__init__(args, {"PORT": str(self.port), "HOST": "127.0.0.1", **env}, log_path)
         self.wait_ready()
 
     def wait_ready(self, timeout=20):
