@@ -144,6 +144,19 @@ def test_app_py_in_eventlet_mode_serves_on_eventlets_own_server(start_server, fa
     assert access_lines(server, False, path="/socket.io/", status=101)
 
 
+@pytest.mark.backends("production")
+def test_each_open_websocket_holds_one_of_the_server_threads(start_server, factory):
+    """What the README tells an admin sizing ``SERVER_THREADS``."""
+    server = start_server(SERVER_THREADS="2")
+    token = factory.token(factory.user())
+    first, second = socket_client(server, token), socket_client(server, token)
+    with pytest.raises(requests.Timeout):  # both threads are held: a request waits
+        requests.get(f"{server.url}/healthz", timeout=2)
+    second.disconnect()
+    assert requests.get(f"{server.url}/healthz", timeout=10).ok
+    first.disconnect()
+
+
 def test_host_defaults_to_this_machine_only(start_server):
     local = start_server(HOST=None)
     assert requests.get(f"http://127.0.0.1:{local.port}/healthz", timeout=10).ok
