@@ -4,9 +4,10 @@ That is the realtime upkeep (presence leases and diffs, typing that lapses, expi
 sessions, overdue events) and, in embedded mode (no ``REDIS_URL``), the RQ worker thread
 and the scheduler. Every entry point that serves calls it once its app is made, in the
 process that serves: ``python app.py`` (in gunicorn's worker, never in the master that
-forks it; or in the eventlet server's process), ``wsgi.py`` (``gunicorn -k eventlet -w 1
-wsgi:app``), and tests that serve Socket.IO in process. Nothing starts them lazily: a
-Socket.IO connection, a CLI command, a job or a ``flask worker`` process never does.
+forks it; or in the eventlet server's process) and ``wsgi.py`` (``gunicorn -k eventlet -w 1
+wsgi:app``); a test that needs an upkeep in process calls it too (the in-process Socket.IO
+tests today drive the upkeep's steps themselves). Nothing starts them lazily: a Socket.IO
+connection, a CLI command, a job or a ``flask worker`` process never does.
 """
 import os
 import threading
