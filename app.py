@@ -1,4 +1,8 @@
-"""Serve Beacon (web, API and Socket.IO): ``python app.py`` or ``make run``."""
+"""Serve Beacon (web, API and Socket.IO): ``python app.py`` or ``make run``.
+
+On gunicorn's threaded worker, or on eventlet's own server with
+``SOCKETIO_ASYNC_MODE=eventlet`` (``app/serving``); ``HOST`` (127.0.0.1) and ``PORT`` (5000).
+"""
 import os
 
 if os.environ.get("SOCKETIO_ASYNC_MODE") == "eventlet":
@@ -7,17 +11,7 @@ if os.environ.get("SOCKETIO_ASYNC_MODE") == "eventlet":
 
     eventlet.monkey_patch()
 
-from app import create_app, freeze_startup_heap  # noqa: E402
-from app.extensions import socketio  # noqa: E402
-from app.realtime.upkeep import start_upkeep  # noqa: E402
+from app import serving  # noqa: E402
 
 if __name__ == "__main__":
-    application = create_app()
-    start_upkeep(application)
-    if application.config["EMBEDDED_WORKER"]:
-        from app.worker import start_embedded_worker
-
-        start_embedded_worker(application)
-    freeze_startup_heap()
-    socketio.run(application, host=os.environ.get("HOST", "0.0.0.0"),
-                 port=int(os.environ.get("PORT", 5000)), allow_unsafe_werkzeug=True)
+    serving.serve()

@@ -3,6 +3,8 @@
 gunicorn's eventlet worker monkey patches before it imports this module; the patch
 below covers other eventlet servers started with ``SOCKETIO_ASYNC_MODE=eventlet``. It
 must run before anything else is imported, or sockets and locks block the green loop.
+gunicorn imports this module in each worker process (do not ``--preload`` it): each
+starts its own upkeep, and in embedded mode its own worker thread.
 """
 import os
 
@@ -11,9 +13,8 @@ if os.environ.get("SOCKETIO_ASYNC_MODE") == "eventlet":
 
     eventlet.monkey_patch()
 
-from app import create_app, freeze_startup_heap  # noqa: E402
-from app.realtime.upkeep import start_upkeep  # noqa: E402
+from app import create_app, freeze_startup_heap, serving  # noqa: E402
 
 app = create_app()
-start_upkeep(app)
+serving.start(app)
 freeze_startup_heap()

@@ -6,12 +6,13 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import after_commit, fastjson
+from . import after_commit, fastjson, instance
 from .config import Config
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, migrate, socketio
 from .http import IdConverter
 from .ops import init_app as ops_init_app
+from .ops.requests import EngineIoRequests
 
 SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}]}
@@ -38,9 +39,10 @@ def create_app(overrides=None):
     """Create the app from the environment, with ``overrides`` on top (tests)."""
     app = Flask(__name__, instance_path=os.environ.get("BEACON_INSTANCE_PATH") or None,
                 instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+    instance.make_folder_private(app.instance_path)
     app.config.from_object(Config(app.instance_path))
     app.config.update(overrides or {})
+    instance.make_database_private(app.config["SQLALCHEMY_DATABASE_URI"])
     _init_async_mode(app)
     app.url_map.converters["int"] = IdConverter
     app.session_interface = NoCookieSession()
@@ -127,6 +129,8 @@ def _init_socketio(app):
         cors_allowed_origins=socket_origin_check(app),
         json=fastjson,
     )
+    # Engine.IO answers /socket.io/ before Flask's hooks run: the same id, log line and headers.
+    app.wsgi_app = EngineIoRequests(app.wsgi_app)
     from .realtime.namespace import register
 
     register(app)

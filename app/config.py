@@ -3,6 +3,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from . import fastjson
 
@@ -28,17 +29,42 @@ def normalize_database_url(url, async_mode):
     return url
 
 
-def default_async_mode():
-    """Eventlet when the process is monkey patched by it (gunicorn -k eventlet), else threading."""
-    return "eventlet" if _eventlet_patched() else "threading"
+def async_mode(env):
+    """``SOCKETIO_ASYNC_MODE``, else eventlet when the process is monkey patched by it
+    (gunicorn -k eventlet), else threading."""
+    return env.get("SOCKETIO_ASYNC_MODE") or ("eventlet" if eventlet_patched() else "threading")
 
 
-def _eventlet_patched():
+def eventlet_patched():
     if "eventlet" not in sys.modules:  # never imported: cannot have patched anything
         return False
     import eventlet.patcher
 
     return eventlet.patcher.is_monkey_patched("socket")
+
+
+class ServerSettings(NamedTuple):
+    """How ``python app.py`` serves, read before any app exists (a gunicorn master makes none)."""
+
+    host: str
+    port: int
+    threads: int
+    async_mode: str
+    log_level: str
+    log_format: str
+
+
+def server_settings(env=None):
+    """``HOST`` (127.0.0.1: this machine only; 0.0.0.0 for every address), ``PORT``,
+    ``SERVER_THREADS`` (requests and WebSockets served at once), the async mode and logging."""
+    env = os.environ if env is None else env
+    return ServerSettings(env.get("HOST") or "127.0.0.1", int(env.get("PORT") or 5000),
+                          int(env.get("SERVER_THREADS") or 100), async_mode(env), *log_settings(env))
+
+
+def log_settings(env):
+    """``LOG_LEVEL`` and ``LOG_FORMAT`` (json or text)."""
+    return env.get("LOG_LEVEL", "INFO").upper(), env.get("LOG_FORMAT", "json")
 
 
 def load_secret_key(instance_path):
@@ -59,7 +85,7 @@ class Config:
 
     def __init__(self, instance_path):
         env = os.environ
-        self.SOCKETIO_ASYNC_MODE = env.get("SOCKETIO_ASYNC_MODE") or default_async_mode()
+        self.SOCKETIO_ASYNC_MODE = async_mode(env)
         database_url = env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'beacon.db'}"
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(database_url, self.SOCKETIO_ASYNC_MODE)
         # Connections kept open per process: an eventlet process serves many requests at once,
@@ -101,8 +127,7 @@ class Config:
         self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", 0))
         self.RATE_LIMIT_API = env.get("RATE_LIMIT_API", "1200/minute")
         self.RATE_LIMIT_AUTH_FAILURES = env.get("RATE_LIMIT_AUTH_FAILURES", "60/minute")
-        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
-        self.LOG_FORMAT = env.get("LOG_FORMAT", "json")
+        self.LOG_LEVEL, self.LOG_FORMAT = log_settings(env)
         self.CONTENT_SECURITY_POLICY = env.get("CONTENT_SECURITY_POLICY") or None
         self.PERFORMANCE_TRACKING = _env_bool("PERFORMANCE_TRACKING", True)
         self.PERFORMANCE_FLUSH_SECONDS = float(env.get("PERFORMANCE_FLUSH_SECONDS", 1))

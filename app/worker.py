@@ -191,7 +191,8 @@ class Scheduler:
     def run(self):
         while True:
             if self.cron.get_jobs() and self.lease.hold():
-                self.cron.enqueue_jobs()
+                for job in self.cron.enqueue_jobs():  # the reaper's every few seconds: routine
+                    log.debug("enqueued scheduled job %s", job.name)
             time.sleep(min(self.cron.calculate_sleep_interval(), SCHEDULER_LEASE_SECONDS / 3))
 
     def start_thread(self):

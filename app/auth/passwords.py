@@ -9,7 +9,7 @@ request has a thread of its own, and hashes run inline.
 """
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..config import default_async_mode
+from ..config import eventlet_patched
 
 # Checked against when the e-mail is unknown, so timing does not tell (made once, at import).
 DUMMY_HASH = generate_password_hash("not a password")
@@ -26,7 +26,7 @@ def check_password(password_hash, password):
 
 
 def _off_the_loop(function, *args):
-    if default_async_mode() != "eventlet":
+    if not eventlet_patched():
         return function(*args)
     # Imported only in a process eventlet runs: elsewhere importing it is a deprecation warning.
     from eventlet import tpool

@@ -70,16 +70,25 @@ class StderrHandler(logging.StreamHandler):
 
 
 def configure_logging(app):
-    """Send the root logger's records to stderr as JSON lines (once per process)."""
+    """Send the root logger's records to stderr as the app's settings say (once per process)."""
+    configure_root(app.config.get("LOG_LEVEL", "INFO"), app.config.get("LOG_FORMAT", "json"))
+
+
+def configure_root(level, log_format):
+    """Send the root logger's records to stderr as JSON lines, or plain text (once per
+    process; a forked child keeps its parent's handler). The server calls it before any app
+    exists, so that gunicorn's own messages are JSON lines too."""
     root = logging.getLogger()
-    level = app.config.get("LOG_LEVEL", "INFO")
     if any(getattr(handler, "_beacon", False) for handler in root.handlers):
         return
     handler = StderrHandler()
     handler._beacon = True
-    handler.setFormatter(JsonFormatter() if app.config.get("LOG_FORMAT", "json") == "json" else logging.Formatter(
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(ContextFilter())
     root.addHandler(handler)
     root.setLevel(level)
     # RQ's worker adds its own plain handler only when no ancestor has one: ours serves it.
+    # RQ's cron scheduler logs at INFO each job it registers and each it enqueues (the batch
+    # reaper every 5 s): routine. worker.Scheduler logs the enqueued ones itself, at DEBUG.
+    logging.getLogger("rq.cron").setLevel(logging.WARNING)

@@ -1,4 +1,9 @@
-"""Security headers on every response, and CORS only for the origins in ``CORS_ORIGINS``."""
+"""Security headers on every response, and CORS only for the origins in ``CORS_ORIGINS``.
+
+Flask's responses get them here (``after_request``); Engine.IO's, which it answers before
+Flask (``/socket.io/``), get ``DATA_HEADERS`` from ``requests.EngineIoRequests``, and so
+do the problems the server answers itself (``serving.threaded``).
+"""
 import functools
 
 from flask import current_app, request
@@ -9,6 +14,13 @@ from flask import current_app, request
 DEFAULT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                "font-src 'self'; connect-src 'self' {websockets}; object-src 'none'; base-uri 'self'; "
                "form-action 'self'; frame-ancestors 'none'")
+# Every response: no type sniffing, no framing, no referrer beyond the origin, no opener.
+BASELINE_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                    ("Referrer-Policy", "strict-origin-when-cross-origin"), ("Cross-Origin-Opener-Policy", "same-origin"))
+# Responses that are data, never a page (Engine.IO's handshakes and long polls, the
+# server's own problem+json): never stored, nothing to render.
+DATA_HEADERS = BASELINE_HEADERS + (("Cache-Control", "no-store"),
+                                       ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID, Cache-Control"
 
@@ -45,10 +57,8 @@ def _csp(template, host):
 
 def _add_headers(response):
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    for name, value in BASELINE_HEADERS:
+        headers.setdefault(name, value)
     headers.setdefault("Content-Security-Policy", _csp(current_app.config.get("CONTENT_SECURITY_POLICY") or DEFAULT_CSP,
                                                        request.host))
     if request.path.startswith("/api/"):

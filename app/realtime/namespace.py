@@ -47,9 +47,6 @@ def on_connect(auth=None):
     token = resolve_token(auth.get("token") if isinstance(auth, dict) else None)
     if token is None:
         return False  # refused
-    from .upkeep import start_upkeep
-
-    start_upkeep(current_app._get_current_object())
     user = {"id": token.user.id, "name": token.user.name, "is_admin": token.user.is_admin}
     connections.add(Connection(sid=request.sid, user=user, token_id=token.id, expires_at=token.expires_at))
     join_room(f"user:{user['id']}")

@@ -24,7 +24,9 @@ class Process:
     def __init__(self, args, env, log_path):
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+        # A None in ``env`` takes the variable away (a server started without HOST).
+        full_env = {name: value for name, value in {**os.environ, "PYTHONPATH": str(ROOT), **env}.items()
+                    if value is not None}
         # Its own process group, so that stopping it also stops what it started (gunicorn's workers).
         self.popen = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
@@ -56,12 +58,15 @@ class Process:
 
 
 class Server(Process):
-    """``python app.py`` on a free port; ``url`` is its base URL."""
+    """``python app.py`` on a free port; ``url`` is its base URL. ``popen`` is gunicorn's
+    master (threading mode), which serves from a worker process of its own. ``command``
+    replaces ``python app.py`` (``{port}`` in it is the port)."""
 
-    def __init__(self, env, log_path, port=None):
+    def __init__(self, env, log_path, port=None, command=None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__([sys.executable, "app.py"], {"PORT": str(self.port), "HOST": "127.0.0.1", **env}, log_path)
+        args = [part.format(port=self.port) for part in command] if command else [sys.executable, "app.py"]
+        super().__init__(args, {"PORT": str(self.port), "HOST": "127.0.0.1", **env}, log_path)
         self.wait_ready()
 
     def wait_ready(self, timeout=20):
@@ -72,6 +77,6 @@ class Server(Process):
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).ok:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # gunicorn listens before its worker is up
                 time.sleep(0.1)
         raise RuntimeError(f"server did not start:\n{self.output()}")
