@@ -216,6 +216,8 @@ def test_cors_only_for_configured_origins(make_app):
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert "Authorization" in allowed.headers["Access-Control-Allow-Headers"]
     assert "PATCH" in allowed.headers["Access-Control-Allow-Methods"]
+    exposed = allowed.headers["Access-Control-Expose-Headers"].split(", ")
+    assert {"ETag", "Retry-After", "Location", "Beacon-Seq"} <= set(exposed)  # what clients of lists and writes read
     other = client.get("/api/v1/projects", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
     from app.extensions import socketio

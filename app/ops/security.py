@@ -66,7 +66,7 @@ def _add_headers(response):
     origin = request.headers.get("Origin")
     if origin and origin.rstrip("/") in allowed_origins():
         headers["Access-Control-Allow-Origin"] = origin
-        headers["Access-Control-Expose-Headers"] = "ETag, X-Request-ID, Retry-After, Location"
+        headers["Access-Control-Expose-Headers"] = "ETag, X-Request-ID, Retry-After, Location, Beacon-Seq"
         headers.add("Vary", "Origin")
         if request.method == "OPTIONS":
             headers["Access-Control-Allow-Methods"] = CORS_METHODS
