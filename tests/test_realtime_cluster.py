@@ -249,3 +249,42 @@ def test_a_changed_admin_flag_reaches_open_sockets_on_every_process(realtime, te
         assert socket.wait_for(lambda ev: [d for name, d in ev if name == "backup.finished" and d["id"] == "after promotion"])
         assert [d["id"] for d in socket.received("backup.finished")] == ["after promotion"]
         assert socket.received("issue.created") == []
+
+
+def presence_seen(client, room):
+    """The members ``client`` believes are in ``room``, from its presence.state and diffs (as a browser keeps them)."""
+    members = {}
+    for name, data in list(client.events):
+        if name == "presence.state" and data["room"] == room:
+            members = {m["user_id"]: m for m in data["members"]}
+        elif name == "presence.diff" and data["room"] == room:
+            members.update({m["user_id"]: m for m in data["joins"] + data["updates"]})
+            for m in data["leaves"]:
+                members.pop(m["user_id"], None)
+    return members
+
+
+def test_losing_access_always_tells_the_room(realtime, team, factory):
+    """Twenty removals of a member with a tab on each process: the room hears the leave
+    every time. Both processes take their tab out at the same moment; each used to record
+    its presence diff after its Redis transaction, so "one tab left" could land after
+    "left" and fold into "came back" (``diffs.py``)."""
+    a, b = realtime.server(), realtime.server()
+    owner_headers = factory.headers(team["owner"])
+    member_id = team["member"].id
+    watcher = realtime.client(b, team["owner"])
+    assert watcher.join("project:WEB")["ok"]
+    tabs = [realtime.client(a, team["member"]), realtime.client(b, team["member"])]
+    failures = []
+    for attempt in range(20):
+        response = requests.put(f"{a.url}/api/v1/projects/WEB/members/{member_id}", json={"role": "member"},
+                                headers=owner_headers)
+        assert response.status_code == 200, response.text
+        for tab in tabs:
+            assert tab.join("project:WEB")["ok"]
+        assert watcher.wait_for(lambda _ev: presence_seen(watcher, "project:WEB").get(member_id, {}).get("connections") == 2)
+        response = requests.delete(f"{b.url}/api/v1/projects/WEB/members/{member_id}", headers=owner_headers)
+        assert response.status_code == 204
+        if not watcher.wait_for(lambda _ev: member_id not in presence_seen(watcher, "project:WEB"), timeout=10):
+            failures.append((attempt, presence_seen(watcher, "project:WEB")[member_id]))
+    assert failures == []

@@ -171,7 +171,8 @@ def test_presence_of_a_process_whose_lease_lapsed_is_swept(redis_app):
     presence.add("project:WEB", "x1", {"id": 7, "name": "Ghost"}, "dead-one", "WEB")
     presence.renew_lease("live-one", 30)
     presence.add("project:WEB", "y1", {"id": 8, "name": "Alive"}, "live-one", "WEB")
-    time.sleep(0.1)
+    assert [m["name"] for m in diffs.take("project:WEB")["joins"]] == ["Ghost", "Alive"]
+    time.sleep(0.3)  # the lease lapses, and so does the diff's window
     upkeep.sweep_dead_servers()
     assert [m["name"] for m in presence.members("project:WEB")] == ["Alive"]
     assert diffs.take("project:WEB")["leaves"][0]["name"] == "Ghost"
@@ -288,3 +289,44 @@ def test_an_emit_to_a_room_with_no_socket_here_builds_no_packet(app, factory, mo
         assert [(r["name"], [e["seq"] for e in r["args"][0]["events"]]) for r in received] == [("events.bulk", [2])]
     finally:
         client.disconnect(namespace="/realtime")
+
+
+def test_a_leave_is_never_folded_away_by_the_update_recorded_before_it(redis_app, monkeypatch):
+    """Two processes take a user's last two connections out of a room at the same moment
+    (access lost): the one that removed first, then stalled, must not record its
+    "one connection left" after the other's leave, or the room never hears the leave."""
+    from app.realtime import connections, namespace
+    from app.realtime.connections import Connection, server_id
+
+    user = {"id": 5, "name": "Leaving", "is_admin": False}
+    tabs = [Connection(sid=sid, user=user, token_id=1, rooms={"project:WEB": "WEB"}) for sid in ("s1", "s2")]
+    for tab in tabs:
+        connections.add(tab)
+        presence.add("project:WEB", tab.sid, user, server_id(), "WEB")
+    diffs.take("project:WEB")
+    diffs.redis().delete(diffs.LOCK_KEY.format(room="project:WEB"))
+    real_remove = presence.remove
+
+    def stalled_remove(room, sid, *args, **kwargs):
+        removed = real_remove(room, sid, *args, **kwargs)
+        if sid == "s1":
+            time.sleep(0.3)  # descheduled right after its Redis transaction
+        return removed
+
+    monkeypatch.setattr(presence, "remove", stalled_remove)
+    try:
+        def drop_first():
+            with redis_app.app_context():
+                namespace.drop_rooms("s1", "project:WEB")
+
+        first = threading.Thread(target=drop_first)
+        first.start()
+        time.sleep(0.1)
+        namespace.drop_rooms("s2", "project:WEB")
+        first.join(5)
+    finally:
+        for tab in tabs:
+            connections.pop(tab.sid)
+    diff = diffs.take("project:WEB")
+    assert [m["user_id"] for m in diff["leaves"]] == [5] and diff["updates"] == []
+    assert presence.members("project:WEB") == []

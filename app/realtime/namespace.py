@@ -13,7 +13,7 @@ from flask_socketio import join_room, leave_room
 from ..auth.tokens import resolve_token
 from ..extensions import db, socketio
 from ..models import User
-from . import connections, diffs, presence
+from . import connections, presence
 from .broadcast import NAMESPACE
 from .catchup import CatchUpError, replay
 from .connections import Connection, server_id
@@ -99,13 +99,12 @@ def on_join(data=None):
         _drop(connection, room)
         return fail(str(error))
     gate.go_live(room, sid, latest or 0, _manager().send_local)
-    member = presence.add(room, sid, connection.user, server_id(), project_key)
+    presence.add(room, sid, connection.user, server_id(), project_key)
     if room not in connection.rooms:  # access was lost meanwhile: take back what we just added
-        _leave_presence(connection, room, tell=False)
+        _leave_presence(connection, room)
         return fail("not found or not allowed")
     members = presence.members(room)
     _manager().send_local(sid, "presence.state", {"room": room, "members": members})
-    diffs.push(room, "joins" if member["connections"] == 1 else "updates", member)
     return {"ok": True, "presence": members, "seq": latest}
 
 
@@ -143,9 +142,7 @@ def on_presence_update(data=None):
 
 
 def change_state(connection, room, state):
-    before, after = presence.set_state(room, connection.sid, connection.user["id"], state)
-    if after is not None and after != before:
-        diffs.push(room, "updates", after)
+    presence.set_state(room, connection.sid, connection.user["id"], state)
 
 
 def on_unknown(event, *args):
@@ -177,10 +174,8 @@ def _drop(connection, room):
     _leave_presence(connection, room)
 
 
-def _leave_presence(connection, room, tell=True):
-    left, remaining = presence.remove(room, connection.sid, connection.user["id"], server_id())
-    if left is not None and tell:
-        diffs.push(room, "leaves" if remaining is None else "updates", remaining or left)
+def _leave_presence(connection, room):
+    presence.remove(room, connection.sid, connection.user["id"], server_id())
 
 
 def drop_rooms(sid, room):

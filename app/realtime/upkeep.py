@@ -59,8 +59,7 @@ def renew_lease(seconds):
         return
     for connection in connections.snapshot():
         for room, project_key in list(connection.rooms.items()):
-            member = presence.add(room, connection.sid, connection.user, server_id(), project_key)
-            diffs.push(room, "joins" if member["connections"] == 1 else "updates", member)
+            presence.add(room, connection.sid, connection.user, server_id(), project_key)
 
 
 def expire_typing():
@@ -87,7 +86,5 @@ def sweep_dead_servers():
     """Take out of presence the connections of processes whose lease lapsed (killed, crashed)."""
     for dead in presence.dead_servers(server_id()):
         for room, sid, user_id in presence.entries_of(dead):
-            left, remaining = presence.remove(room, sid, user_id, dead)
-            if left is not None:
-                diffs.push(room, "leaves" if remaining is None else "updates", remaining or left)
+            presence.remove(room, sid, user_id, dead)
         presence.forget_server(dead)
