@@ -15,15 +15,33 @@ CONNECTIONS = {}  # sid -> Connection
 _identity = {"pid": None, "id": None}
 
 
-@dataclass
+@dataclass(eq=False)
+class Joined:
+    """A connection's stay in a room (a new object each time it joins: the upkeep's
+    re-validation takes a socket out only of the stay it checked, never of a newer one)."""
+
+    project_key: str | None  # None for batch rooms
+    since: int | None = None  # the socket has every event of the room after this seq (None: a batch room)
+
+
+@dataclass(eq=False)
 class Connection:
     sid: str
     user: dict  # {"id", "name", "is_admin"}
     token_id: int
     expires_at: datetime | None = None  # the token's: the socket is closed then (upkeep)
-    rooms: dict = field(default_factory=dict)  # room -> project key (None for batch rooms)
-    typing: dict = field(default_factory=dict)  # room -> time.time() when typing lapses
+    rooms: dict = field(default_factory=dict)  # room -> Joined
+    typing: dict = field(default_factory=dict)  # room -> (time.time() when typing lapses, state)
     access_changes: int = 0  # bumped whenever this connection loses a room
+    # One join or leave at a time: a join's replay counts on what the socket's other rooms
+    # have brought, so they must not change under it (python-socketio runs each event of a
+    # socket in a task of its own).
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def rooms_of(self, project_key):
+        """``{room: Joined}`` of this connection's rooms of one project."""
+        with LOCK:
+            return {room: joined for room, joined in self.rooms.items() if joined.project_key == project_key}
 
 
 def server_id():

@@ -16,8 +16,8 @@ from ..models import User
 from . import connections, presence
 from .broadcast import NAMESPACE
 from .catchup import CatchUpError, replay
-from .connections import Connection, server_id
-from .rooms import RoomError, check_access
+from .connections import Connection, Joined, server_id
+from .rooms import RoomError, check_access, parse
 
 log = logging.getLogger(__name__)
 STATUSES = ("viewing", "editing", "typing")
@@ -62,43 +62,71 @@ def on_disconnect(reason=None):
     connection = connections.pop(request.sid)
     if connection is None:
         return
-    for room in list(connection.rooms):
-        _manager().gate.close(room, request.sid)
+    with connections.LOCK:  # emptied, so that a join still under way sees it lost its room
+        rooms = list(connection.rooms)
+        connection.rooms.clear()
+    _manager().gate.forget(request.sid)
+    for room in rooms:
         _leave_presence(connection, room)
 
 
 def on_join(data=None):
-    connection, sid = connections.get(request.sid), request.sid
+    connection = connections.get(request.sid)
     try:
         data = _payload(data, "room", "after_seq")
         room, after_seq = data.get("room"), data.get("after_seq")
         if after_seq is not None and (type(after_seq) is not int or after_seq < 0):
             raise ValueError("after_seq must be a whole number, 0 or more")
-        if room in connection.rooms:
-            raise ValueError("already in that room")
-        if len(connection.rooms) >= current_app.config["REALTIME_MAX_ROOMS"]:
-            raise ValueError("too many rooms on this connection")
-        changes = connection.access_changes
-        _kind, project = check_access(room, db.session.get(User, connection.user["id"]))
-        project_id, project_key = (project.id, project.key) if project else (None, None)
+        parse(room)
     except (ValueError, RoomError) as error:
         return fail(str(error))
-    gate = _manager().gate
-    gate.open(room, sid)  # live events for this room wait for this socket until the replay is done
+    with connection.lock:
+        return _join(connection, room, after_seq)
+
+
+def _join(connection, room, after_seq):
+    sid = connection.sid
+    if room in connection.rooms:
+        return fail("already in that room")
+    if len(connection.rooms) >= current_app.config["REALTIME_MAX_ROOMS"]:
+        return fail("too many rooms on this connection")
+    user = db.session.get(User, connection.user["id"])
+    changes = connection.access_changes
+    try:
+        _kind, project = check_access(room, user)
+    except RoomError as error:
+        return fail(str(error))
+    project_key = project.key if project else None
+    others = connection.rooms_of(project_key) if project else {}
+    # From here on, live events of the project wait for this socket until its replay is done.
+    cursors = _manager().gate.open(sid, project_key, others) if project else {}
+    joined = Joined(project_key)
     join_room(room)
     with connections.LOCK:
-        connection.rooms[room] = project_key
+        connection.rooms[room] = joined
+    sent = {"seq": 0}
+
+    def send(event, payload):
+        if room not in connection.rooms:
+            raise RoomError("not found or not allowed")  # access was lost meanwhile
+        _manager().send_local(sid, event, payload)
+        sent["seq"] = payload["events"][-1]["seq"] if event == "events.bulk" else payload["seq"]
+
+    latest = None
     try:
         if connection.access_changes != changes:  # access may have gone while we checked it
             db.session.rollback()
-            check_access(room, db.session.get(User, connection.user["id"]))
-        send = lambda event, payload: _manager().send_local(sid, event, payload)  # noqa: E731
-        latest = None if project_id is None else replay(room, project_id, project_key, after_seq,
-                                                        current_app.config["REALTIME_MAX_REPLAY"], send)
+            check_access(room, user)
+        if project is not None:
+            brought = {r: (j.since, max(j.since, cursors[r])) for r, j in others.items()}
+            latest = replay(room, project.id, project_key, after_seq, brought, current_app.config["REALTIME_MAX_REPLAY"],
+                            send)
     except (RoomError, CatchUpError) as error:
-        _drop(connection, room)
+        _abandon(connection, room, project_key, sent["seq"])
         return fail(str(error))
-    gate.go_live(room, sid, latest or 0, _manager().send_local)
+    if project is not None:
+        joined.since = latest if after_seq is None else after_seq
+        _manager().gate.release(sid, project_key, latest, set(connection.rooms_of(project_key)), _manager().send_local)
     presence.add(room, sid, connection.user, server_id(), project_key)
     if room not in connection.rooms:  # access was lost meanwhile: take back what we just added
         _leave_presence(connection, room)
@@ -112,11 +140,14 @@ def on_leave(data=None):
     connection = connections.get(request.sid)
     try:
         room = _payload(data, "room").get("room")
+        if room not in connection.rooms:
+            raise ValueError("not in that room")
     except ValueError as error:
         return fail(str(error))
-    if room not in connection.rooms:
-        return fail("not in that room")
-    _drop(connection, room)
+    with connection.lock:
+        if room not in connection.rooms:
+            return fail("not in that room")
+        _drop(connection, room)
     return {"ok": True}
 
 
@@ -170,8 +201,16 @@ def _drop(connection, room):
     with connections.LOCK:
         connection.rooms.pop(room, None)
         connection.typing.pop(room, None)
-    _manager().gate.close(room, connection.sid)
     _leave_presence(connection, room)
+
+
+def _abandon(connection, room, project_key, upto):
+    """Undo a join that failed: out of the room, and the project's held live events that
+    the socket's other rooms want sent after what the replay sent (``upto``)."""
+    _drop(connection, room)
+    if project_key is not None:
+        _manager().gate.release(connection.sid, project_key, upto, set(connection.rooms_of(project_key)),
+                                _manager().send_local)
 
 
 def _leave_presence(connection, room):
@@ -189,12 +228,12 @@ def drop_rooms(sid, room):
     project_key = room.split(":", 1)[1] if room.startswith("project:") else None
     with connections.LOCK:
         connection.access_changes += 1
-        lost = [r for r, key in connection.rooms.items() if r == room or (project_key and key == project_key)]
+        lost = [r for r, joined in connection.rooms.items()
+                if r == room or (project_key and joined.project_key == project_key)]
         for lost_room in lost:
             del connection.rooms[lost_room]
             connection.typing.pop(lost_room, None)
     for lost_room in lost:
-        _manager().gate.close(lost_room, sid)
         _leave_presence(connection, lost_room)
     return lost
 

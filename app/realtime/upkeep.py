@@ -44,7 +44,7 @@ def _run(app):
                     last_sweep = now
                 diffs.flush(send_diff)
                 broadcast.send_overdue()
-                socketio.server.manager.gate.prune(GATE_SECONDS)
+                prune_gate()
             except Exception:  # logged; the loop must outlive a Redis outage or a bad entry
                 log.exception("realtime upkeep failed")
 
@@ -58,8 +58,8 @@ def renew_lease(seconds):
     if presence.renew_lease(server_id(), seconds) or presence.entries_of(server_id()):
         return
     for connection in connections.snapshot():
-        for room, project_key in list(connection.rooms.items()):
-            presence.add(room, connection.sid, connection.user, server_id(), project_key)
+        for room, joined in list(connection.rooms.items()):
+            presence.add(room, connection.sid, connection.user, server_id(), joined.project_key)
 
 
 def expire_typing():
@@ -80,6 +80,11 @@ def end_expired_sessions():
         if connection.expires_at is not None and connection.expires_at <= now:
             connection.expires_at = None  # once: the disconnect may land after the next tick
             socketio.server.manager.end_session(connection.sid, "expired")
+
+
+def prune_gate():
+    manager = socketio.server.manager
+    manager.gate.prune(GATE_SECONDS, set(manager.rooms.get(NAMESPACE, {})))
 
 
 def sweep_dead_servers():
