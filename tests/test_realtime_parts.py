@@ -322,7 +322,7 @@ def test_a_leave_is_never_folded_away_by_the_update_recorded_before_it(redis_app
     from app.realtime.connections import Connection, Joined, server_id
 
     user = {"id": 5, "name": "Leaving", "is_admin": False}
-    tabs = [Connection(sid=sid, user=user, token_id=1, rooms={"project:WEB": Joined("WEB", 1)})
+    tabs = [Connection(sid=sid, user=user, token_id=1, token_hash="x", rooms={"project:WEB": Joined("WEB", 1)})
             for sid in ("s1", "s2")]
     for tab in tabs:
         connections.add(tab)

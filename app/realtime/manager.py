@@ -10,7 +10,7 @@ whichever process emitted it. There it:
   socket catching up in the project goes through its gate (``catchup.Gate``);
 - acts on control messages to personal rooms before passing them on: ``access.lost``
   takes the user's sockets out of the room, ``session.ended`` closes them (as the upkeep
-  does when a socket's token expires),
+  does when its re-validation finds a socket's token or user no longer valid),
   ``admin.changed`` puts them in or out of ``admins`` and takes them out of the rooms
   they no longer may read; and ``room.closed`` empties a room.
 
@@ -97,7 +97,12 @@ class Gatekeeper(socketio.Manager):
                     self.end_session(sid, data["reason"])
 
     def end_session(self, sid, reason):
-        """Tell one socket of this process why it is being closed, then close it."""
+        """Tell one socket of this process why it is being closed, then close it (once)."""
+        connection = connections.get(sid)
+        if connection is not None:
+            if connection.ending:
+                return
+            connection.ending = True
         self.send_local(sid, "session.ended", {"reason": reason})
         self.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
 

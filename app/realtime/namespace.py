@@ -1,7 +1,8 @@
 """The ``/realtime`` Socket.IO namespace: connecting, rooms, catch-up, presence.
 
 Every client event is answered with an acknowledgement ``{"ok": true, ...}`` or
-``{"ok": false, "error"}``; a refused request changes nothing.
+``{"ok": false, "error"}``; a refused request changes nothing. Every join first re-checks
+the socket's token and user against the database (``revalidate.py``).
 """
 import json
 import logging
@@ -12,11 +13,11 @@ from flask_socketio import join_room, leave_room
 
 from ..auth.tokens import resolve_token
 from ..extensions import db, socketio
-from ..models import User
 from . import connections, presence
 from .broadcast import NAMESPACE
 from .catchup import CatchUpError, replay
 from .connections import Connection, Joined, server_id
+from .revalidate import session_user
 from .rooms import RoomError, check_access, parse
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ def on_connect(auth=None):
 
     start_upkeep(current_app._get_current_object())
     user = {"id": token.user.id, "name": token.user.name, "is_admin": token.user.is_admin}
-    connections.add(Connection(sid=request.sid, user=user, token_id=token.id, expires_at=token.expires_at))
+    connections.add(Connection(sid=request.sid, user=user, token_id=token.id, token_hash=token.token_hash,
+                               app=current_app._get_current_object()))
     join_room(f"user:{user['id']}")
     if user["is_admin"]:
         join_room("admins")
@@ -90,7 +92,9 @@ def _join(connection, room, after_seq):
         return fail("already in that room")
     if len(connection.rooms) >= current_app.config["REALTIME_MAX_ROOMS"]:
         return fail("too many rooms on this connection")
-    user = db.session.get(User, connection.user["id"])
+    user = session_user(connection)
+    if user is None:
+        return fail("session ended")
     changes = connection.access_changes
     try:
         _kind, project = check_access(room, user)

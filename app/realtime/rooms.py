@@ -1,13 +1,15 @@
-"""Rooms a connection may join, checked against the database at join time."""
+"""Rooms a connection may join, checked against the database at join time, and again for
+all of a process's sockets at once by the upkeep's re-validation (``readable``)."""
 import re
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from ..auth.permissions import role_in
 from ..extensions import db
-from ..models import Batch, Issue, Project
+from ..models import Batch, Issue, Membership, Project, User
 
 ROOM = re.compile(r"^(project):([A-Z]{2,10})$|^(issue|batch):([1-9][0-9]{0,9})$")
+BATCH_SIZE = 5000  # ids per query: SQLite takes 32,766 bound parameters at most
 
 
 class RoomError(Exception):
@@ -43,10 +45,43 @@ def check_access(room, user):
 def may_read(room, user_id):
     """Whether the user may (still) read the room: access can come back, or never have gone
     (an admin removed from a project still reads it)."""
-    from ..models import User
-
     user = db.session.get(User, user_id)
     try:
         return user is not None and user.active and check_access(room, user) is not None
     except RoomError:
         return False
+
+
+def readable(stays):
+    """For the re-validation: ``stays`` is ``[(user_id, is_admin, room, project_key)]``
+    (``project_key`` None for a batch room); return, for each, None if the user may still
+    read the room, else the notice that takes them out: ``room.closed`` when the project
+    is gone, else ``access.lost``. One query for the projects (two with batch rooms)."""
+    keys = sorted({key for _u, _a, _r, key in stays if key})
+    users = sorted({user_id for user_id, _a, _r, key in stays if key})
+    batch_ids = sorted({parse(room)[1] for _u, _a, room, key in stays if not key})
+    projects, members, owners = set(), set(), {}
+    for chunk in _chunks(keys):
+        rows = db.session.execute(
+            select(Project.key, Membership.user_id).select_from(Project)
+            .outerjoin(Membership, and_(Membership.project_id == Project.id, Membership.user_id.in_(users)))
+            .where(Project.key.in_(chunk)))
+        for key, user_id in rows:
+            projects.add(key)
+            members.add((key, user_id))
+    for chunk in _chunks(batch_ids):
+        owners.update(db.session.execute(select(Batch.id, Batch.user_id).where(Batch.id.in_(chunk))).all())
+    verdicts = []
+    for user_id, is_admin, room, key in stays:
+        if key is None:
+            owner = owners.get(parse(room)[1])
+            verdicts.append(None if owner is not None and (owner == user_id or is_admin) else "access.lost")
+        elif key not in projects:
+            verdicts.append("room.closed")
+        else:
+            verdicts.append(None if is_admin or (key, user_id) in members else "access.lost")
+    return verdicts
+
+
+def _chunks(values):
+    return [values[i:i + BATCH_SIZE] for i in range(0, len(values), BATCH_SIZE)]

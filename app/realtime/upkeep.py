@@ -1,14 +1,16 @@
 """The background upkeep of a server process, every 250 ms: presence diffs, typing that
-lapses, sockets whose token expired, events parked for a writer that died, its own
-lease, and the connections that dead processes left behind."""
+lapses, sockets whose token or access is no longer valid (``revalidate.py``), events
+parked for a writer that died, its own lease, and the connections that dead processes
+left behind. Each step runs on its own, so that one failing (the database is down) does
+not hold up the others (presence lives in Redis)."""
 import logging
 import time
 
 from ..extensions import socketio
-from ..models.base import utcnow
 from . import broadcast, connections, diffs, presence
 from .broadcast import NAMESPACE
 from .connections import server_id
+from .revalidate import revalidate
 
 log = logging.getLogger(__name__)
 TICK = 0.25
@@ -28,25 +30,27 @@ def start_upkeep(app):
 
 def _run(app):
     lease = app.config["REALTIME_LEASE_SECONDS"]
-    last_lease = last_sweep = time.monotonic()
+    last = {"lease": time.monotonic(), "sweep": time.monotonic()}
+
+    def every(name, seconds, step):
+        def periodic():
+            if time.monotonic() - last[name] >= seconds:
+                step()
+                last[name] = time.monotonic()
+        return periodic
+
+    # Looked up on every call (lambdas), as a test's monkeypatch expects.
+    steps = [every("lease", lease / 3, lambda: renew_lease(lease)), lambda: expire_typing(), lambda: revalidate(),
+             every("sweep", lease / 3, lambda: sweep_dead_servers()), lambda: diffs.flush(send_diff),
+             lambda: broadcast.send_overdue(), lambda: prune_gate()]
     while True:
         socketio.sleep(TICK)
-        with app.app_context():
-            try:
-                now = time.monotonic()
-                if now - last_lease >= lease / 3:
-                    renew_lease(lease)
-                    last_lease = now
-                expire_typing()
-                end_expired_sessions()
-                if now - last_sweep >= lease / 3:
-                    sweep_dead_servers()
-                    last_sweep = now
-                diffs.flush(send_diff)
-                broadcast.send_overdue()
-                prune_gate()
-            except Exception:  # logged; the loop must outlive a Redis outage or a bad entry
-                log.exception("realtime upkeep failed")
+        for step in steps:
+            with app.app_context():
+                try:
+                    step()
+                except Exception:  # logged; the loop must outlive a Redis or database outage, or a bad entry
+                    log.exception("realtime upkeep failed")
 
 
 def send_diff(room, diff):
@@ -71,15 +75,6 @@ def expire_typing():
         for room, (deadline, state) in list(connection.typing.items()):
             if deadline <= now and connection.typing.pop(room, None) and room in connection.rooms:
                 change_state(connection, room, {**state, "status": "viewing"})
-
-
-def end_expired_sessions():
-    """Close the sockets whose token expired since they connected."""
-    now = utcnow()
-    for connection in connections.snapshot():
-        if connection.expires_at is not None and connection.expires_at <= now:
-            connection.expires_at = None  # once: the disconnect may land after the next tick
-            socketio.server.manager.end_session(connection.sid, "expired")
 
 
 def prune_gate():
