@@ -1,19 +1,23 @@
 """The ``/realtime`` Socket.IO namespace: connecting, rooms, catch-up, presence.
 
 Every client event is answered with an acknowledgement ``{"ok": true, ...}`` or
-``{"ok": false, "error"}``; a refused request changes nothing. Every join first re-checks
-the socket's token and user against the database (``revalidate.py``).
+``{"ok": false, "error"}``; a refused request changes nothing. ``join``, ``leave`` and
+``presence.update`` are rate-limited, replays are budgeted and connections per user
+capped (``quotas.py``); every join first re-checks the socket's token and user against
+the database (``revalidate.py``).
 """
 import json
 import logging
 import time
 
 from flask import current_app, request
+from flask_socketio import ConnectionRefusedError as ConnectRefused
 from flask_socketio import join_room, leave_room
 
+from .. import fastjson
 from ..auth.tokens import resolve_token
 from ..extensions import db, socketio
-from . import connections, presence
+from . import connections, presence, quotas
 from .broadcast import NAMESPACE
 from .catchup import CatchUpError, replay
 from .connections import Connection, Joined, server_id
@@ -52,6 +56,9 @@ def on_connect(auth=None):
 
     start_upkeep(current_app._get_current_object())
     user = {"id": token.user.id, "name": token.user.name, "is_admin": token.user.is_admin}
+    if not quotas.admit(user["id"], request.sid):
+        cap = current_app.config["REALTIME_MAX_CONNECTIONS_PER_USER"]
+        raise ConnectRefused(f"too many connections: at most {cap} open per user (REALTIME_MAX_CONNECTIONS_PER_USER)")
     connections.add(Connection(sid=request.sid, user=user, token_id=token.id, token_hash=token.token_hash,
                                app=current_app._get_current_object()))
     join_room(f"user:{user['id']}")
@@ -70,6 +77,7 @@ def on_disconnect(reason=None):
     _manager().gate.forget(request.sid)
     for room in rooms:
         _leave_presence(connection, room)
+    quotas.release(connection.user["id"], request.sid)
 
 
 def on_join(data=None):
@@ -80,7 +88,8 @@ def on_join(data=None):
         if after_seq is not None and (type(after_seq) is not int or after_seq < 0):
             raise ValueError("after_seq must be a whole number, 0 or more")
         parse(room)
-    except (ValueError, RoomError) as error:
+        quotas.spend_request(connection)
+    except (ValueError, RoomError, quotas.Refused) as error:
         return fail(str(error))
     with connection.lock:
         return _join(connection, room, after_seq)
@@ -113,6 +122,7 @@ def _join(connection, room, after_seq):
     def send(event, payload):
         if room not in connection.rooms:
             raise RoomError("not found or not allowed")  # access was lost meanwhile
+        quotas.spend_replay(connection, len(fastjson.dumps(payload).encode()))
         _manager().send_local(sid, event, payload)
         sent["seq"] = payload["events"][-1]["seq"] if event == "events.bulk" else payload["seq"]
 
@@ -125,8 +135,11 @@ def _join(connection, room, after_seq):
             brought = {r: (j.since, max(j.since, cursors[r])) for r, j in others.items()}
             latest = replay(room, project.id, project_key, after_seq, brought, current_app.config["REALTIME_MAX_REPLAY"],
                             send)
-    except (RoomError, CatchUpError) as error:
+    except (RoomError, CatchUpError, quotas.Refused) as error:
         _abandon(connection, room, project_key, sent["seq"])
+        if isinstance(error, quotas.Refused) and after_seq is not None:
+            upto = max(after_seq, sent["seq"])
+            return fail(f"{error}; the events up to seq {upto} were sent: join again with after_seq {upto} then")
         return fail(str(error))
     if project is not None:
         joined.since = latest if after_seq is None else after_seq
@@ -146,7 +159,8 @@ def on_leave(data=None):
         room = _payload(data, "room").get("room")
         if room not in connection.rooms:
             raise ValueError("not in that room")
-    except ValueError as error:
+        quotas.spend_request(connection)
+    except (ValueError, quotas.Refused) as error:
         return fail(str(error))
     with connection.lock:
         if room not in connection.rooms:
@@ -166,7 +180,8 @@ def on_presence_update(data=None):
             raise ValueError("state must be {status: viewing|editing|typing, issue_id?}")
         if "issue_id" in state and not (type(state["issue_id"]) is int and state["issue_id"] > 0):
             raise ValueError("issue_id must be a positive integer")
-    except ValueError as error:
+        quotas.spend_request(connection)
+    except (ValueError, quotas.Refused) as error:
         return fail(str(error))
     if state["status"] == "typing":
         connection.typing[room] = (time.time() + current_app.config["REALTIME_TYPING_SECONDS"], state)

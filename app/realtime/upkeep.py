@@ -62,6 +62,7 @@ def renew_lease(seconds):
     if presence.renew_lease(server_id(), seconds) or presence.entries_of(server_id()):
         return
     for connection in connections.snapshot():
+        presence.open_connection(connection.user["id"], connection.sid, server_id())
         for room, joined in list(connection.rooms.items()):
             presence.add(room, connection.sid, connection.user, server_id(), joined.project_key)
 
@@ -83,8 +84,11 @@ def prune_gate():
 
 
 def sweep_dead_servers():
-    """Take out of presence the connections of processes whose lease lapsed (killed, crashed)."""
+    """Take out of presence (and of the users' connection counts) what processes whose
+    lease lapsed (killed, crashed) left there."""
     for dead in presence.dead_servers(server_id()):
         for room, sid, user_id in presence.entries_of(dead):
             presence.remove(room, sid, user_id, dead)
+        for sid, user_id in presence.connections_of(dead):
+            presence.close_connection(user_id, sid, dead)
         presence.forget_server(dead)
