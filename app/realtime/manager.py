@@ -6,8 +6,10 @@ whichever process emitted it. There it:
 
 - delivers events (``broadcast.DELIVER``): every socket of this process in any of their
   rooms gets each event once, in seq order, labelled by the room it has it through
-  (``broadcast.messages``); sockets in the same rooms share one encoded message, and a
-  socket catching up in the project goes through its gate (``catchup.Gate``);
+  (``broadcast.messages``). Sockets in the project's room get one message for them all,
+  as a room emit did (every event of a project is in its room); those only in issue
+  rooms share one per set of rooms; a socket catching up in the project goes through its
+  gate (``catchup.Gate``);
 - acts on control messages to personal rooms before passing them on: ``access.lost``
   takes the user's sockets out of the room, ``session.ended`` closes them (as the upkeep
   does when its re-validation finds a socket's token or user no longer valid),
@@ -23,7 +25,7 @@ import socketio
 
 from .. import fastjson
 from . import connections
-from .broadcast import DELIVER, NAMESPACE, messages, rooms_for
+from .broadcast import DELIVER, NAMESPACE, bulk_messages, messages, rooms_for
 from .catchup import Gate
 from .rooms import may_read
 
@@ -46,30 +48,36 @@ class Gatekeeper(socketio.Manager):
             super().emit(event, data, namespace, room=room, skip_sid=skip_sid)
 
     def _deliver(self, project_key, events):
+        project_room, here = f"project:{project_key}", self.rooms.get(NAMESPACE, {})
         targets = [(event, rooms_for(event)) for event in events]
-        here = self.rooms.get(NAMESPACE, {})
         # Most processes have no socket in most rooms: nothing to build then (python-socketio
         # would still encode the packet: 90 ms for the 10,000 events of a batch).
         rooms_here = {room for _event, rooms in targets for room in rooms if here.get(room)}
         if not rooms_here:
             return
-        views = defaultdict(set)  # sid -> the rooms of these events it is in
-        for room in rooms_here:
-            for sid in list(here.get(room, ())):
-                views[sid].add(room)
         with self.gate.lock:  # a catch-up's gate opens and closes between two deliveries
             self.gate.delivered(targets, rooms_here)
+            tracked = {sid: {room for room in rooms_here if sid in here[room]}
+                       for sid, projects in self.gate.tracks.items() if project_key in projects}
+            tracked = {sid: view for sid, view in tracked.items() if view}
+            if project_room in rooms_here:  # every event of the project is in its room: one message for all
+                for name, data in bulk_messages(project_room, events):
+                    socketio.Manager.emit(self, name, data, NAMESPACE, room=project_room, skip_sid=list(tracked))
+            views = defaultdict(set)  # the other sockets: in issue rooms only
+            for room in rooms_here - {project_room}:
+                for sid in list(here.get(room, ())):
+                    if sid not in tracked and sid not in here.get(project_room, ()):
+                        views[sid].add(room)
             groups = defaultdict(list)
             for sid, view in views.items():
-                track = self.gate.track(sid, project_key)
-                if track is None:
-                    groups[frozenset(view)].append(sid)
-                else:
-                    for name, data in messages(self.gate.pick(track, targets, view), view, project_key):
-                        self.send_local(sid, name, data)
+                groups[frozenset(view)].append(sid)
             for view, sids in groups.items():
                 for name, data in messages(targets, view, project_key):
                     socketio.Manager.emit(self, name, data, NAMESPACE, room=sids)
+            for sid, view in tracked.items():
+                for name, data in messages(self.gate.pick(self.gate.track(sid, project_key), targets, view), view,
+                                           project_key):
+                    self.send_local(sid, name, data)
 
     def send_local(self, sid, event, data):
         """Send to one socket of this process now, ahead of anything still in the queue."""
