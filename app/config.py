@@ -105,6 +105,8 @@ class Config:
         self.REALTIME_TYPING_SECONDS = float(env.get("REALTIME_TYPING_SECONDS", 5))
         self.REALTIME_LEASE_SECONDS = float(env.get("REALTIME_LEASE_SECONDS", 15))
         self.REALTIME_MAX_REPLAY = int(env.get("REALTIME_MAX_REPLAY", 20_000))
+        # How often each server re-checks all its sockets' tokens, users and rooms in the database.
+        self.REALTIME_REVALIDATE_SECONDS = float(env.get("REALTIME_REVALIDATE_SECONDS", 1))
         # Abuse limits of /realtime (realtime/quotas.py), in the syntax of RATE_LIMIT_SIGNIN; "" is off.
         self.REALTIME_RATE_LIMIT_SOCKET = _limits(env, "REALTIME_RATE_LIMIT_SOCKET", "20/second;300/minute")
         self.REALTIME_RATE_LIMIT_USER = _limits(env, "REALTIME_RATE_LIMIT_USER", "50/second;1000/minute")

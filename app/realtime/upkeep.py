@@ -1,8 +1,8 @@
 """The background upkeep of a server process, every 250 ms: presence diffs, typing that
-lapses, sockets whose token or access is no longer valid (``revalidate.py``), events
-parked for a writer that died, its own lease, and the connections that dead processes
-left behind. Each step runs on its own, so that one failing (the database is down) does
-not hold up the others (presence lives in Redis)."""
+lapses, sockets whose token or access is no longer valid (``revalidate.py``, every
+``REALTIME_REVALIDATE_SECONDS``), events parked for a writer that died, its own lease,
+and the connections that dead processes left behind. Each step runs on its own, so that
+one failing (the database is down) does not hold up the others (presence lives in Redis)."""
 import logging
 import time
 
@@ -29,23 +29,19 @@ def start_upkeep(app):
 
 
 def _run(app):
-    lease = app.config["REALTIME_LEASE_SECONDS"]
-    last = {"lease": time.monotonic(), "sweep": time.monotonic()}
-
-    def every(name, seconds, step):
-        def periodic():
-            if time.monotonic() - last[name] >= seconds:
-                step()
-                last[name] = time.monotonic()
-        return periodic
-
-    # Looked up on every call (lambdas), as a test's monkeypatch expects.
-    steps = [every("lease", lease / 3, lambda: renew_lease(lease)), lambda: expire_typing(), lambda: revalidate(),
-             every("sweep", lease / 3, lambda: sweep_dead_servers()), lambda: diffs.flush(send_diff),
-             lambda: broadcast.send_overdue(), lambda: prune_gate()]
+    lease, revalidation = app.config["REALTIME_LEASE_SECONDS"], app.config["REALTIME_REVALIDATE_SECONDS"]
+    # (step, at most how often in seconds; 0: every tick). Lambdas: looked up on every call,
+    # as a test's monkeypatch expects.
+    steps = [(lambda: renew_lease(lease), lease / 3), (lambda: expire_typing(), 0),
+             (lambda: revalidate(), revalidation), (lambda: sweep_dead_servers(), lease / 3),
+             (lambda: diffs.flush(send_diff), 0), (lambda: broadcast.send_overdue(), 0), (lambda: prune_gate(), 0)]
+    last = [time.monotonic()] * len(steps)
     while True:
         socketio.sleep(TICK)
-        for step in steps:
+        for i, (step, seconds) in enumerate(steps):
+            if time.monotonic() - last[i] < seconds:
+                continue
+            last[i] = time.monotonic()
             with app.app_context():
                 try:
                     step()
