@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
+from limits import parse_many
+
 from . import fastjson
 
 
@@ -67,6 +69,18 @@ def log_settings(env):
     return env.get("LOG_LEVEL", "INFO").upper(), env.get("LOG_FORMAT", "json")
 
 
+def _limits(env, name, default):
+    """A rate-limit setting such as ``"20/second;300/minute"``, checked now: the limiter
+    counts a limit it cannot parse as a storage failure, and would serve without it."""
+    value = env.get(name, default)
+    try:
+        if value:
+            parse_many(value)
+    except ValueError as error:
+        raise ValueError(f"{name}={value!r} is not a rate limit such as '20/second;300/minute': {error}") from None
+    return value
+
+
 def load_secret_key(instance_path):
     """Read SECRET_KEY from the environment, or from instance/, generating it once."""
     if os.environ.get("SECRET_KEY"):
@@ -121,6 +135,14 @@ class Config:
         self.REALTIME_TYPING_SECONDS = float(env.get("REALTIME_TYPING_SECONDS", 5))
         self.REALTIME_LEASE_SECONDS = float(env.get("REALTIME_LEASE_SECONDS", 15))
         self.REALTIME_MAX_REPLAY = int(env.get("REALTIME_MAX_REPLAY", 20_000))
+        # How often each server re-checks all its sockets' tokens, users and rooms in the database.
+        self.REALTIME_REVALIDATE_SECONDS = float(env.get("REALTIME_REVALIDATE_SECONDS", 1))
+        # Abuse limits of /realtime (realtime/quotas.py), in the syntax of RATE_LIMIT_SIGNIN; "" is off.
+        self.REALTIME_RATE_LIMIT_SOCKET = _limits(env, "REALTIME_RATE_LIMIT_SOCKET", "20/second;300/minute")
+        self.REALTIME_RATE_LIMIT_USER = _limits(env, "REALTIME_RATE_LIMIT_USER", "50/second;1000/minute")
+        self.REALTIME_REPLAY_BYTES_SOCKET = _limits(env, "REALTIME_REPLAY_BYTES_SOCKET", "25000000/10 minutes")
+        self.REALTIME_REPLAY_BYTES_USER = _limits(env, "REALTIME_REPLAY_BYTES_USER", "100000000/hour")
+        self.REALTIME_MAX_CONNECTIONS_PER_USER = int(env.get("REALTIME_MAX_CONNECTIONS_PER_USER", 20))
         self.SLOW_REQUEST_MS = float(env.get("SLOW_REQUEST_MS", 500))
         self.CORS_ORIGINS = env.get("CORS_ORIGINS") or None
         # Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none).

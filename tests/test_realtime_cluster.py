@@ -249,3 +249,105 @@ def test_a_changed_admin_flag_reaches_open_sockets_on_every_process(realtime, te
         assert socket.wait_for(lambda ev: [d for name, d in ev if name == "backup.finished" and d["id"] == "after promotion"])
         assert [d["id"] for d in socket.received("backup.finished")] == ["after promotion"]
         assert socket.received("issue.created") == []
+
+
+def presence_seen(client, room):
+    """The members ``client`` believes are in ``room``, from its presence.state and diffs (as a browser keeps them)."""
+    members = {}
+    for name, data in list(client.events):
+        if name == "presence.state" and data["room"] == room:
+            members = {m["user_id"]: m for m in data["members"]}
+        elif name == "presence.diff" and data["room"] == room:
+            members.update({m["user_id"]: m for m in data["joins"] + data["updates"]})
+            for m in data["leaves"]:
+                members.pop(m["user_id"], None)
+    return members
+
+
+def test_losing_access_always_tells_the_room(realtime, team, factory):
+    """Twenty removals of a member with a tab on each process: the room hears the leave
+    every time. Both processes take their tab out at the same moment; each used to record
+    its presence diff after its Redis transaction, so "one tab left" could land after
+    "left" and fold into "came back" (``diffs.py``)."""
+    a, b = realtime.server(), realtime.server()
+    owner_headers = factory.headers(team["owner"])
+    member_id = team["member"].id
+    watcher = realtime.client(b, team["owner"])
+    assert watcher.join("project:WEB")["ok"]
+    tabs = [realtime.client(a, team["member"]), realtime.client(b, team["member"])]
+    failures = []
+    for attempt in range(20):
+        response = requests.put(f"{a.url}/api/v1/projects/WEB/members/{member_id}", json={"role": "member"},
+                                headers=owner_headers)
+        assert response.status_code == 200, response.text
+        for tab in tabs:
+            assert tab.join("project:WEB")["ok"]
+        assert watcher.wait_for(
+            lambda _ev: presence_seen(watcher, "project:WEB").get(member_id, {}).get("connections") == 2)
+        response = requests.delete(f"{b.url}/api/v1/projects/WEB/members/{member_id}", headers=owner_headers)
+        assert response.status_code == 204
+        if not watcher.wait_for(lambda _ev: member_id not in presence_seen(watcher, "project:WEB"), timeout=10):
+            failures.append((attempt, presence_seen(watcher, "project:WEB")[member_id]))
+    assert failures == []
+
+
+def test_a_socket_gets_each_event_once_whichever_of_its_rooms_bring_it(realtime, team, factory):
+    """Live, in ``events.bulk``, from either process or a worker, and in a join's replay: a
+    socket in ``project:WEB`` and ``issue:N`` gets each event of issue N once, in seq order."""
+    from app.comments.service import create_comment
+    from app.extensions import db
+    from app.models import Issue, User
+    from app.realtime.broadcast import BULK_THRESHOLD, rooms_for
+
+    a, b = realtime.server(), realtime.server()
+    headers = factory.headers(team["owner"])
+    watched, other = create(a, headers, "watched")["id"], create(b, headers, "other")["id"]  # seqs 2 and 3
+
+    def comment(server, issue_id, body):
+        response = requests.post(f"{server.url}/api/v1/issues/{issue_id}/comments", json={"body": body},
+                                 headers=headers)
+        assert response.status_code == 201, response.text
+
+    in_both = [realtime.client(a, team["member"]), realtime.client(b, team["member"])]  # one on each process
+    for client in in_both:
+        assert client.join("project:WEB")["ok"] and client.join(f"issue:{watched}")["ok"]
+    two_issues = realtime.client(b, team["member"])
+    assert two_issues.join(f"issue:{watched}")["ok"] and two_issues.join(f"issue:{other}")["ok"]
+    comment(b, watched, "live")
+    comment(a, other, "elsewhere")
+    with realtime.emitter().app_context():  # a worker's chunk: many events of the issue in one commit
+        issue, owner = db.session.get(Issue, watched), db.session.get(User, team["owner"].id)
+        for n in range(BULK_THRESHOLD + 2):
+            create_comment(issue, owner, f"bulk {n}", commit=False)
+        db.session.commit()
+    comment(a, watched, "after the bulk")
+    feed = requests.get(f"{a.url}/api/v1/projects/WEB/events?limit=200", headers=headers).json()["items"]
+    latest = feed[-1]["seq"]
+
+    def expected(rooms, after=3):
+        return [e["seq"] for e in feed if e["seq"] > after and set(rooms_for(e)) & set(rooms)]
+
+    for client, rooms in [(in_both[0], ["project:WEB"]), (in_both[1], ["project:WEB"]),
+                          (two_issues, [f"issue:{watched}", f"issue:{other}"])]:
+        assert client.wait_for(lambda _ev, client=client: client.seqs()[-1:] == [latest], timeout=10)
+        time.sleep(0.3)
+        assert client.seqs() == expected(rooms)
+    assert [d["room"] for d in in_both[0].received("events.bulk")] == ["project:WEB"]  # the room it has them through
+    assert [d["room"] for d in two_issues.received("events.bulk")] == [f"issue:{watched}"]
+
+    # Catch-up: the replay of a room brings only what the socket's other rooms did not.
+    late = realtime.client(a, team["member"])
+    assert late.join("project:WEB")["seq"] == latest
+    comment(b, watched, "live, through the project's room")
+    assert late.wait_for(lambda _ev: late.seqs() == [latest + 1])
+    assert late.join(f"issue:{watched}", after_seq=1)["seq"] == latest + 1
+    issue_first = realtime.client(b, team["member"])
+    assert issue_first.join(f"issue:{watched}", after_seq=1)["ok"]
+    assert issue_first.join("project:WEB", after_seq=1)["ok"]
+    comment(a, watched, "live again")
+    for client in (late, issue_first):
+        assert client.wait_for(lambda _ev, client=client: client.seqs()[-1:] == [latest + 2], timeout=10)
+    time.sleep(0.3)
+    # the issue's events up to the project room's join, replayed in order, between the live ones
+    assert late.seqs() == [latest + 1] + expected([f"issue:{watched}"], after=1) + [latest + 2]
+    assert sorted(issue_first.seqs()) == list(range(2, latest + 3))  # every event of the project, each once

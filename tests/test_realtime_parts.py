@@ -30,23 +30,44 @@ def test_diffs_fold_changes_per_user(changes, expected):
 
 def event(seq, room_issue=None):
     data = {"issue": {"id": room_issue}} if room_issue else {}
-    return {"id": seq, "seq": seq, "project": "WEB", "type": "issue.created", "actor_id": 1, "at": "", "data": data}
+    kind = "issue.updated" if room_issue else "issue.created"  # (issue.created skips the issue's room)
+    return {"id": seq, "seq": seq, "project": "WEB", "type": kind, "actor_id": 1, "at": "", "data": data}
 
 
-def test_gate_holds_live_events_then_sends_only_what_the_replay_did_not_cover():
+def targets(*events):
+    return [(e, broadcast.rooms_for(e)) for e in events]
+
+
+def test_gate_holds_a_catching_up_socket_s_events_then_sends_only_what_the_replay_did_not_cover():
     gate, sent = Gate(), []
-    gate.open("project:WEB", "s1")
-    assert gate.filter("project:WEB", "issue.created", event(5)) == (["s1"], [])  # held, not sent
-    assert gate.filter("project:WEB", "presence.diff", {"room": "project:WEB"}) == ([], [])  # not an event
-    gate.filter("project:WEB", "events.bulk", {"room": "project:WEB", "events": [event(6), event(7)]})
-    gate.go_live("project:WEB", "s1", 6, lambda sid, name, data: sent.append((sid, name, data)))
-    assert sent == [("s1", "events.bulk", {"room": "project:WEB", "events": [event(7)]})]
-    assert gate.filter("project:WEB", "issue.created", event(6)) == (["s1"], [])  # late duplicate: skipped
-    assert gate.filter("project:WEB", "issue.created", event(8)) == ([], [])  # new: sent as usual
-    skip, extra = gate.filter("project:WEB", "events.bulk", {"room": "project:WEB", "events": [event(6), event(9)]})
-    assert skip == ["s1"] and extra == [("s1", "events.bulk", {"room": "project:WEB", "events": [event(9)]})]
-    gate.prune(0)
-    assert gate.rooms == {}
+    view = {"project:WEB"}
+    gate.delivered(targets(event(3), event(4, room_issue=9)), {"project:WEB", "issue:9"})
+    assert gate.open("s1", "WEB", {"issue:9": None}) == {"issue:9": 4}  # the last event the room had here
+    track = gate.track("s1", "WEB")
+    assert gate.pick(track, targets(event(5)), view) == []  # held, not sent
+    assert gate.pick(track, targets(event(6), event(7)), view) == []
+    gate.release("s1", "WEB", 6, view, lambda sid, name, data: sent.append((sid, name, data["seq"])))
+    assert sent == [("s1", "issue.created", 7)]  # what the replay (up to 6) did not cover
+    assert gate.pick(track, targets(event(6)), view) == []  # a late live copy: skipped
+    assert [e["seq"] for e, _rooms in gate.pick(track, targets(event(6), event(8)), view)] == [8]
+    gate.prune(0, set())
+    assert gate.tracks == {} and gate.cursors == {}
+
+
+@pytest.mark.parametrize("seq, rooms, others, expected", [
+    (5, ("project:WEB", "issue:9"), {}, True),  # missed, and no other room
+    (3, ("project:WEB", "issue:9"), {}, False),  # before after_seq
+    (8, ("project:WEB",), {}, False),  # another issue's: not the joined room's
+    (12, ("project:WEB", "issue:9"), {"project:WEB": (10, 15)}, False),  # the project room brought it
+    (7, ("project:WEB", "issue:9"), {"project:WEB": (10, 15)}, True),  # before the project room's stay began
+    (17, ("project:WEB",), {"project:WEB": (10, 15)}, True),  # still on its way to the project room: sent now
+])
+def test_a_replay_sends_what_no_other_room_of_the_socket_brought(seq, rooms, others, expected):
+    """Joining ``issue:9`` after seq 4, while maybe in ``project:WEB`` since seq 10 (which
+    has brought up to seq 15 so far)."""
+    from app.realtime.catchup import wanted
+
+    assert wanted(seq, rooms, "issue:9", 4, others) is expected
 
 
 def test_many_events_for_one_room_go_as_bulk_in_order():
@@ -173,7 +194,8 @@ def test_presence_of_a_process_whose_lease_lapsed_is_swept(redis_app):
     presence.add("project:WEB", "x1", {"id": 7, "name": "Ghost"}, "dead-one", "WEB")
     presence.renew_lease("live-one", 30)
     presence.add("project:WEB", "y1", {"id": 8, "name": "Alive"}, "live-one", "WEB")
-    time.sleep(0.1)
+    assert [m["name"] for m in diffs.take("project:WEB")["joins"]] == ["Ghost", "Alive"]
+    time.sleep(0.3)  # the lease lapses, and so does the diff's window
     upkeep.sweep_dead_servers()
     assert [m["name"] for m in presence.members("project:WEB")] == ["Alive"]
     assert diffs.take("project:WEB")["leaves"][0]["name"] == "Ghost"
@@ -281,12 +303,56 @@ def test_an_emit_to_a_room_with_no_socket_here_builds_no_packet(app, factory, mo
     client = socketio.test_client(app, namespace="/realtime", auth={"token": factory.token(owner)})
     try:
         monkeypatch.setattr(socketio.server, "packet_class", Counting)
-        broadcast.emit("events.bulk", {"room": "project:EMP", "events": [event(1)]}, "project:EMP")
+        many = [{**event(n), "project": "EMP"} for n in range(2, 2 + broadcast.BULK_THRESHOLD + 1)]
+        broadcast.emit(broadcast.DELIVER, {"project": "EMP", "events": many}, "project:EMP")
         assert built == []
         assert client.emit("join", {"room": "project:EMP"}, namespace="/realtime", callback=True)["ok"]
         client.get_received("/realtime")
-        broadcast.emit("events.bulk", {"room": "project:EMP", "events": [event(2)]}, "project:EMP")
+        broadcast.emit(broadcast.DELIVER, {"project": "EMP", "events": many}, "project:EMP")
         received = client.get_received("/realtime")
-        assert [(r["name"], [e["seq"] for e in r["args"][0]["events"]]) for r in received] == [("events.bulk", [2])]
+        assert [(r["name"], [e["seq"] for e in r["args"][0]["events"]]) for r in received] == [
+            ("events.bulk", [e["seq"] for e in many])]
     finally:
         client.disconnect(namespace="/realtime")
+
+
+def test_a_leave_is_never_folded_away_by_the_update_recorded_before_it(redis_app, monkeypatch):
+    """Two processes take a user's last two connections out of a room at the same moment
+    (access lost): the one that removed first, then stalled, must not record its
+    "one connection left" after the other's leave, or the room never hears the leave."""
+    from app.realtime import connections, namespace
+    from app.realtime.connections import Connection, Joined, server_id
+
+    user = {"id": 5, "name": "Leaving", "is_admin": False}
+    tabs = [Connection(sid=sid, user=user, token_id=1, token_hash="x", rooms={"project:WEB": Joined("WEB", 1)})
+            for sid in ("s1", "s2")]
+    for tab in tabs:
+        connections.add(tab)
+        presence.add("project:WEB", tab.sid, user, server_id(), "WEB")
+    diffs.take("project:WEB")
+    diffs.redis().delete(diffs.LOCK_KEY.format(room="project:WEB"))
+    real_remove = presence.remove
+
+    def stalled_remove(room, sid, *args, **kwargs):
+        removed = real_remove(room, sid, *args, **kwargs)
+        if sid == "s1":
+            time.sleep(0.3)  # descheduled right after its Redis transaction
+        return removed
+
+    monkeypatch.setattr(presence, "remove", stalled_remove)
+    try:
+        def drop_first():
+            with redis_app.app_context():
+                namespace.drop_rooms("s1", "project:WEB")
+
+        first = threading.Thread(target=drop_first)
+        first.start()
+        time.sleep(0.1)
+        namespace.drop_rooms("s2", "project:WEB")
+        first.join(5)
+    finally:
+        for tab in tabs:
+            connections.pop(tab.sid)
+    diff = diffs.take("project:WEB")
+    assert [m["user_id"] for m in diff["leaves"]] == [5] and diff["updates"] == []
+    assert presence.members("project:WEB") == []

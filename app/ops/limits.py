@@ -57,24 +57,24 @@ def _over_limit(item, retry_after, what="requests"):
                    headers={"Retry-After": str(retry_after)})
 
 
-def hit(setting, scope, identity):
-    """Count one call of ``identity`` against every limit of ``setting``; raise 429 when it
-    is over one of them."""
-    _apply(setting, scope, identity, count=True)
+def hit(setting, scope, identity, cost=1):
+    """Count one call (or ``cost`` units, such as bytes) of ``identity`` against every limit
+    of ``setting``; raise 429 when it is over one of them."""
+    _apply(setting, scope, identity, count=True, cost=cost)
 
 
-def check(setting, scope, identity):
-    """Raise 429 when ``identity`` has used up a limit of ``setting``, without counting."""
-    _apply(setting, scope, identity, count=False)
+def check(setting, scope, identity, cost=1):
+    """Raise 429 when ``identity`` has not ``cost`` left in a limit of ``setting``, without counting."""
+    _apply(setting, scope, identity, count=False, cost=cost)
 
 
-def _apply(setting, scope, identity, count):
+def _apply(setting, scope, identity, count, cost):
     if not setting:
         return
     limiter = _limiter()
     try:
         for item in parsed(setting):
-            allowed = (limiter.hit if count else limiter.test)(item, scope, identity)
+            allowed = (limiter.hit if count else limiter.test)(item, scope, identity, cost=cost)
             if not allowed:
                 reset_at = limiter.get_window_stats(item, scope, identity).reset_time
                 raise _over_limit(item, max(1, math.ceil(reset_at - time.time())))

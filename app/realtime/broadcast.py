@@ -1,10 +1,13 @@
 """Send committed changes to the Socket.IO rooms that should see them.
 
 Web processes and workers share this module: with a message queue configured, an emit
-from any process reaches clients on every server process. Besides events, it sends
-control messages to personal rooms (``user:{id}``) that each server process acts on for
-its own sockets before passing them on (``manager.py``): ``access.lost`` takes a socket
-out of a room, ``session.ended`` closes it.
+from any process reaches clients on every server process. Events go as one ``DELIVER``
+message per project and chunk, not one per room: each server process's manager
+(``manager.py``) sends every socket in any of their rooms each event once, however many
+of those rooms it is in (a socket in ``project:WEB`` and ``issue:42`` used to get an
+event of issue 42 twice). Besides events, it sends control messages to personal rooms
+(``user:{id}``) that each server process acts on for its own sockets before passing them
+on: ``access.lost`` takes a socket out of a room, ``session.ended`` closes it.
 """
 import logging
 import threading
@@ -18,7 +21,8 @@ from ..extensions import socketio
 log = logging.getLogger(__name__)
 NAMESPACE = "/realtime"
 BULK_THRESHOLD = 10  # more events than this for one room in one commit go as events.bulk
-BULK_SIZE = 500  # events per events.bulk message
+BULK_SIZE = 500  # events per events.bulk message (and per DELIVER message)
+DELIVER = "beacon.deliver"  # {"project", "events"}: for the managers, never sent to a client as is
 PROGRESS_INTERVAL = 0.25  # seconds between two batch.progress of one batch
 
 
@@ -29,13 +33,11 @@ def rooms_for(event):
     that did not exist yet, and a batch of 10,000 creates would otherwise publish 10,000
     single-event messages to empty rooms (3 s of the 3.1 s its broadcast took).
     """
-    rooms = [f"project:{event['project']}"]
+    project_room = f"project:{event['project']}"
     if event["type"] == "issue.created":
-        return rooms
+        return (project_room,)
     issue_id = event["data"].get("issue_id") or (event["data"].get("issue") or {}).get("id")
-    if issue_id is not None:
-        rooms.append(f"issue:{issue_id}")
-    return rooms
+    return (project_room,) if issue_id is None else (project_room, f"issue:{issue_id}")
 
 
 def bulk_messages(room, events):
@@ -46,8 +48,27 @@ def bulk_messages(room, events):
             for i in range(0, len(events), BULK_SIZE)]
 
 
+def messages(targets, view, project_key):
+    """``(name, data)`` messages that bring a socket in the rooms ``view`` (a set) its
+    events of ``targets`` (``(event, rooms_for(event))`` of one project, in seq order): each
+    event once, in seq order, in runs labelled by the room the socket has it through (the
+    project's room if it is in it, else the issue's), a run of many as ``events.bulk``."""
+    project_room = f"project:{project_key}"
+    runs = []
+    for event, rooms in targets:
+        through = [room for room in rooms if room in view]
+        if not through:
+            continue
+        label = project_room if project_room in through else through[0]
+        if runs and runs[-1][0] == label:
+            runs[-1][1].append(event)
+        else:
+            runs.append((label, [event]))
+    return [message for label, run in runs for message in bulk_messages(label, run)]
+
+
 def events(payloads):
-    """Emit committed events to their rooms: each once per room, in seq order per project."""
+    """Emit committed events to their rooms: each once per socket, in seq order per project."""
     from .sequencer import send_in_order
 
     by_project = defaultdict(list)
@@ -70,13 +91,10 @@ def send_overdue():
 
 
 def _send_events(project_events):
-    by_room = defaultdict(list)
-    for event in project_events:
-        for room in rooms_for(event):
-            by_room[room].append(event)
-    for room, room_events in by_room.items():
-        for name, data in bulk_messages(room, room_events):
-            socketio.emit(name, data, to=room, namespace=NAMESPACE)
+    project_key = project_events[0]["project"]
+    for i in range(0, len(project_events), BULK_SIZE):
+        socketio.emit(DELIVER, {"project": project_key, "events": project_events[i:i + BULK_SIZE]},
+                      to=f"project:{project_key}", namespace=NAMESPACE)
 
 
 def emit(name, payload, to):

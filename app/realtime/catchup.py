@@ -1,9 +1,19 @@
 """Catch-up on join: replay from the events table, then live, with no gap and no duplicate.
 
-A joining connection enters the Socket.IO room at once, but behind a gate: live events
-for that room are held for it while the missed ones are read and sent. Then the gate
-sends what it held, skipping what the replay already covered, and stays as a watermark
-for a while, because an event committed before the read may still be on its way live.
+A socket gets each event of a project once, however many of the project's rooms it is in
+(``manager.py``). So a join's replay is worked out for the socket, not for the room: it
+sends the events of the joined room after ``after_seq`` that none of the socket's other
+rooms of the project has brought it, and, merged in seq order, those of its other rooms
+that are still on their way live. Meanwhile the socket's gate holds every live event of
+the project for it; then the gate sends what it held beyond the replay and stays, for a
+while, as a watermark, because an event committed before the replay's read may still
+be on its way live.
+
+Which events the other rooms have brought: ``Gate.cursors`` keeps, per room, the seq of
+the last event this process delivered to it. A room the socket stays in since seq S (its
+``Joined.since``) has brought it the events after S up to that cursor: the live stream of
+a project arrives in seq order, and the cursor is read under the same lock as the gate
+opens, so every later event is held.
 """
 import threading
 import time
@@ -14,7 +24,7 @@ from sqlalchemy import select
 from ..events.service import serialize_event
 from ..extensions import db
 from ..models import Event, Project
-from .broadcast import bulk_messages, rooms_for
+from .broadcast import messages, rooms_for
 from .rooms import RoomError
 
 PAGE = 1000
@@ -25,110 +35,113 @@ class CatchUpError(Exception):
 
 
 @dataclass
-class Pass:
-    held: list = field(default_factory=list)  # live (event, data) held during the replay; None once live
-    watermark: int = 0
+class Track:
+    """One socket's catch-up in one project."""
+
+    held: list | None = field(default_factory=list)  # (event, rooms) held during the replay; None once live
+    watermark: int = 0  # the replay covered the events up to here: later live copies are skipped
     live_since: float = 0.0
 
 
 class Gate:
-    """Per room, the connections still catching up (or just caught up)."""
+    """Per socket and project, the catch-ups under way (or just done), and per room the
+    last event delivered to it. ``lock`` also orders the manager's live sends."""
 
     def __init__(self):
-        self.lock = threading.Lock()
-        self.rooms = {}  # room -> {sid: Pass}
+        self.lock = threading.RLock()
+        self.tracks = {}  # sid -> {project key: Track}
+        self.cursors = {}  # room -> seq of the last event this process delivered to it
 
-    def open(self, room, sid):
+    def open(self, sid, project_key, rooms):
+        """Hold the project's live events for ``sid`` from now on; return ``{room: seq}``,
+        the last event delivered to each of ``rooms`` so far (0: none)."""
         with self.lock:
-            self.rooms.setdefault(room, {})[sid] = Pass()
+            self.tracks.setdefault(sid, {})[project_key] = Track()
+            return {room: self.cursors.get(room, 0) for room in rooms}
 
-    def close(self, room, sid):
-        with self.lock:
-            passes = self.rooms.get(room, {})
-            passes.pop(sid, None)
-            if not passes:
-                self.rooms.pop(room, None)
+    def track(self, sid, project_key):
+        return self.tracks.get(sid, {}).get(project_key)
 
-    def filter(self, room, event, data):
-        """For a live emit to ``room``: ``(skip, extra)``, the sids not to send it to as
-        is, and ``(sid, event, data)`` to send instead (a bulk trimmed to what is new)."""
-        seqs = seqs_of(event, data)
-        if seqs is None:
-            return [], []
-        skip, extra = [], []
+    def release(self, sid, project_key, upto, view, send):
+        """End a catch-up: send ``sid`` what was held for the rooms ``view`` after seq
+        ``upto`` (what the replay covered); from then on skip only live copies up to it."""
         with self.lock:
-            for sid, gate_pass in self.rooms.get(room, {}).items():
-                if gate_pass.held is not None:
-                    gate_pass.held.append((event, data))
-                    skip.append(sid)
-                elif min(seqs) <= gate_pass.watermark:
-                    skip.append(sid)
-                    trimmed = trim(event, data, gate_pass.watermark)
-                    if trimmed:
-                        extra.append((sid, *trimmed))
-        return skip, extra
-
-    def go_live(self, room, sid, watermark, send):
-        """Send what was held beyond ``watermark``; from now on only skip what it covers."""
-        with self.lock:
-            gate_pass = self.rooms.get(room, {}).get(sid)
-            if gate_pass is None or gate_pass.held is None:
+            track = self.track(sid, project_key)
+            if track is None or track.held is None:
                 return
-            for event, data in gate_pass.held:
-                trimmed = trim(event, data, watermark)
-                if trimmed:
-                    send(sid, *trimmed)
-            gate_pass.held, gate_pass.watermark, gate_pass.live_since = None, watermark, time.monotonic()
+            for name, data in messages([held for held in track.held if held[0]["seq"] > upto], view, project_key):
+                send(sid, name, data)
+            track.held, track.watermark, track.live_since = None, upto, time.monotonic()
 
-    def prune(self, seconds):
-        """Forget the watermarks of connections live for longer than ``seconds``."""
+    def pick(self, track, targets, view):
+        """For a live message to a socket with a ``track``: what it gets now (the rest is held)."""
+        wanted = [(event, rooms) for event, rooms in targets if any(room in view for room in rooms)]
+        if track.held is not None:
+            track.held.extend(wanted)
+            return []
+        return [(event, rooms) for event, rooms in wanted if event["seq"] > track.watermark]
+
+    def delivered(self, targets, rooms_here):
+        """Move the cursors of ``rooms_here`` past a live message's events."""
+        for event, rooms in targets:
+            for room in rooms:
+                if room in rooms_here:
+                    self.cursors[room] = event["seq"]
+
+    def forget(self, sid):
+        with self.lock:
+            self.tracks.pop(sid, None)
+
+    def prune(self, seconds, rooms_here):
+        """Forget the watermarks of catch-ups over for longer than ``seconds``, and the
+        cursors of rooms with no socket here any more."""
         cutoff = time.monotonic() - seconds
         with self.lock:
-            for room in list(self.rooms):
-                passes = self.rooms[room]
-                for sid in [s for s, p in passes.items() if p.held is None and p.live_since < cutoff]:
-                    del passes[sid]
-                if not passes:
-                    del self.rooms[room]
+            for sid in list(self.tracks):
+                projects = self.tracks[sid]
+                for key in [k for k, t in projects.items() if t.held is None and t.live_since < cutoff]:
+                    del projects[key]
+                if not projects:
+                    del self.tracks[sid]
+            for room in [room for room in self.cursors if room not in rooms_here]:
+                del self.cursors[room]
 
 
-def seqs_of(event, data):
-    if event == "events.bulk":
-        return [e["seq"] for e in data["events"]]
-    if isinstance(data, dict) and "seq" in data and "project" in data:
-        return [data["seq"]]
-    return None
+def wanted(seq, rooms, room, start, others):
+    """Whether a join's replay of ``room`` sends this event to the socket.
+
+    ``start``: the seq the join asked events after; ``others``: ``{room: (since, upto)}``
+    of the socket's other rooms of the project, each having brought the events after
+    ``since`` up to ``upto``.
+    """
+    through = [others[r] for r in rooms if r in others]
+    if any(since < seq <= upto for since, upto in through):
+        return False  # another room brought it already
+    if any(seq > upto for _since, upto in through):
+        return True  # on its way live to another room: sent now, in order; the gate drops the live copy
+    return room in rooms and seq > start
 
 
-def trim(event, data, watermark):
-    """``(event, data)`` with only what lies beyond ``watermark``, or None if nothing does."""
-    if event != "events.bulk":
-        return (event, data) if data["seq"] > watermark else None
-    fresh = [e for e in data["events"] if e["seq"] > watermark]
-    if not fresh:
-        return None
-    return event, data if len(fresh) == len(data["events"]) else {"room": data["room"], "events": fresh}
-
-
-def replay(room, project_id, project_key, after_seq, limit, send):
-    """Send the room's events after ``after_seq`` with ``send(event, data)``; return the
-    latest seq, which everything later arrives live after."""
+def replay(room, project_id, project_key, after_seq, others, limit, send):
+    """Send the socket its missed events (see ``wanted``) with ``send(event, data)``;
+    return the latest seq, which everything later arrives live after."""
     db.session.rollback()  # a fresh snapshot: one that predates the join could miss events
     latest = db.session.scalar(select(Project.last_event_seq).where(Project.id == project_id))
     if latest is None:
         raise RoomError("not found or not allowed")  # deleted meanwhile
-    if after_seq is None or after_seq >= latest:
-        return latest
-    if latest - after_seq > limit:
-        raise CatchUpError(f"{latest - after_seq} missed events, more than {limit}: reload, then join without after_seq")
-    cursor = after_seq
+    start = latest if after_seq is None else after_seq
+    if latest - start > limit:
+        raise CatchUpError(f"{latest - start} missed events, more than {limit}: reload, then join without after_seq")
+    cursor = min([start] + [upto for _since, upto in others.values()])
+    view = {room, *others}
     while cursor < latest:
         rows = db.session.scalars(select(Event).where(Event.project_id == project_id, Event.seq > cursor,
                                                       Event.seq <= latest).order_by(Event.seq).limit(PAGE)).all()
         if not rows:
             break
         cursor = rows[-1].seq
-        events = [serialize_event(row, project_key) for row in rows]
-        for event, data in bulk_messages(room, [e for e in events if room in rooms_for(e)]):
-            send(event, data)
+        targets = [(event, rooms_for(event)) for event in (serialize_event(row, project_key) for row in rows)]
+        chosen = [(event, rooms) for event, rooms in targets if wanted(event["seq"], rooms, room, start, others)]
+        for name, data in messages(chosen, view, project_key):
+            send(name, data)
     return latest

@@ -1,8 +1,15 @@
 """Presence diffs, coalesced in Redis: at most one ``presence.diff`` per room per 250 ms.
 
-Any process records a change with ``push``; every server process calls ``flush`` on its
-tick, and a short lock per room in Redis lets only one of them send that room's diff in
-each window, however many processes there are.
+A presence change records its diff in the same Redis transaction as the change itself
+(``record``, called by ``presence.py``), so the recorded diffs of a room are in the order
+its changes happened, whichever process made them. Recorded apart, they were not: two
+processes took a removed member's last two connections out at the same moment, the first
+one saw "one connection left", was descheduled before recording it, and recorded it after
+the second one's "left"; ``fold`` then read "left and came back", and the room never
+heard that the member had gone (issue 15, about one run in two under load).
+
+Every server process calls ``flush`` on its tick, and a short lock per room in Redis lets
+only one of them send that room's diff in each window, however many processes there are.
 """
 import json
 
@@ -20,12 +27,11 @@ def redis():
     return get_redis(current_app)
 
 
-def push(room, kind, member):
-    """Record that ``member`` joined, left or changed (``kind``: joins, leaves, updates)."""
-    pipe = redis().pipeline()
+def record(pipe, room, kind, member):
+    """Add to ``pipe`` (a transaction) that ``member`` joined, left or changed (``kind``:
+    joins, leaves, updates)."""
     pipe.rpush(PENDING_KEY.format(room=room), json.dumps([kind, member]))
     pipe.sadd(ROOMS_KEY, room)
-    pipe.execute()
 
 
 def fold(changes):

@@ -4,20 +4,28 @@
 manager, below its publish step), so it sees every message this process delivers,
 whichever process emitted it. There it:
 
-- holds back live events from connections still catching up (``catchup.Gate``);
+- delivers events (``broadcast.DELIVER``): every socket of this process in any of their
+  rooms gets each event once, in seq order, labelled by the room it has it through
+  (``broadcast.messages``). Sockets in the project's room get one message for them all,
+  as a room emit did (every event of a project is in its room); those only in issue
+  rooms share one per set of rooms; a socket catching up in the project goes through its
+  gate (``catchup.Gate``);
 - acts on control messages to personal rooms before passing them on: ``access.lost``
   takes the user's sockets out of the room, ``session.ended`` closes them (as the upkeep
-  does when a socket's token expires),
+  does when its re-validation finds a socket's token or user no longer valid),
   ``admin.changed`` puts them in or out of ``admins`` and takes them out of the rooms
   they no longer may read; and ``room.closed`` empties a room.
 
 With a message queue, every process, the emitting one included, delivers from the queue,
 so all of them deliver one project's events in the order they were sent.
 """
+from collections import defaultdict
+
 import socketio
 
 from .. import fastjson
-from .broadcast import NAMESPACE
+from . import connections
+from .broadcast import DELIVER, NAMESPACE, bulk_messages, messages, rooms_for
 from .catchup import Gate
 from .rooms import may_read
 
@@ -32,21 +40,44 @@ class Gatekeeper(socketio.Manager):
         room = to or room
         if namespace != NAMESPACE or callback is not None or not isinstance(room, str):
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback)
+        if event == DELIVER:
+            return self._deliver(data["project"], data["events"])
         if event in CONTROL:
             return self._control(event, data, room)
-        if not self.rooms.get(namespace, {}).get(room):
-            # No socket of this process is in the room (most processes, for most rooms):
-            # python-socketio would still build and encode the packet, 90 ms for the
-            # 10,000 events of a batch.
+        if self.rooms.get(namespace, {}).get(room):
+            super().emit(event, data, namespace, room=room, skip_sid=skip_sid)
+
+    def _deliver(self, project_key, events):
+        project_room, here = f"project:{project_key}", self.rooms.get(NAMESPACE, {})
+        targets = [(event, rooms_for(event)) for event in events]
+        # Most processes have no socket in most rooms: nothing to build then (python-socketio
+        # would still encode the packet: 90 ms for the 10,000 events of a batch).
+        rooms_here = {room for _event, rooms in targets for room in rooms if here.get(room)}
+        if not rooms_here:
             return
-        extra = []
-        if room in self.gate.rooms:
-            held, extra = self.gate.filter(room, event, data)
-            if held:
-                skip_sid = held + (skip_sid if isinstance(skip_sid, list) else [skip_sid])
-        super().emit(event, data, namespace, room=room, skip_sid=skip_sid)
-        for sid, extra_event, extra_data in extra:
-            self.send_local(sid, extra_event, extra_data)
+        with self.gate.lock:  # a catch-up's gate opens and closes between two deliveries
+            self.gate.delivered(targets, rooms_here)
+            tracked = {sid: {room for room in rooms_here if sid in here[room]}
+                       for sid, projects in self.gate.tracks.items() if project_key in projects}
+            tracked = {sid: view for sid, view in tracked.items() if view}
+            if project_room in rooms_here:  # every event of the project is in its room: one message for all
+                for name, data in bulk_messages(project_room, events):
+                    socketio.Manager.emit(self, name, data, NAMESPACE, room=project_room, skip_sid=list(tracked))
+            views = defaultdict(set)  # the other sockets: in issue rooms only
+            for room in rooms_here - {project_room}:
+                for sid in list(here.get(room, ())):
+                    if sid not in tracked and sid not in here.get(project_room, ()):
+                        views[sid].add(room)
+            groups = defaultdict(list)
+            for sid, view in views.items():
+                groups[frozenset(view)].append(sid)
+            for view, sids in groups.items():
+                for name, data in messages(targets, view, project_key):
+                    socketio.Manager.emit(self, name, data, NAMESPACE, room=sids)
+            for sid, view in tracked.items():
+                for name, data in messages(self.gate.pick(self.gate.track(sid, project_key), targets, view), view,
+                                           project_key):
+                    self.send_local(sid, name, data)
 
     def send_local(self, sid, event, data):
         """Send to one socket of this process now, ahead of anything still in the queue."""
@@ -63,22 +94,27 @@ class Gatekeeper(socketio.Manager):
                 if may_read(data["room"], int(room.split(":", 1)[1])):
                     return  # access came back before this message did (or an admin keeps it)
                 for sid in sids:
-                    self._take_out(sid, data["room"], "access.lost")
+                    self.take_out(sid, data["room"], "access.lost")
             elif event == "admin.changed":
                 self._recheck_admin(sids, int(room.split(":", 1)[1]))
             elif event == "room.closed":
                 for sid in sids:
-                    self._take_out(sid, data["room"], "room.closed")
+                    self.take_out(sid, data["room"], "room.closed")
             else:
                 for sid in namespace.sids_of_token(sids, data.get("token_id")):
                     self.end_session(sid, data["reason"])
 
     def end_session(self, sid, reason):
-        """Tell one socket of this process why it is being closed, then close it."""
+        """Tell one socket of this process why it is being closed, then close it (once)."""
+        connection = connections.get(sid)
+        if connection is not None:
+            if connection.ending:
+                return
+            connection.ending = True
         self.send_local(sid, "session.ended", {"reason": reason})
         self.server.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
 
-    def _take_out(self, sid, room, notice):
+    def take_out(self, sid, room, notice):
         """Take one socket of this process out of ``room`` (and, for a project, out of its
         issues' rooms), telling it ``notice`` for each room it left."""
         from . import namespace
@@ -87,25 +123,31 @@ class Gatekeeper(socketio.Manager):
             self.basic_leave_room(sid, NAMESPACE, lost)
             self.send_local(sid, notice, {"room": lost})
 
+    def set_admin(self, sid, is_admin):
+        """Put one socket of this process in ``admins``, or take it out."""
+        connection = connections.get(sid)
+        if connection is None:
+            return
+        connection.user["is_admin"] = is_admin
+        if is_admin:
+            self.basic_enter_room(sid, NAMESPACE, "admins")
+        else:
+            self.basic_leave_room(sid, NAMESPACE, "admins")
+
     def _recheck_admin(self, sids, user_id):
         from ..extensions import db
         from ..models import User
-        from . import connections
 
         user = db.session.get(User, user_id)
         is_admin = bool(user is not None and user.is_admin)
         for sid in sids:
+            self.set_admin(sid, is_admin)
             connection = connections.get(sid)
-            if connection is None:
+            if connection is None or is_admin:
                 continue
-            connection.user["is_admin"] = is_admin
-            if is_admin:
-                self.basic_enter_room(sid, NAMESPACE, "admins")
-                continue
-            self.basic_leave_room(sid, NAMESPACE, "admins")
             for room in list(connection.rooms):
                 if room in connection.rooms and not may_read(room, user_id):
-                    self._take_out(sid, room, "access.lost")
+                    self.take_out(sid, room, "access.lost")
 
 
 class LocalManager(Gatekeeper):

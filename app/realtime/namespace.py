@@ -1,23 +1,28 @@
 """The ``/realtime`` Socket.IO namespace: connecting, rooms, catch-up, presence.
 
 Every client event is answered with an acknowledgement ``{"ok": true, ...}`` or
-``{"ok": false, "error"}``; a refused request changes nothing.
+``{"ok": false, "error"}``; a refused request changes nothing. ``join``, ``leave`` and
+``presence.update`` are rate-limited, replays are budgeted and connections per user
+capped (``quotas.py``); every join first re-checks the socket's token and user against
+the database (``revalidate.py``).
 """
 import json
 import logging
 import time
 
 from flask import current_app, request
+from flask_socketio import ConnectionRefusedError as ConnectRefused
 from flask_socketio import join_room, leave_room
 
+from .. import fastjson
 from ..auth.tokens import resolve_token
 from ..extensions import db, socketio
-from ..models import User
-from . import connections, diffs, presence
+from . import connections, presence, quotas
 from .broadcast import NAMESPACE
 from .catchup import CatchUpError, replay
-from .connections import Connection, server_id
-from .rooms import RoomError, check_access
+from .connections import Connection, Joined, server_id
+from .revalidate import session_user
+from .rooms import RoomError, check_access, parse
 
 log = logging.getLogger(__name__)
 STATUSES = ("viewing", "editing", "typing")
@@ -48,7 +53,11 @@ def on_connect(auth=None):
     if token is None:
         return False  # refused
     user = {"id": token.user.id, "name": token.user.name, "is_admin": token.user.is_admin}
-    connections.add(Connection(sid=request.sid, user=user, token_id=token.id, expires_at=token.expires_at))
+    if not quotas.admit(user["id"], request.sid):
+        cap = current_app.config["REALTIME_MAX_CONNECTIONS_PER_USER"]
+        raise ConnectRefused(f"too many connections: at most {cap} open per user (REALTIME_MAX_CONNECTIONS_PER_USER)")
+    connections.add(Connection(sid=request.sid, user=user, token_id=token.id, token_hash=token.token_hash,
+                               app=current_app._get_current_object()))
     join_room(f"user:{user['id']}")
     if user["is_admin"]:
         join_room("admins")
@@ -59,50 +68,85 @@ def on_disconnect(reason=None):
     connection = connections.pop(request.sid)
     if connection is None:
         return
-    for room in list(connection.rooms):
-        _manager().gate.close(room, request.sid)
+    with connections.LOCK:  # emptied, so that a join still under way sees it lost its room
+        rooms = list(connection.rooms)
+        connection.rooms.clear()
+    _manager().gate.forget(request.sid)
+    for room in rooms:
         _leave_presence(connection, room)
+    quotas.release(connection.user["id"], request.sid)
 
 
 def on_join(data=None):
-    connection, sid = connections.get(request.sid), request.sid
+    connection = connections.get(request.sid)
     try:
         data = _payload(data, "room", "after_seq")
         room, after_seq = data.get("room"), data.get("after_seq")
         if after_seq is not None and (type(after_seq) is not int or after_seq < 0):
             raise ValueError("after_seq must be a whole number, 0 or more")
-        if room in connection.rooms:
-            raise ValueError("already in that room")
-        if len(connection.rooms) >= current_app.config["REALTIME_MAX_ROOMS"]:
-            raise ValueError("too many rooms on this connection")
-        changes = connection.access_changes
-        _kind, project = check_access(room, db.session.get(User, connection.user["id"]))
-        project_id, project_key = (project.id, project.key) if project else (None, None)
-    except (ValueError, RoomError) as error:
+        parse(room)
+        quotas.spend_request(connection)
+    except (ValueError, RoomError, quotas.Refused) as error:
         return fail(str(error))
-    gate = _manager().gate
-    gate.open(room, sid)  # live events for this room wait for this socket until the replay is done
+    with connection.lock:
+        return _join(connection, room, after_seq)
+
+
+def _join(connection, room, after_seq):
+    sid = connection.sid
+    if room in connection.rooms:
+        return fail("already in that room")
+    if len(connection.rooms) >= current_app.config["REALTIME_MAX_ROOMS"]:
+        return fail("too many rooms on this connection")
+    user = session_user(connection)
+    if user is None:
+        return fail("session ended")
+    changes = connection.access_changes
+    try:
+        _kind, project = check_access(room, user)
+    except RoomError as error:
+        return fail(str(error))
+    project_key = project.key if project else None
+    others = connection.rooms_of(project_key) if project else {}
+    # From here on, live events of the project wait for this socket until its replay is done.
+    cursors = _manager().gate.open(sid, project_key, others) if project else {}
+    joined = Joined(project_key)
     join_room(room)
     with connections.LOCK:
-        connection.rooms[room] = project_key
+        connection.rooms[room] = joined
+    sent = {"seq": 0}
+
+    def send(event, payload):
+        if room not in connection.rooms:
+            raise RoomError("not found or not allowed")  # access was lost meanwhile
+        quotas.spend_replay(connection, len(fastjson.dumps(payload).encode()))
+        _manager().send_local(sid, event, payload)
+        sent["seq"] = payload["events"][-1]["seq"] if event == "events.bulk" else payload["seq"]
+
+    latest = None
     try:
         if connection.access_changes != changes:  # access may have gone while we checked it
             db.session.rollback()
-            check_access(room, db.session.get(User, connection.user["id"]))
-        send = lambda event, payload: _manager().send_local(sid, event, payload)  # noqa: E731
-        latest = None if project_id is None else replay(room, project_id, project_key, after_seq,
-                                                        current_app.config["REALTIME_MAX_REPLAY"], send)
-    except (RoomError, CatchUpError) as error:
-        _drop(connection, room)
+            check_access(room, user)
+        if project is not None:
+            brought = {r: (j.since, max(j.since, cursors[r])) for r, j in others.items()}
+            latest = replay(room, project.id, project_key, after_seq, brought,
+                            current_app.config["REALTIME_MAX_REPLAY"], send)
+    except (RoomError, CatchUpError, quotas.Refused) as error:
+        _abandon(connection, room, project_key, sent["seq"])
+        if isinstance(error, quotas.Refused) and after_seq is not None:
+            upto = max(after_seq, sent["seq"])
+            return fail(f"{error}; the events up to seq {upto} were sent: join again with after_seq {upto} then")
         return fail(str(error))
-    gate.go_live(room, sid, latest or 0, _manager().send_local)
-    member = presence.add(room, sid, connection.user, server_id(), project_key)
+    if project is not None:
+        joined.since = latest if after_seq is None else after_seq
+        _manager().gate.release(sid, project_key, latest, set(connection.rooms_of(project_key)), _manager().send_local)
+    presence.add(room, sid, connection.user, server_id(), project_key)
     if room not in connection.rooms:  # access was lost meanwhile: take back what we just added
-        _leave_presence(connection, room, tell=False)
+        _leave_presence(connection, room)
         return fail("not found or not allowed")
     members = presence.members(room)
     _manager().send_local(sid, "presence.state", {"room": room, "members": members})
-    diffs.push(room, "joins" if member["connections"] == 1 else "updates", member)
     return {"ok": True, "presence": members, "seq": latest}
 
 
@@ -110,11 +154,15 @@ def on_leave(data=None):
     connection = connections.get(request.sid)
     try:
         room = _payload(data, "room").get("room")
-    except ValueError as error:
+        if room not in connection.rooms:
+            raise ValueError("not in that room")
+        quotas.spend_request(connection)
+    except (ValueError, quotas.Refused) as error:
         return fail(str(error))
-    if room not in connection.rooms:
-        return fail("not in that room")
-    _drop(connection, room)
+    with connection.lock:
+        if room not in connection.rooms:
+            return fail("not in that room")
+        _drop(connection, room)
     return {"ok": True}
 
 
@@ -129,7 +177,8 @@ def on_presence_update(data=None):
             raise ValueError("state must be {status: viewing|editing|typing, issue_id?}")
         if "issue_id" in state and not (type(state["issue_id"]) is int and state["issue_id"] > 0):
             raise ValueError("issue_id must be a positive integer")
-    except ValueError as error:
+        quotas.spend_request(connection)
+    except (ValueError, quotas.Refused) as error:
         return fail(str(error))
     if state["status"] == "typing":
         connection.typing[room] = (time.time() + current_app.config["REALTIME_TYPING_SECONDS"], state)
@@ -140,9 +189,7 @@ def on_presence_update(data=None):
 
 
 def change_state(connection, room, state):
-    before, after = presence.set_state(room, connection.sid, connection.user["id"], state)
-    if after is not None and after != before:
-        diffs.push(room, "updates", after)
+    presence.set_state(room, connection.sid, connection.user["id"], state)
 
 
 def on_unknown(event, *args):
@@ -170,14 +217,20 @@ def _drop(connection, room):
     with connections.LOCK:
         connection.rooms.pop(room, None)
         connection.typing.pop(room, None)
-    _manager().gate.close(room, connection.sid)
     _leave_presence(connection, room)
 
 
-def _leave_presence(connection, room, tell=True):
-    left, remaining = presence.remove(room, connection.sid, connection.user["id"], server_id())
-    if left is not None and tell:
-        diffs.push(room, "leaves" if remaining is None else "updates", remaining or left)
+def _abandon(connection, room, project_key, upto):
+    """Undo a join that failed: out of the room, and the project's held live events that
+    the socket's other rooms want sent after what the replay sent (``upto``)."""
+    _drop(connection, room)
+    if project_key is not None:
+        _manager().gate.release(connection.sid, project_key, upto, set(connection.rooms_of(project_key)),
+                                _manager().send_local)
+
+
+def _leave_presence(connection, room):
+    presence.remove(room, connection.sid, connection.user["id"], server_id())
 
 
 def drop_rooms(sid, room):
@@ -191,12 +244,12 @@ def drop_rooms(sid, room):
     project_key = room.split(":", 1)[1] if room.startswith("project:") else None
     with connections.LOCK:
         connection.access_changes += 1
-        lost = [r for r, key in connection.rooms.items() if r == room or (project_key and key == project_key)]
+        lost = [r for r, joined in connection.rooms.items()
+                if r == room or (project_key and joined.project_key == project_key)]
         for lost_room in lost:
             del connection.rooms[lost_room]
             connection.typing.pop(lost_room, None)
     for lost_room in lost:
-        _manager().gate.close(lost_room, sid)
         _leave_presence(connection, lost_room)
     return lost
 

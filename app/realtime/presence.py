@@ -6,7 +6,12 @@
 - ``beacon:presence:project:{key}:rooms``: the rooms of a project that have had someone in them;
 - ``beacon:server:{server_id}``: a lease each server process renews (``upkeep.py``);
   ``beacon:servers`` lists the processes and ``beacon:server:{server_id}:entries`` what each
-  one put into presence, so the survivors can take out what a dead process left.
+  one put into presence, so the survivors can take out what a dead process left;
+- ``beacon:connections:user:{id}``: set of a user's open connections on every process (for
+  ``REALTIME_MAX_CONNECTIONS_PER_USER``), with ``beacon:server:{server_id}:connections``
+  to sweep what a dead process left there too.
+
+Every change records its presence diff (``diffs.py``) in the same transaction.
 
 A member is one user however many tabs: ``{"user_id", "name", "connections", "state"}``,
 its state the most recently set one of any of its tabs.
@@ -17,12 +22,16 @@ import time
 from flask import current_app
 from redis.exceptions import WatchError
 
+from . import diffs
+
 USERS_KEY = "beacon:presence:{room}:users"
 USER_KEY = "beacon:presence:{room}:user:{user_id}"
 PROJECT_ROOMS_KEY = "beacon:presence:project:{key}:rooms"
 SERVERS_KEY = "beacon:servers"
 LEASE_KEY = "beacon:server:{server_id}"
 ENTRIES_KEY = "beacon:server:{server_id}:entries"
+CONNECTIONS_KEY = "beacon:connections:user:{user_id}"
+SERVER_CONNECTIONS_KEY = "beacon:server:{server_id}:connections"
 
 
 def redis():
@@ -59,66 +68,119 @@ def members(room):
 
 
 def add(room, sid, user, server_id, project_key=None, state=None):
-    """Record a connection in a room; return the user's member entry."""
+    """Record a connection in a room, and the join (or, for a further tab, the update) in
+    the room's diff; return the user's member entry."""
     entry = {"user_id": user["id"], "name": user["name"], "state": state or {"status": "viewing"}, "at": time.time()}
     user_key = USER_KEY.format(room=room, user_id=user["id"])
-    pipe = redis().pipeline()
-    pipe.hset(user_key, sid, json.dumps(entry))
-    pipe.sadd(USERS_KEY.format(room=room), user["id"])
-    pipe.sadd(ENTRIES_KEY.format(server_id=server_id), _entry_id(room, sid, user["id"]))
-    if project_key:
-        pipe.sadd(PROJECT_ROOMS_KEY.format(key=project_key), room)
-    pipe.hgetall(user_key)
-    return member_from(_decode(pipe.execute()[-1]))
+
+    def plan(entries):
+        kind = "updates" if entries else "joins"
+        member = member_from({**entries, sid: entry})
+
+        def write(pipe):
+            pipe.hset(user_key, sid, json.dumps(entry))
+            pipe.sadd(USERS_KEY.format(room=room), user["id"])
+            pipe.sadd(ENTRIES_KEY.format(server_id=server_id), _entry_id(room, sid, user["id"]))
+            if project_key:
+                pipe.sadd(PROJECT_ROOMS_KEY.format(key=project_key), room)
+            diffs.record(pipe, room, kind, member)
+        return member, write
+
+    return _update(user_key, plan)
 
 
 def remove(room, sid, user_id, server_id):
-    """Take a connection out of a room; return ``(left, remaining)`` members.
+    """Take a connection out of a room, and record the leave (or, while the user has other
+    tabs there, the update) in the room's diff; return ``(left, remaining)`` members.
 
     ``left`` is None when the connection was not there (someone else took it out first);
     ``remaining`` is None when it was the user's last connection in the room.
     """
     user_key = USER_KEY.format(room=room, user_id=user_id)
-    with redis().pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(user_key)
-                entries = _decode(pipe.hgetall(user_key))
-                if sid not in entries:
-                    pipe.unwatch()
-                    return None, None
-                pipe.multi()
-                pipe.hdel(user_key, sid)
-                if len(entries) == 1:
-                    pipe.srem(USERS_KEY.format(room=room), user_id)
-                pipe.srem(ENTRIES_KEY.format(server_id=server_id), _entry_id(room, sid, user_id))
-                pipe.execute()
-                break
-            except WatchError:  # another tab of this user changed at the same moment: read again
-                continue
-    left = {**member_from({sid: entries[sid]}), "connections": 0}
-    return left, member_from({k: v for k, v in entries.items() if k != sid})
+
+    def plan(entries):
+        if sid not in entries:
+            return (None, None), None
+        left = {**member_from({sid: entries[sid]}), "connections": 0}
+        remaining = member_from({k: v for k, v in entries.items() if k != sid})
+
+        def write(pipe):
+            pipe.hdel(user_key, sid)
+            if remaining is None:
+                pipe.srem(USERS_KEY.format(room=room), user_id)
+            pipe.srem(ENTRIES_KEY.format(server_id=server_id), _entry_id(room, sid, user_id))
+            diffs.record(pipe, room, "leaves" if remaining is None else "updates", remaining or left)
+        return (left, remaining), write
+
+    return _update(user_key, plan)
 
 
 def set_state(room, sid, user_id, state):
-    """Change one connection's state; return ``(before, after)`` members, or ``(None, None)``."""
+    """Change one connection's state, recording the update in the room's diff if the member
+    changed; return ``(before, after)`` members, or ``(None, None)``."""
     user_key = USER_KEY.format(room=room, user_id=user_id)
+
+    def plan(entries):
+        if sid not in entries:
+            return (None, None), None
+        before = member_from(entries)
+        entries[sid] = {**entries[sid], "state": state, "at": time.time()}
+        after = member_from(entries)
+
+        def write(pipe):
+            pipe.hset(user_key, sid, json.dumps(entries[sid]))
+            if after != before:
+                diffs.record(pipe, room, "updates", after)
+        return (before, after), write
+
+    return _update(user_key, plan)
+
+
+def _update(user_key, plan):
+    """``plan(entries)`` gives ``(result, write)``: run ``write(pipe)`` as one transaction on
+    one user's entries in one room, reading them again if another tab of that user changed
+    them meanwhile; return ``result`` (nothing is written when ``write`` is None)."""
     with redis().pipeline() as pipe:
         while True:
             try:
                 pipe.watch(user_key)
-                entries = _decode(pipe.hgetall(user_key))
-                if sid not in entries:
+                result, write = plan(_decode(pipe.hgetall(user_key)))
+                if write is None:
                     pipe.unwatch()
-                    return None, None
-                before = member_from(entries)
-                entries[sid] = {**entries[sid], "state": state, "at": time.time()}
+                    return result
                 pipe.multi()
-                pipe.hset(user_key, sid, json.dumps(entries[sid]))
+                write(pipe)
                 pipe.execute()
-                return before, member_from(entries)
+                return result
             except WatchError:
                 continue
+
+
+def open_connection(user_id, sid, server_id, cap=None):
+    """Count one open connection of a user, across every process; past ``cap`` it is not
+    counted and the answer is False."""
+    key = CONNECTIONS_KEY.format(user_id=user_id)
+    pipe = redis().pipeline()
+    pipe.sadd(key, sid)
+    pipe.scard(key)
+    pipe.sadd(SERVER_CONNECTIONS_KEY.format(server_id=server_id), json.dumps([sid, user_id]))
+    count = pipe.execute()[1]
+    if cap is None or count <= cap:
+        return True
+    close_connection(user_id, sid, server_id)
+    return False
+
+
+def close_connection(user_id, sid, server_id):
+    pipe = redis().pipeline()
+    pipe.srem(CONNECTIONS_KEY.format(user_id=user_id), sid)
+    pipe.srem(SERVER_CONNECTIONS_KEY.format(server_id=server_id), json.dumps([sid, user_id]))
+    pipe.execute()
+
+
+def connections_of(server_id):
+    """``[(sid, user_id)]`` of the connections a process counted."""
+    return [tuple(json.loads(raw)) for raw in redis().smembers(SERVER_CONNECTIONS_KEY.format(server_id=server_id))]
 
 
 def renew_lease(server_id, seconds):
@@ -147,6 +209,7 @@ def entries_of(server_id):
 def forget_server(server_id):
     pipe = redis().pipeline()
     pipe.delete(ENTRIES_KEY.format(server_id=server_id))
+    pipe.delete(SERVER_CONNECTIONS_KEY.format(server_id=server_id))
     pipe.srem(SERVERS_KEY, server_id)
     pipe.execute()
 

@@ -1,14 +1,16 @@
 """The background upkeep of a server process, every 250 ms: presence diffs, typing that
-lapses, sockets whose token expired, events parked for a writer that died, its own
-lease, and the connections that dead processes left behind."""
+lapses, sockets whose token or access is no longer valid (``revalidate.py``, every
+``REALTIME_REVALIDATE_SECONDS``), events parked for a writer that died, its own lease,
+and the connections that dead processes left behind. Each step runs on its own, so that
+one failing (the database is down) does not hold up the others (presence lives in Redis)."""
 import logging
 import time
 
 from ..extensions import socketio
-from ..models.base import utcnow
 from . import broadcast, connections, diffs, presence
 from .broadcast import NAMESPACE
 from .connections import server_id
+from .revalidate import revalidate
 
 log = logging.getLogger(__name__)
 TICK = 0.25
@@ -27,26 +29,24 @@ def start_upkeep(app):
 
 
 def _run(app):
-    lease = app.config["REALTIME_LEASE_SECONDS"]
-    last_lease = last_sweep = time.monotonic()
+    lease, revalidation = app.config["REALTIME_LEASE_SECONDS"], app.config["REALTIME_REVALIDATE_SECONDS"]
+    # (step, at most how often in seconds; 0: every tick). Lambdas: looked up on every call,
+    # as a test's monkeypatch expects.
+    steps = [(lambda: renew_lease(lease), lease / 3), (lambda: expire_typing(), 0),
+             (lambda: revalidate(), revalidation), (lambda: sweep_dead_servers(), lease / 3),
+             (lambda: diffs.flush(send_diff), 0), (lambda: broadcast.send_overdue(), 0), (lambda: prune_gate(), 0)]
+    last = [time.monotonic()] * len(steps)
     while True:
         socketio.sleep(TICK)
-        with app.app_context():
-            try:
-                now = time.monotonic()
-                if now - last_lease >= lease / 3:
-                    renew_lease(lease)
-                    last_lease = now
-                expire_typing()
-                end_expired_sessions()
-                if now - last_sweep >= lease / 3:
-                    sweep_dead_servers()
-                    last_sweep = now
-                diffs.flush(send_diff)
-                broadcast.send_overdue()
-                socketio.server.manager.gate.prune(GATE_SECONDS)
-            except Exception:  # logged; the loop must outlive a Redis outage or a bad entry
-                log.exception("realtime upkeep failed")
+        for i, (step, seconds) in enumerate(steps):
+            if time.monotonic() - last[i] < seconds:
+                continue
+            last[i] = time.monotonic()
+            with app.app_context():
+                try:
+                    step()
+                except Exception:  # logged; the loop must outlive a Redis or database outage, or a bad entry
+                    log.exception("realtime upkeep failed")
 
 
 def send_diff(room, diff):
@@ -58,9 +58,9 @@ def renew_lease(seconds):
     if presence.renew_lease(server_id(), seconds) or presence.entries_of(server_id()):
         return
     for connection in connections.snapshot():
-        for room, project_key in list(connection.rooms.items()):
-            member = presence.add(room, connection.sid, connection.user, server_id(), project_key)
-            diffs.push(room, "joins" if member["connections"] == 1 else "updates", member)
+        presence.open_connection(connection.user["id"], connection.sid, server_id())
+        for room, joined in list(connection.rooms.items()):
+            presence.add(room, connection.sid, connection.user, server_id(), joined.project_key)
 
 
 def expire_typing():
@@ -74,20 +74,17 @@ def expire_typing():
                 change_state(connection, room, {**state, "status": "viewing"})
 
 
-def end_expired_sessions():
-    """Close the sockets whose token expired since they connected."""
-    now = utcnow()
-    for connection in connections.snapshot():
-        if connection.expires_at is not None and connection.expires_at <= now:
-            connection.expires_at = None  # once: the disconnect may land after the next tick
-            socketio.server.manager.end_session(connection.sid, "expired")
+def prune_gate():
+    manager = socketio.server.manager
+    manager.gate.prune(GATE_SECONDS, set(manager.rooms.get(NAMESPACE, {})))
 
 
 def sweep_dead_servers():
-    """Take out of presence the connections of processes whose lease lapsed (killed, crashed)."""
+    """Take out of presence (and of the users' connection counts) what processes whose
+    lease lapsed (killed, crashed) left there."""
     for dead in presence.dead_servers(server_id()):
         for room, sid, user_id in presence.entries_of(dead):
-            left, remaining = presence.remove(room, sid, user_id, dead)
-            if left is not None:
-                diffs.push(room, "leaves" if remaining is None else "updates", remaining or left)
+            presence.remove(room, sid, user_id, dead)
+        for sid, user_id in presence.connections_of(dead):
+            presence.close_connection(user_id, sid, dead)
         presence.forget_server(dead)
