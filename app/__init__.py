@@ -10,6 +10,7 @@ from .config import Config
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, migrate, socketio
 from .http import IdConverter
+from .json_provider import JSONProvider
 from .ops import init_app as ops_init_app
 
 SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
@@ -42,6 +43,7 @@ def create_app(overrides=None):
     app.config.update(overrides or {})
     _init_async_mode(app)
     app.url_map.converters["int"] = IdConverter
+    app.json = JSONProvider(app)
     app.session_interface = NoCookieSession()
 
     db.init_app(app)

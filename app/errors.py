@@ -2,11 +2,13 @@
 import logging
 import re
 
-from flask import jsonify, request
+from flask import current_app, g, jsonify, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
-from werkzeug.exceptions import BadRequest, InternalServerError
+from werkzeug.exceptions import InternalServerError
+
+from .json_provider import BodyError
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,10 @@ class BeaconApi(Api):
         prepare_response(response, self.spec, "application/problem+json")
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
+    def _openapi_json(self):
+        """The document in the one JSON style of every response (flask-smorest indents it)."""
+        return jsonify(self.spec.to_dict())
+
     def handle_http_exception(self, error):
         _rollback()
         data = getattr(error, "data", None) or {}
@@ -161,13 +167,17 @@ def _unstorable(value, path=""):
 def register_error_handlers(app):
     @app.before_request
     def reject_malformed_json():
-        # Malformed JSON is a 400 before any route or schema sees it.
-        if request.is_json and request.content_length:
+        # The one place a body is parsed: refused with a 400 before any route or schema sees
+        # it (webargs takes it from ``g.json_body``).
+        data = request.get_data(cache=True) if request.is_json else b""
+        if data:
             try:
-                body = request.get_json()
-            except BadRequest:
+                g.json_body = current_app.json.loads(data)
+            except BodyError as error:
+                raise Problem(400, str(error)) from None
+            except ValueError:
                 raise Problem(400, "The request body is not valid JSON.") from None
-            bad = _unstorable(body) if _ESCAPED_NUL_OR_SURROGATE.search(request.get_data(cache=True)) else []
+            bad = _unstorable(g.json_body) if _ESCAPED_NUL_OR_SURROGATE.search(data) else []
             if bad:
                 raise validation_error({path: ["Contains a character that cannot be stored (NUL or a lone surrogate)."]
                                         for path in bad})
