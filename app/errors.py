@@ -145,15 +145,20 @@ def _rollback():
 _ESCAPED_NUL_OR_SURROGATE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
+def is_storable(text):
+    """False for a string no database can store: one holding a NUL (PostgreSQL text refuses
+    it) or a lone surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot encode it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def _unstorable(value, path=""):
-    """Paths of the strings in ``value`` no database can store: a NUL (PostgreSQL text
-    refuses it) or a lone surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot encode it)."""
+    """Paths of the strings in ``value`` that are not ``is_storable``."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return [path or "_schema"]
-        return [path or "_schema"] if "\x00" in value else []
+        return [] if is_storable(value) else [path or "_schema"]
     found = []
     if isinstance(value, dict):
         for key, item in value.items():
