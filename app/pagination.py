@@ -17,13 +17,14 @@ from sqlalchemy import BigInteger, DateTime, Integer, SmallInteger, String, and_
 from .errors import is_storable, validation_error
 from .extensions import db
 from .json_provider import check_depth
+from .schemas import Integer as IntegerField
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
 class PageArgs(Schema):
-    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(1, MAX_LIMIT))
+    limit = IntegerField(minimum=1, maximum=MAX_LIMIT, strict=False, load_default=DEFAULT_LIMIT)
     cursor = fields.String(load_default=None, validate=validate.Length(max=1000))
 
 
