@@ -8,11 +8,13 @@ from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 from werkzeug.exceptions import InternalServerError
 
+from . import database
 from .json_provider import BodyError
 
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "about:blank"
+RETRY_AFTER_SECONDS = 5  # of a 503 when the database cannot be reached
 
 
 class Problem(Exception):
@@ -197,6 +199,10 @@ def register_error_handlers(app):
     @app.errorhandler(Exception)
     def handle_unexpected(error):
         # HTTPExceptions go to BeaconApi.handle_http_exception, the more specific handler.
-        log.exception("unhandled error")
         _rollback()
+        if database.unavailable(error):
+            log.warning("database unavailable: %s", type(getattr(error, "orig", error)).__name__)
+            return problem_response(503, "The database cannot be reached just now; try again shortly.",
+                                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        log.exception("unhandled error")
         return problem_response(500, "An unexpected error occurred.")
