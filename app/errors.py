@@ -175,7 +175,10 @@ def register_error_handlers(app):
     @app.before_request
     def reject_malformed_json():
         # The one place a body is parsed: refused with a 400 before any route or schema sees
-        # it (webargs takes it from ``g.json_body``).
+        # it (webargs takes it from ``g.json_body``). ``g`` lives as long as the app context,
+        # which a test (or any caller that pushed one) keeps across requests: a body left
+        # there would be read again by a later request that sends none.
+        g.pop("json_body", None)
         data = request.get_data(cache=True) if request.is_json else b""
         if data:
             try:

@@ -231,3 +231,14 @@ def test_an_encoded_surrogate_in_a_body_is_400(client, world, name, method, url,
                            headers={**(headers if token else {}), "Content-Type": "application/json"})
     assert "UTF-8" in assert_problem(response, 400)["detail"]
     assert snapshot() == before
+
+
+def test_a_body_is_never_read_again_by_a_later_request(client, world):
+    """Found by the fuzzer: a request without a JSON body was given the body of the request
+    before it (kept in ``g``, which outlives a request inside a pushed app context)."""
+    headers, _ids = world
+    assert client.post("/api/v1/projects", json={"key": "ONE", "name": "One"}, headers=headers).status_code == 201
+    for data, content_type in [(b"", "application/json"), (b'{"key": "ONE", "name": "One"}', "text/plain")]:
+        problem = assert_problem(client.post("/api/v1/projects", data=data, headers={
+            **headers, "Content-Type": content_type}), 422)
+        assert set(problem["errors"]) == {"key", "name"}  # missing: no body was read
