@@ -39,6 +39,35 @@ def test_nul_in_a_url_is_400(client, world, url):
     assert_problem(client.get(url, headers=headers), 400)
 
 
+@pytest.mark.parametrize("email", ["İ" * 240 + "@example.io", "ADA@EXAMPLE.IO"])
+def test_an_email_is_checked_as_it_is_stored_in_lower_case(client, factory, email):
+    """Found by reading what the fuzzer could not reach: 240 "İ" are 480 characters once
+    lower-cased, past the column's 254 (a 500 on PostgreSQL)."""
+    headers = factory.headers(factory.admin())
+    before = scalar("SELECT COUNT(*) FROM users")
+    response = client.post("/api/v1/admin/users", json={"email": email, "name": "N", "password": "long enough"},
+                           headers=headers)
+    if email.isascii():
+        assert response.status_code == 201 and response.json["email"] == "ada@example.io"
+    else:
+        assert list(assert_problem(response, 422)["errors"]) == ["email"]
+        assert scalar("SELECT COUNT(*) FROM users") == before
+
+
+@pytest.mark.parametrize("method,url,status,field", [
+    ("GET", "/api/v1/admin/jobs/abc%0A", 404, None), ("POST", "/api/v1/admin/jobs/abc%0A/requeue", 404, None),
+    ("GET", "/api/v1/analytics/overview?project=WEB%0A", 422, "project"),
+    ("GET", "/api/v1/admin/audit?action=user%0A", 422, "action"),
+])
+def test_a_pattern_holds_for_the_whole_value_not_up_to_a_final_newline(client, factory, world, method, url, status,
+                                                                       field):
+    """Found by the fuzzer: ``$`` also matches before a final newline, so the job id "0\\n"
+    passed the check meant to keep ids RQ refuses away from RQ (a ValueError: 500)."""
+    factory.project(factory.user(), "API")
+    problem = assert_problem(client.open(url, method=method, headers=factory.headers(factory.admin())), status)
+    assert field is None or list(problem["errors"]) == [field]
+
+
 def test_error_responses_are_documented_as_problems(client):
     spec = client.get("/api/v1/openapi.json").json
     default = spec["components"]["responses"]["DEFAULT_ERROR"]["content"]

@@ -5,6 +5,7 @@ from flask import current_app, request
 from marshmallow import Schema, fields, validate
 
 from ..auth.tokens import current_user
+from ..projects.schemas import KEY as PROJECT_KEY
 from ..schemas import Integer
 from . import batches, bp, issues, people
 from .scope import scope_for
@@ -12,7 +13,7 @@ from .scope import scope_for
 
 class WindowArgs(Schema):
     days = Integer(minimum=1, maximum=365, strict=False, load_default=30)
-    project = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z]{2,10}$"))
+    project = fields.String(load_default=None, validate=PROJECT_KEY)
 
 
 class IntervalArgs(WindowArgs):
