@@ -44,9 +44,10 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(start_s
     issue = factory.issue(project, admin, labels=["bug"])
     factory.comment(issue, admin)
     server = start_server(RATE_LIMIT_API="100000/minute")
+    token = factory.token(admin)
     config = tmp_path / "schemathesis.toml"
     config.write_text(
-        f'headers = {{ Authorization = "Bearer {factory.token(admin)}" }}\n\n'
+        f'headers = {{ Authorization = "Bearer {token}" }}\n\n'
         "[[operations]]  # signing out ends the token it is sent with: that operation has a token of its own\n"
         'include-path = "/api/v1/auth/tokens/current"\n'
         f'headers = {{ Authorization = "Bearer {factory.token(admin)}" }}\n')
@@ -66,3 +67,6 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(start_s
     assert "Operations:       52 selected / 52 total" in result.stdout, result.stdout[-5000:]
     assert "Stateful (in" in result.stdout and "API Links:" in result.stdout, result.stdout[-5000:]
     assert "Traceback" not in server.output()
+    # The run's own token outlived it: signing out was sent with the other one.
+    assert requests.get(f"{server.url}/api/v1/projects", headers={"Authorization": f"Bearer {token}"},
+                        timeout=10).status_code == 200
