@@ -2,7 +2,8 @@
 
 Every integer a request gives is an ``Integer``: bounded to what the database can take
 (signed 64 bits at most, an id's INTEGER column with ``Id``), because a bigger one reached
-the driver (an OverflowError on PostgreSQL: a 500) instead of being a 422 naming it.
+the driver (an OverflowError on PostgreSQL: a 500) instead of being a 422 naming it. Every
+pattern is a ``Pattern``, which holds for the whole value.
 """
 import re
 
