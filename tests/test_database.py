@@ -175,3 +175,35 @@ def test_a_first_statement_on_a_connection_that_died_unseen_is_retried(make_app,
             response = client.open(url, method=method, json=body, headers=headers)
             db.session.remove()
             assert response.status_code < 300, response.get_json()
+
+
+UNDER_EVENTLET = """
+import eventlet
+eventlet.monkey_patch()
+import json, os, select, psycopg2
+from app.database import _has_input
+connection, killer = psycopg2.connect(os.environ["DSN"]), psycopg2.connect(os.environ["DSN"])
+killer.autocommit = True
+before = _has_input(connection)
+killer.cursor().execute("SELECT pg_terminate_backend(%s, 5000)", (connection.get_backend_pid(),))
+print(json.dumps({"poll": hasattr(select, "poll"), "before": before, "after": _has_input(connection)}))
+"""
+
+
+@pytest.mark.backends("postgresql")
+def test_the_socket_check_sees_a_terminated_backend_with_either_driver(database_url):
+    """psycopg 3 (threads) and psycopg2 (eventlet, where select has no poll and is green)."""
+    import psycopg
+    import psycopg2
+
+    from tests.test_eventlet import run
+
+    dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+    for connect in (psycopg.connect, psycopg2.connect):
+        connection, killer = connect(dsn), psycopg.connect(dsn, autocommit=True)
+        assert not database._has_input(connection)
+        killer.execute("SELECT pg_terminate_backend(%s, 5000)", (connection.info.backend_pid,))
+        assert database._has_input(connection)
+        connection.close()
+        killer.close()
+    assert run(UNDER_EVENTLET, {"DSN": dsn}) == {"poll": False, "before": False, "after": True}
