@@ -11,6 +11,7 @@ from .config import Config
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, migrate, socketio
 from .http import IdConverter
+from .json_provider import JSONProvider
 from .ops import init_app as ops_init_app
 from .ops.requests import EngineIoRequests
 
@@ -45,6 +46,7 @@ def create_app(overrides=None):
     instance.make_database_private(app.config["SQLALCHEMY_DATABASE_URI"])
     _init_async_mode(app)
     app.url_map.converters["int"] = IdConverter
+    app.json = JSONProvider(app)
     app.session_interface = NoCookieSession()
 
     db.init_app(app)

@@ -7,18 +7,17 @@ request). tests/test_openapi.py checks that the responses match their documented
 from functools import wraps
 
 import flask_smorest
-from flask import Response, jsonify
+from flask import Response, g, jsonify
 from flask_smorest.utils import unpack_tuple_response
+from marshmallow import missing
 from webargs.flaskparser import FlaskParser
 
 
 class ArgumentsParser(FlaskParser):
     def _raw_load_json(self, req):
-        """The body ``reject_malformed_json`` already parsed (Flask caches it): webargs
-        would parse it again, 10 ms of a 10,000-operation batch."""
-        if req.is_json and req.content_length:
-            return req.get_json()
-        return super()._raw_load_json(req)
+        """The body ``reject_malformed_json`` parsed, checked and refused if need be. webargs
+        would parse it again (10 ms of a 10,000-operation batch), with none of those checks."""
+        return g.get("json_body", missing)
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -2,15 +2,19 @@
 import logging
 import re
 
-from flask import jsonify, request
+from flask import current_app, g, jsonify, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
-from werkzeug.exceptions import BadRequest, InternalServerError
+from werkzeug.exceptions import InternalServerError
+
+from . import database
+from .json_provider import BodyError
 
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "about:blank"
+RETRY_AFTER_SECONDS = 5  # of a 503 when the database cannot be reached
 
 
 class Problem(Exception):
@@ -113,6 +117,10 @@ class BeaconApi(Api):
         prepare_response(response, self.spec, "application/problem+json")
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
+    def _openapi_json(self):
+        """The document in the one JSON style of every response (flask-smorest indents it)."""
+        return jsonify(self.spec.to_dict())
+
     def handle_http_exception(self, error):
         _rollback()
         data = getattr(error, "data", None) or {}
@@ -139,15 +147,20 @@ def _rollback():
 _ESCAPED_NUL_OR_SURROGATE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
+def is_storable(text):
+    """False for a string no database can store: one holding a NUL (PostgreSQL text refuses
+    it) or a lone surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot encode it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def _unstorable(value, path=""):
-    """Paths of the strings in ``value`` no database can store: a NUL (PostgreSQL text
-    refuses it) or a lone surrogate (JSON allows ``"\\ud800"``; UTF-8 cannot encode it)."""
+    """Paths of the strings in ``value`` that are not ``is_storable``."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return [path or "_schema"]
-        return [path or "_schema"] if "\x00" in value else []
+        return [] if is_storable(value) else [path or "_schema"]
     found = []
     if isinstance(value, dict):
         for key, item in value.items():
@@ -161,13 +174,20 @@ def _unstorable(value, path=""):
 def register_error_handlers(app):
     @app.before_request
     def reject_malformed_json():
-        # Malformed JSON is a 400 before any route or schema sees it.
-        if request.is_json and request.content_length:
+        # The one place a body is parsed: refused with a 400 before any route or schema sees
+        # it (webargs takes it from ``g.json_body``). ``g`` lives as long as the app context,
+        # which a test (or any caller that pushed one) keeps across requests: a body left
+        # there would be read again by a later request that sends none.
+        g.pop("json_body", None)
+        data = request.get_data(cache=True) if request.is_json else b""
+        if data:
             try:
-                body = request.get_json()
-            except BadRequest:
+                g.json_body = current_app.json.loads(data)
+            except BodyError as error:
+                raise Problem(400, str(error)) from None
+            except ValueError:
                 raise Problem(400, "The request body is not valid JSON.") from None
-            bad = _unstorable(body) if _ESCAPED_NUL_OR_SURROGATE.search(request.get_data(cache=True)) else []
+            bad = _unstorable(g.json_body) if _ESCAPED_NUL_OR_SURROGATE.search(data) else []
             if bad:
                 raise validation_error({path: ["Contains a character that cannot be stored (NUL or a lone surrogate)."]
                                         for path in bad})
@@ -182,6 +202,10 @@ def register_error_handlers(app):
     @app.errorhandler(Exception)
     def handle_unexpected(error):
         # HTTPExceptions go to BeaconApi.handle_http_exception, the more specific handler.
-        log.exception("unhandled error")
         _rollback()
+        if database.unavailable(error):
+            log.warning("database unavailable: %s", type(getattr(error, "orig", error)).__name__)
+            return problem_response(503, "The database cannot be reached just now; try again shortly.",
+                                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        log.exception("unhandled error")
         return problem_response(500, "An unexpected error occurred.")

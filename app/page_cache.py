@@ -67,7 +67,7 @@ def cached_json(query, project, render):
     cached = cache.get(query, project.stamp)
     if cached is None:
         value, headers = render()
-        cached = current_app.json.dumps(value).encode(), headers
+        cached = current_app.json.encode(value), headers
         if content_stamp(project, fresh=True) == project.stamp:
             cache.put(query, project.stamp, *cached)
     return current_app.response_class(cached[0], mimetype="application/json", headers=cached[1])

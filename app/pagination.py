@@ -1,21 +1,30 @@
-"""Keyset pagination: ``?limit=&cursor=`` in, ``{"items", "next_cursor"}`` out."""
+"""Keyset pagination: ``?limit=&cursor=`` in, ``{"items", "next_cursor"}`` out.
+
+A cursor is opaque to clients but not signed, so one the server did not issue reaches
+here: each of its values must be what its key's column holds (an integer within the
+column's range, a storable string, a naive UTC datetime) before it goes into SQL, where
+a null, a huge number or a string in place of a datetime was a 500 (or silently wrong
+on SQLite). Anything else is a 422 naming ``cursor``.
+"""
 import base64
 import binascii
 import json
 from datetime import datetime
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import and_, or_
+from sqlalchemy import BigInteger, DateTime, Integer, SmallInteger, String, and_, or_
 
-from .errors import validation_error
+from .errors import is_storable, validation_error
 from .extensions import db
+from .json_provider import check_depth
+from .schemas import Integer as IntegerField
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
 class PageArgs(Schema):
-    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(1, MAX_LIMIT))
+    limit = IntegerField(minimum=1, maximum=MAX_LIMIT, strict=False, load_default=DEFAULT_LIMIT)
     cursor = fields.String(load_default=None, validate=validate.Length(max=1000))
 
 
@@ -33,15 +42,51 @@ def _encode(values):
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor, count):
+def _decode(cursor, keys):
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        plain = json.loads(raw)
-        if not isinstance(plain, list) or len(plain) != count:
+        check_depth(raw, limit=2)  # a list of values, a datetime a dict in it
+        plain = json.loads(raw.decode())
+        if not isinstance(plain, list) or len(plain) != len(keys):
             raise ValueError
-        return [datetime.fromisoformat(v["dt"]) if isinstance(v, dict) else v for v in plain]
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
+        return [key.load(value) for key, value in zip(keys, plain, strict=True)]
+    except (ValueError, TypeError, binascii.Error):
         raise validation_error({"cursor": ["Not a valid cursor."]}) from None
+
+
+def _integer_loader(bits):
+    def load(value):
+        if type(value) is not int or not -2 ** (bits - 1) <= value < 2 ** (bits - 1):
+            raise ValueError
+        return value
+    return load
+
+
+def _load_string(value):
+    if not isinstance(value, str) or not is_storable(value):
+        raise ValueError
+    return value
+
+
+def _load_datetime(value):
+    if not isinstance(value, dict) or value.keys() != {"dt"} or not isinstance(value["dt"], str):
+        raise ValueError
+    moment = datetime.fromisoformat(value["dt"])
+    if moment.tzinfo is not None:  # the columns hold naive UTC, and so do the cursors issued
+        raise ValueError
+    return moment
+
+
+def _loader(sql_type):
+    """How a cursor value is checked and read for a key of this SQL type."""
+    if isinstance(sql_type, DateTime):
+        return _load_datetime
+    if isinstance(sql_type, String):
+        return _load_string
+    if isinstance(sql_type, Integer):  # PostgreSQL refuses a bound value beyond the column's type
+        return _integer_loader(64 if isinstance(sql_type, BigInteger) else 16 if isinstance(sql_type, SmallInteger)
+                               else 32)
+    raise TypeError(f"No cursor rule for a key of type {sql_type!r}")
 
 
 class Key:
@@ -51,6 +96,7 @@ class Key:
         self.expression = expression
         self.read = read
         self.descending = descending
+        self.load = _loader(expression.type)
 
     def order(self):
         return self.expression.desc() if self.descending else self.expression.asc()
@@ -74,7 +120,7 @@ def paginate(query, keys, limit, cursor, *, rows=False):
     ``query`` selects entities, or plain rows with ``rows=True``.
     """
     if cursor:
-        query = query.where(_after(keys, _decode(cursor, len(keys))))
+        query = query.where(_after(keys, _decode(cursor, keys)))
     query = query.order_by(*(key.order() for key in keys)).limit(limit + 1)
     items = list(db.session.execute(query) if rows else db.session.scalars(query))
     next_cursor = None

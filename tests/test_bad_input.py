@@ -178,3 +178,68 @@ def test_a_500_shows_no_internals(make_app, monkeypatch, factory):
         response = client.get("/api/v1/projects", headers=headers)
         body = assert_problem(response, 500)
         assert "secret" not in response.get_data(as_text=True) and "RuntimeError" not in body["detail"]
+
+
+BODY_WRITES = WRITES + [("batch", "POST", "/api/v1/batches", {"mode": "atomic", "operations": [
+    {"op": "create", "resource": "issue", "data": {"project": "WEB", "title": "T"}}]})]
+
+
+def _with_title(body, raw):
+    """``body`` as JSON bytes with its first string field's value replaced by ``raw``."""
+    import json
+
+    text = json.dumps(body)
+    first = next(iter(body))
+    if first == "mode":
+        return text.replace('"title": "T"', '"title": ' + raw).encode("utf-8", "surrogatepass")
+    return text.replace(f'"{first}": {json.dumps(body[first])}', f'"{first}": ' + raw, 1).encode(
+        "utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize("token", [True, False], ids=["token", "no token"])
+@pytest.mark.parametrize("name,method,url,body", BODY_WRITES, ids=[w[0] for w in BODY_WRITES])
+def test_json_nested_deeper_than_64_levels_is_400(client, world, name, method, url, body, token):
+    headers, ids = world
+    before = snapshot()
+    for raw in ("[" * 10_000 + "]" * 10_000, "[" * 100_000, '{"a":' * 65 + "1" + "}" * 65):
+        response = client.open(url.format(**ids), method=method, data=_with_title(body, raw),
+                               headers={**(headers if token else {}), "Content-Type": "application/json"})
+        assert_problem(response, 400)
+    assert snapshot() == before
+
+
+def test_json_nested_64_levels_or_with_brackets_in_strings_is_parsed(client, world):
+    headers, _ids = world
+    deep = '{"a":' * 63 + "1" + "}" * 63  # with the body's own object: 64 levels
+    response = client.post("/api/v1/projects/WEB/issues", data='{"title": "t", "labels": ' + deep + "}",
+                           headers={**headers, "Content-Type": "application/json"})
+    assert_problem(response, 422)  # read, then refused by the schema: labels is a list of strings
+    title = '"' + "[{" * 45 + '\\"' + "}]" * 45 + '"'
+    response = client.post("/api/v1/projects/WEB/issues", data='{"title": ' + title + "}",
+                           headers={**headers, "Content-Type": "application/json"})
+    assert response.status_code == 201 and response.json["title"].startswith("[{[{")
+
+
+@pytest.mark.parametrize("token", [True, False], ids=["token", "no token"])
+@pytest.mark.parametrize("name,method,url,body", BODY_WRITES, ids=[w[0] for w in BODY_WRITES])
+def test_an_encoded_surrogate_in_a_body_is_400(client, world, name, method, url, body, token):
+    """Raw bytes ED A0 80 (U+D800 encoded as if it were a character) are not UTF-8."""
+    headers, ids = world
+    before = snapshot()
+    data = _with_title(body, '"a\ud800b"')
+    assert b"\xed\xa0\x80" in data
+    response = client.open(url.format(**ids), method=method, data=data,
+                           headers={**(headers if token else {}), "Content-Type": "application/json"})
+    assert "UTF-8" in assert_problem(response, 400)["detail"]
+    assert snapshot() == before
+
+
+def test_a_body_is_never_read_again_by_a_later_request(client, world):
+    """Found by the fuzzer: a request without a JSON body was given the body of the request
+    before it (kept in ``g``, which outlives a request inside a pushed app context)."""
+    headers, _ids = world
+    assert client.post("/api/v1/projects", json={"key": "ONE", "name": "One"}, headers=headers).status_code == 201
+    for data, content_type in [(b"", "application/json"), (b'{"key": "ONE", "name": "One"}', "text/plain")]:
+        problem = assert_problem(client.post("/api/v1/projects", data=data, headers={
+            **headers, "Content-Type": content_type}), 422)
+        assert set(problem["errors"]) == {"key", "name"}  # missing: no body was read

@@ -34,22 +34,39 @@ def test_deactivating_a_user_closes_their_sockets_and_revokes_their_tokens(realt
 
 
 def test_schemathesis_finds_no_server_error_and_no_undocumented_response(start_server, factory, tmp_path):
-    """Every operation of /api/v1/openapi.json, examples and fuzzed input, as an admin with data."""
+    """Every operation of /api/v1/openapi.json: examples, coverage, fuzzed input, and stateful
+    sequences along the links schemathesis infers (a created project's key into its issues,
+    an issue's id into its comments...), as an admin with data. Bounded by
+    ``SCHEMATHESIS_MAX_TIME`` (seconds, default 75): fuzzing and the stateful phase share
+    what is left of it once the examples and the coverage phase have run."""
     admin = factory.admin("Fuzz Admin")
     project = factory.project(admin, "WEB")
     issue = factory.issue(project, admin, labels=["bug"])
     factory.comment(issue, admin)
     server = start_server(RATE_LIMIT_API="100000/minute")
+    token = factory.token(admin)
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        f'headers = {{ Authorization = "Bearer {token}" }}\n\n'
+        "[[operations]]  # signing out ends the token it is sent with: that operation has a token of its own\n"
+        'include-path = "/api/v1/auth/tokens/current"\n'
+        f'headers = {{ Authorization = "Bearer {factory.token(admin)}" }}\n')
     report = tmp_path / "schemathesis.json"
     result = subprocess.run(
-        [ST, "run", f"{server.url}/api/v1/openapi.json", "--header", f"Authorization: Bearer {factory.token(admin)}",
+        [ST, "--config-file", str(config), "run", f"{server.url}/api/v1/openapi.json",
          "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
                      "response_schema_conformance",
-         "--max-examples", os.environ.get("SCHEMATHESIS_EXAMPLES", "15"), "--phases", "examples,coverage,fuzzing",
-         "--exclude-path", "/api/v1/auth/tokens/current",  # signing out would end the run's own token
+         "--max-examples", os.environ.get("SCHEMATHESIS_EXAMPLES", "15"),
+         "--phases", "examples,coverage,fuzzing,stateful",
+         "--max-time", os.environ.get("SCHEMATHESIS_MAX_TIME", "75"),
          "--seed", os.environ.get("SCHEMATHESIS_SEED", "7"), "--no-color", "--workers", "1", "--request-timeout", "20",
          "--generation-database", "none", "--report", "json", "--report-json-path", str(report)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
         env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-3000:]
+    assert "Operations:       52 selected / 52 total" in result.stdout, result.stdout[-5000:]
+    assert "Stateful (in" in result.stdout and "API Links:" in result.stdout, result.stdout[-5000:]
     assert "Traceback" not in server.output()
+    # The run's own token outlived it: signing out was sent with the other one.
+    assert requests.get(f"{server.url}/api/v1/projects", headers={"Authorization": f"Bearer {token}"},
+                        timeout=10).status_code == 200

@@ -64,7 +64,7 @@ def job_dict(job):
 
 
 def fetch(job_id):
-    if not JOB_ID.match(job_id):
+    if not JOB_ID.fullmatch(job_id):
         raise not_found("job")
     try:
         return Job.fetch(job_id, connection=get_redis(current_app))

@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate, validates_schema
 
 from ..errors import validation_error
 from ..pagination import PageArgs
-from ..schemas import Input, StrictBoolean, Timestamp
+from ..schemas import Id, Input, Pattern, StrictBoolean, Timestamp
 from ..users.schemas import UserInput
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
@@ -30,8 +30,8 @@ class UserPatch(Input):
 
 
 class AuditListArgs(PageArgs):
-    action = fields.String(validate=validate.Regexp(r"^[a-z_]+(\.[a-z_]+)*\.?$", error="Not a valid action."))
-    actor_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    action = fields.String(validate=Pattern(r"^[a-z_]+(\.[a-z_]+)*\.?$", error="Not a valid action."))
+    actor_id = Id(strict=False)
     target_type = fields.String(validate=validate.Length(1, 32))
     target_id = fields.String(validate=validate.Length(1, 64))
 

@@ -5,13 +5,15 @@ from flask import current_app, request
 from marshmallow import Schema, fields, validate
 
 from ..auth.tokens import current_user
+from ..projects.schemas import KEY as PROJECT_KEY
+from ..schemas import Integer
 from . import batches, bp, issues, people
 from .scope import scope_for
 
 
 class WindowArgs(Schema):
-    days = fields.Integer(load_default=30, validate=validate.Range(1, 365))
-    project = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z]{2,10}$"))
+    days = Integer(minimum=1, maximum=365, strict=False, load_default=30)
+    project = fields.String(load_default=None, validate=PROJECT_KEY)
 
 
 class IntervalArgs(WindowArgs):
@@ -24,7 +26,7 @@ class BreakdownArgs(WindowArgs):
 
 class LeaderboardArgs(WindowArgs):
     metric = fields.String(load_default="resolved", validate=validate.OneOf(["resolved", "comments", "created"]))
-    limit = fields.Integer(load_default=10, validate=validate.Range(1, 100))
+    limit = Integer(minimum=1, maximum=100, strict=False, load_default=10)
 
 
 def answer(name, args, compute):

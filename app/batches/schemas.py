@@ -16,7 +16,7 @@ from ..comments.schemas import Body
 from ..errors import Problem
 from ..issues.schemas import IssueInput, IssuePatch
 from ..projects.schemas import KEY
-from ..schemas import Input, Timestamp
+from ..schemas import Id, Input, Timestamp
 
 LID = validate.Length(1, 100)
 OPS = ("create", "update", "delete")
@@ -28,7 +28,7 @@ class IssueCreateData(IssueInput):
 
 
 class CommentCreateData(Input):
-    issue_id = fields.Integer(strict=True, validate=validate.Range(min=1))
+    issue_id = Id()
     issue_lid = fields.String(validate=LID)
     body = fields.String(required=True, validate=Body)
 
@@ -45,7 +45,7 @@ class IssuePatchData(IssuePatch):
             raise ValidationError("Give at least one field to change.", "_schema")
 
 
-ID = fields.Integer(strict=True, validate=validate.Range(min=1))
+ID = Id()  # an issue id, or a version (both INTEGER columns)
 
 # Per kind of operation: the fields it may have besides op, resource and data, and the
 # schema of its data (the REST schemas, so that a batch checks what the REST call checks).

@@ -1,18 +1,18 @@
 """Route: /api/v1/projects/{key}/events, the change feed, oldest first."""
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from ..auth.permissions import project_access
 from ..models import Event
 from ..page_cache import cached_json
 from ..pagination import Key, PageArgs, page_schema, paginate
-from ..schemas import Timestamp
+from ..schemas import Integer, Timestamp
 from . import bp
 from .service import serialize_event
 
 
 class EventArgs(PageArgs):
-    after_seq = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1))  # a BIGINT
+    after_seq = Integer(minimum=0, strict=False, load_default=0)  # a BIGINT
 
 
 class EventOutput(Schema):

@@ -1,10 +1,9 @@
 """Request and response schemas for issues."""
 from marshmallow import Schema, fields, validate
 
-from ..http import MAX_ID
 from ..models.issues import PRIORITIES, STATUSES
 from ..pagination import PageArgs
-from ..schemas import Input, Timestamp
+from ..schemas import Id, Input, Timestamp
 
 SORTS = ("created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority")
 
@@ -14,7 +13,7 @@ class IssueInput(Input):
     description = fields.String(load_default="", validate=validate.Length(max=65_536))
     status = fields.String(load_default="open", validate=validate.OneOf(STATUSES))
     priority = fields.String(load_default="medium", validate=validate.OneOf(PRIORITIES))
-    assignee_id = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(max=MAX_ID))
+    assignee_id = Id(load_default=None, allow_none=True)
     labels = fields.List(fields.String(validate=validate.Length(1, 50)), load_default=list,
                          validate=validate.Length(max=20))
 
@@ -24,14 +23,14 @@ class IssuePatch(Input):
     description = fields.String(validate=validate.Length(max=65_536))
     status = fields.String(validate=validate.OneOf(STATUSES))
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
-    assignee_id = fields.Integer(allow_none=True, strict=True, validate=validate.Range(max=MAX_ID))
+    assignee_id = Id(allow_none=True)
     labels = fields.List(fields.String(validate=validate.Length(1, 50)), validate=validate.Length(max=20))
 
 
 class IssueListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(STATUSES))
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
-    assignee_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    assignee_id = Id(strict=False)
     label = fields.String(validate=validate.Length(1, 50))
     q = fields.String(validate=validate.Length(1, 200))
     sort = fields.String(load_default="-created_at", validate=validate.OneOf(SORTS))

@@ -2,9 +2,9 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..models.projects import ROLES
-from ..schemas import Input, Timestamp
+from ..schemas import Input, Pattern, Timestamp
 
-KEY = validate.Regexp(r"^[A-Z]{2,10}$", error="A key is 2 to 10 uppercase letters.")
+KEY = Pattern(r"^[A-Z]{2,10}$", error="A key is 2 to 10 uppercase letters.")
 
 
 class ProjectInput(Input):
