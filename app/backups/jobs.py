@@ -1,7 +1,7 @@
 """What the RQ worker runs: each job takes ids and plain values and pushes its own app context."""
 from ..worker import add_schedule, enqueue_job, in_app_context
 from . import service
-from .engine import queue_backup
+from .create import queue_backup
 
 
 @in_app_context
