@@ -5,7 +5,7 @@ from flask import current_app, request
 from marshmallow import Schema, fields, validate
 
 from ..auth.tokens import current_user
-from . import batches, bp, issues, people
+from . import batch_figures, bp, issue_figures, people
 from .scope import scope_for
 
 
@@ -51,8 +51,8 @@ def answer(name, args, compute):
 def overview(args):
     """Projects, issues by status, comments, active and online users, batches and operations."""
     def compute(scope):
-        counts = issues.overview_counts(scope)
-        return {**counts, "online_users": people.online(scope)["online_users"], **batches.batch_totals(scope)}
+        counts = issue_figures.overview_counts(scope)
+        return {**counts, "online_users": people.online(scope)["online_users"], **batch_figures.batch_totals(scope)}
     return answer("overview", args, compute)
 
 
@@ -61,7 +61,7 @@ def overview(args):
 @bp.response(200)
 def created_vs_resolved(args):
     """Issues created and resolved per day or ISO week, with cumulative sums."""
-    return answer("created-vs-resolved", args, lambda scope: issues.created_vs_resolved(scope, args["interval"]))
+    return answer("created-vs-resolved", args, lambda scope: issue_figures.created_vs_resolved(scope, args["interval"]))
 
 
 @bp.route("/issues/cycle-time")
@@ -69,7 +69,7 @@ def created_vs_resolved(args):
 @bp.response(200)
 def cycle_time(args):
     """Hours from creation to resolution of the issues resolved in the window."""
-    return answer("cycle-time", args, issues.cycle_time)
+    return answer("cycle-time", args, issue_figures.cycle_time)
 
 
 @bp.route("/issues/breakdown")
@@ -77,7 +77,7 @@ def cycle_time(args):
 @bp.response(200)
 def breakdown(args):
     """Issues as they are now, counted by status, priority, assignee or label."""
-    return answer("breakdown", args, lambda scope: issues.breakdown(scope, args["by"]))
+    return answer("breakdown", args, lambda scope: issue_figures.breakdown(scope, args["by"]))
 
 
 @bp.route("/issues/flow")
@@ -85,7 +85,7 @@ def breakdown(args):
 @bp.response(200)
 def flow(args):
     """How many issues stood in each status at the end of each day."""
-    return answer("flow", args, issues.flow)
+    return answer("flow", args, issue_figures.flow)
 
 
 @bp.route("/leaderboard")
@@ -101,7 +101,7 @@ def leaderboard(args):
 @bp.response(200)
 def bulk_operations(args):
     """Batches and their operations: counts, success, duration percentiles, throughput, trend."""
-    return answer("bulk-operations", args, batches.bulk_operations)
+    return answer("bulk-operations", args, batch_figures.bulk_operations)
 
 
 @bp.route("/realtime")
