@@ -5,6 +5,7 @@ from flask import current_app, request
 from marshmallow import Schema, fields, validate
 
 from ..auth.tokens import current_user
+from ..worker import get_redis
 from . import batch_figures, bp, issue_figures, people
 from .scope import scope_for
 
@@ -29,8 +30,6 @@ class LeaderboardArgs(WindowArgs):
 
 def answer(name, args, compute):
     """Compute ``compute(scope)``, or reuse a cached answer unless the client says no-cache."""
-    from ..worker import get_redis
-
     args = dict(args)
     scope = scope_for(current_user(), args.pop("days"), args.pop("project"))
     ttl = current_app.config["ANALYTICS_CACHE_SECONDS"]
