@@ -14,7 +14,7 @@ import pytest
 
 APP = Path(__file__).resolve().parent.parent / "app"
 CHECKED = ["admin", "analytics", "audit.py", "backups", "comments", "models", "ops/health.py", "ops/metrics.py",
-           "ops/perf.py", "projects", "search", "users"]
+           "ops/perf.py", "ops/request_id.py", "projects", "search", "users"]
 
 
 def _modules():
