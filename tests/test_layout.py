@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 APP = Path(__file__).resolve().parent.parent / "app"
-CHECKED = ["admin", "analytics", "audit.py", "backups", "comments", "models", "ops/health.py", "ops/metrics.py",
-           "ops/perf.py", "ops/request_id.py", "projects", "search", "users"]
+CHECKED = ["admin", "analytics", "audit.py", "backups", "comments", "events/routes.py", "models", "ops/health.py",
+           "ops/metrics.py", "ops/perf.py", "ops/request_id.py", "projects", "search", "users"]
 
 
 def _modules():
