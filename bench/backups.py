@@ -88,7 +88,7 @@ def make_changes(db, count, seed=7):
 
 def run_engine(engine, args, work):
     from app import create_app
-    from app.backups import engine as backups_engine
+    from app.backups.create import create_backup
     from app.backups.restore import restore_backup
     from app.backups.verify import verify_backup
     from app.extensions import db
@@ -106,13 +106,13 @@ def run_engine(engine, args, work):
                 with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                     connection.exec_driver_sql("VACUUM ANALYZE")
             native = native_sqlite(url, work) if engine == "sqlite" else native_postgresql(url, work)
-            t_first, first = timed(backups_engine.create_backup, "first", verify=False)
+            t_first, first = timed(create_backup, "first", verify=False)
             t_verify, verified = timed(verify_backup, first.id)
             assert verified["ok"], verified
             t_restore, _ = timed(restore_backup, first.id, safety=False)
             t_safe, _ = timed(restore_backup, first.id)
             make_changes(db, args.changes)
-            t_second, second = timed(backups_engine.create_backup, "second", verify=False)
+            t_second, second = timed(create_backup, "second", verify=False)
             db.session.remove()
         return {"engine": engine, "load": t_load, "native": native, "first": t_first, "first_bytes": first.new_bytes,
                 "verify": t_verify, "restore": t_restore, "restore_with_safety": t_safe, "second": t_second,

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.backups import service
-from app.backups.engine import queue_backup
+from app.backups.create import queue_backup
 from app.extensions import db
 from app.models import AuditEntry, Backup, Issue
 from tests.support.backups import populate, repo_dir  # noqa: F401

@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from app.backups import restore as restore_module
 from app.backups import service, snapshot
-from app.backups.engine import BackupError, code_revision, create_backup, repository
+from app.backups.configured import BackupError, repository
+from app.backups.create import create_backup
 from app.backups.lock import LOCK_NAME, LockBusy, MaintenanceLock
-from app.backups.restore import restore_backup
+from app.backups.restore import code_revision, restore_backup
 from app.backups.verify import verify_backup
 from app.extensions import db
 from app.models import Backup, Issue, User
@@ -247,7 +248,7 @@ def test_failed_snapshot_is_recorded_failed_and_leaves_no_manifest(app, factory,
     def broken(*_args):
         raise OSError("no space left on device")
 
-    monkeypatch.setattr("app.backups.engine.write_tables", broken)
+    monkeypatch.setattr("app.backups.create.write_tables", broken)
     with pytest.raises(BackupError, match="no space left"):
         create_backup("doomed")
     row = db.session.scalar(select(Backup).where(Backup.note == "doomed"))

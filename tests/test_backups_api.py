@@ -182,7 +182,7 @@ def test_delete_removes_manifest_and_unshared_chunks(client, factory, repo_dir):
 
 
 def test_restore_and_prune_are_409_while_another_holds_the_lock(client, factory, repo_dir):
-    from app.backups.engine import repository
+    from app.backups.configured import repository
     from app.backups.lock import MaintenanceLock
 
     admin, *_ = populate(factory)

@@ -167,7 +167,7 @@ def test_flask_worker_process_runs_a_queued_backup_from_real_redis(make_app, red
     from rq.job import Job
 
     from app.backups import jobs
-    from app.backups.engine import queue_backup
+    from app.backups.create import queue_backup
     from app.worker import get_redis
 
     app = make_app(REDIS_URL=redis_url, BACKUP_DIR=str(tmp_path / "repository"))
@@ -188,7 +188,7 @@ def test_worker_killed_mid_backup_leaves_a_failed_backup_and_no_completed_one(ma
                                                                               tmp_path):
     """SIGKILL the `flask worker` making the backup (it runs its jobs itself: its pid is in the lock)."""
     from app.backups import jobs
-    from app.backups.engine import queue_backup
+    from app.backups.create import queue_backup
     from app.backups.lock import LOCK_NAME, read_holder
 
     repo = tmp_path / "repository"

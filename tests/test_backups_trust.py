@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.backups import service
-from app.backups.engine import BackupError
+from app.backups.configured import BackupError
 from app.backups.lock import MaintenanceLock
 from app.backups.restore import restore_backup
 from app.backups.verify import verify_backup
@@ -33,7 +33,7 @@ def test_repository_files_are_private_to_the_owner(app, factory, repo_dir):
     populate(factory)
     service.run_backup(None, "first")
     service.run_backup(None, "second")  # deltas and state files too
-    from app.backups.engine import repository
+    from app.backups.configured import repository
 
     held = MaintenanceLock(repository(), "prune").acquire()
     try:

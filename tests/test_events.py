@@ -1,4 +1,5 @@
 """The change feed: per-project seq without gaps, oldest first, after_seq and pages."""
+from app.events.service import list_events
 
 
 def test_feed_after_seq_and_pages(client, factory):
@@ -20,6 +21,20 @@ def test_feed_after_seq_and_pages(client, factory):
     page = client.get("/api/v1/projects/WEB/events?limit=4", headers=headers).json
     rest = client.get(f"/api/v1/projects/WEB/events?limit=4&cursor={page['next_cursor']}", headers=headers).json
     assert [e["seq"] for e in page["items"] + rest["items"]] == [1, 2, 3, 4, 5, 6]
+
+
+def test_list_events_pages_the_feed_as_the_api_serves_it(client, factory):
+    """The feed's query is the service's: the route only checks access and caches."""
+    owner = factory.user()
+    project = factory.project(owner, "WEB")
+    for i in range(3):
+        factory.issue(project, owner, title=f"w{i}")
+    first = list_events(project.id, "WEB", 1, 2, None)
+    rest = list_events(project.id, "WEB", 1, 2, first["next_cursor"])
+    assert [e["seq"] for e in first["items"]] == [2, 3] and [e["seq"] for e in rest["items"]] == [4]
+    assert rest["next_cursor"] is None and {e["project"] for e in first["items"]} == {"WEB"}
+    served = client.get("/api/v1/projects/WEB/events?after_seq=1&limit=2", headers=factory.headers(owner)).json
+    assert served == first
 
 
 def test_project_update_event_and_bad_after_seq(client, factory):

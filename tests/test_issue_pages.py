@@ -172,14 +172,14 @@ def test_access_to_one_issue_is_checked_even_when_it_is_cached(client, factory, 
 
 def test_comments_and_the_feed_are_served_from_the_cache_until_a_change(client, factory, setup, monkeypatch):
     from app.comments import service as comments
-    from app.events import routes as feed
+    from app.events import service as feed
 
     _owner, project, headers = setup
     issue = client.post(LIST, json={"title": "One"}, headers=headers).json
     comments_url, feed_url = f"/api/v1/issues/{issue['id']}/comments", "/api/v1/projects/WEB/events"
     client.post(comments_url, json={"body": "first"}, headers=headers)
     reads = []
-    for module, name in ((comments, "list_comments"), (feed, "paginate")):
+    for module, name in ((comments, "list_comments"), (feed, "list_events")):
         real = getattr(module, name)
         monkeypatch.setattr(module, name, lambda *args, _real=real, _name=name: reads.append(_name) or _real(*args))
 
@@ -194,7 +194,7 @@ def test_comments_and_the_feed_are_served_from_the_cache_until_a_change(client, 
         return [e["type"] for e in response.json["items"]]
 
     assert bodies() == bodies() == ["first"] and types() == types()
-    assert reads == ["list_comments", "paginate"]  # the second of each came from the cache
+    assert reads == ["list_comments", "list_events"]  # the second of each came from the cache
     assert types("?after_seq=2") != types()  # other arguments, another page
     comment = client.post(comments_url, json={"body": "second"}, headers=headers).json
     assert bodies() == ["first", "second"] and types()[-1] == "comment.created"

@@ -7,7 +7,7 @@ from ..ops import perf
 from ..pagination import page_schema
 from ..users.schemas import UserOutput
 from ..users.service import create_user, user_dict
-from . import bp, jobs, service
+from . import bp, queues, service
 from .schemas import (AdminUserInput, AuditListArgs, AuditOutput, JobOutput, JobsOutput, PerformanceOutput,
                       UserListArgs, UserPatch)
 
@@ -74,14 +74,14 @@ def list_audit(args):
 def list_jobs():
     """The queue (depth, running, failed...), the workers, and the latest failed jobs."""
     require_admin()
-    return jobs.overview()
+    return queues.overview()
 
 
 @bp.route("/jobs/<string:job_id>", methods=["GET"])
 @bp.response(200, JobOutput)
 def get_job(job_id):
     require_admin()
-    return jobs.get_job(job_id)
+    return queues.get_job(job_id)
 
 
 @bp.route("/jobs/<string:job_id>/requeue", methods=["POST"])
@@ -89,7 +89,7 @@ def get_job(job_id):
 def requeue_job(job_id):
     """Run a failed job again (409 when it is not failed)."""
     require_admin()
-    return jobs.requeue(job_id), 202
+    return queues.requeue(job_id), 202
 
 
 @bp.route("/performance", methods=["GET"])
@@ -98,4 +98,4 @@ def performance():
     """Per endpoint and per job type: count, errors, p50/p95/p99, and the slowest recent requests."""
     require_admin()
     return {"slow_request_ms": current_app.config["SLOW_REQUEST_MS"], "endpoints": perf.endpoint_figures(),
-            "jobs": jobs.job_figures(), "slow_requests": perf.slow_requests()}
+            "jobs": queues.job_figures(), "slow_requests": perf.slow_requests()}

@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Comment, Event, Issue, IssueStatusChange, User
+from ..realtime import presence
 from .scope import in_scope
 
 
@@ -31,6 +32,4 @@ def recent_events(scope, minutes=5):
 
 def online(scope):
     """Users and connections present in the scope's project rooms, from the real-time presence."""
-    from ..realtime import presence
-
     return presence.online_counts(scope.project_ids)

@@ -7,7 +7,8 @@ from marshmallow import Schema, fields, validate
 from ..auth.tokens import current_user
 from ..projects.schemas import KEY as PROJECT_KEY
 from ..schemas import Integer
-from . import batches, bp, issues, people
+from ..worker import get_redis
+from . import batch_figures, bp, issue_figures, people
 from .scope import scope_for
 
 
@@ -31,8 +32,6 @@ class LeaderboardArgs(WindowArgs):
 
 def answer(name, args, compute):
     """Compute ``compute(scope)``, or reuse a cached answer unless the client says no-cache."""
-    from ..worker import get_redis
-
     args = dict(args)
     scope = scope_for(current_user(), args.pop("days"), args.pop("project"))
     ttl = current_app.config["ANALYTICS_CACHE_SECONDS"]
@@ -53,8 +52,8 @@ def answer(name, args, compute):
 def overview(args):
     """Projects, issues by status, comments, active and online users, batches and operations."""
     def compute(scope):
-        counts = issues.overview_counts(scope)
-        return {**counts, "online_users": people.online(scope)["online_users"], **batches.batch_totals(scope)}
+        counts = issue_figures.overview_counts(scope)
+        return {**counts, "online_users": people.online(scope)["online_users"], **batch_figures.batch_totals(scope)}
     return answer("overview", args, compute)
 
 
@@ -63,7 +62,7 @@ def overview(args):
 @bp.response(200)
 def created_vs_resolved(args):
     """Issues created and resolved per day or ISO week, with cumulative sums."""
-    return answer("created-vs-resolved", args, lambda scope: issues.created_vs_resolved(scope, args["interval"]))
+    return answer("created-vs-resolved", args, lambda scope: issue_figures.created_vs_resolved(scope, args["interval"]))
 
 
 @bp.route("/issues/cycle-time")
@@ -71,7 +70,7 @@ def created_vs_resolved(args):
 @bp.response(200)
 def cycle_time(args):
     """Hours from creation to resolution of the issues resolved in the window."""
-    return answer("cycle-time", args, issues.cycle_time)
+    return answer("cycle-time", args, issue_figures.cycle_time)
 
 
 @bp.route("/issues/breakdown")
@@ -79,7 +78,7 @@ def cycle_time(args):
 @bp.response(200)
 def breakdown(args):
     """Issues as they are now, counted by status, priority, assignee or label."""
-    return answer("breakdown", args, lambda scope: issues.breakdown(scope, args["by"]))
+    return answer("breakdown", args, lambda scope: issue_figures.breakdown(scope, args["by"]))
 
 
 @bp.route("/issues/flow")
@@ -87,7 +86,7 @@ def breakdown(args):
 @bp.response(200)
 def flow(args):
     """How many issues stood in each status at the end of each day."""
-    return answer("flow", args, issues.flow)
+    return answer("flow", args, issue_figures.flow)
 
 
 @bp.route("/leaderboard")
@@ -103,7 +102,7 @@ def leaderboard(args):
 @bp.response(200)
 def bulk_operations(args):
     """Batches and their operations: counts, success, duration percentiles, throughput, trend."""
-    return answer("bulk-operations", args, batches.bulk_operations)
+    return answer("bulk-operations", args, batch_figures.bulk_operations)
 
 
 @bp.route("/realtime")

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from ..auth.permissions import load_project, readable_project_ids
+from ..extensions import db
 from ..models.base import utcnow
 
 
@@ -30,8 +31,6 @@ class Scope:
 
 def scope_for(user, days, project_key=None):
     """The caller's scope; a project they cannot read is a 404."""
-    from ..extensions import db
-
     if project_key:
         ids = (load_project(project_key, user).id,)
     else:

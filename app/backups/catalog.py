@@ -14,8 +14,8 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Backup
 from ..models.base import isoformat, utcnow
+from .configured import BackupError, sealer
 from .crypto import BackupIntegrityError
-from .engine import BackupError, chunk_bytes, sealer
 from .lock import is_held
 from .reader import load_manifest
 from .repository import RepositoryError
@@ -33,6 +33,17 @@ def record_dict(row):
         "new_bytes": row.new_bytes, "sha256": row.sha256, "encrypted": bool(row.encrypted),
         "note": row.note, "verified_at": isoformat(row.verified_at), "error": row.error,
     }
+
+
+def chunk_bytes(manifest):
+    """What a backup's chunks occupy: each distinct chunk once, delta bases included."""
+    sizes = {}
+    for table in manifest.get("tables", []):
+        for chunk in table.get("chunks", []):
+            sizes[chunk["hash"]] = chunk["bytes"]
+            if "base" in chunk:
+                sizes[chunk["base"]] = chunk["base_bytes"]
+    return sum(sizes.values())
 
 
 def _parse_time(value):

@@ -8,10 +8,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from . import catalog, service
+from .configured import BackupError, one_line, repository
 from .crypto import BackupIntegrityError
-from .engine import BackupError, one_line, repository
 from .lock import LockBusy
 from .repository import RepositoryError
+from .verify import verify_backup
 
 backup_cli = AppGroup("backup", help="Make, list, verify, restore and prune backups.")
 
@@ -68,8 +69,6 @@ def verify_command(backup_id):
             result = service.run_verify(backup_id)
         except SQLAlchemyError:
             db.session.rollback()
-            from .verify import verify_backup
-
             result = verify_backup(backup_id, update_catalog=False)
     except FAILURES as error:
         _fail(error)

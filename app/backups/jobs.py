@@ -9,7 +9,8 @@ from ..extensions import db
 from ..models import Backup, User
 from ..worker import add_schedule, enqueue_job, in_app_context
 from . import service
-from .engine import BackupError, queue_backup
+from .configured import BackupError
+from .create import queue_backup
 
 
 @in_app_context

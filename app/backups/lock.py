@@ -13,11 +13,13 @@ import socket
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 
 from .repository import FILE_MODE, FOLDER_MODE, write_atomic
 
 LOCK_NAME = "maintenance.json"
 DEFAULT_TTL = 60.0
+LOCK_WAIT_SECONDS = 300  # a backup or verify waits this long for a restore or prune to finish
 
 
 class LockBusy(Exception):
@@ -130,3 +132,16 @@ def is_live(holder):
 def is_held(repository):
     holder = read_holder(repository.locks / LOCK_NAME)
     return holder is not None and is_live(holder)
+
+
+@contextmanager
+def maintenance(repo, purpose, held=None, wait=0.0):
+    """Hold the maintenance lock for the block (or reuse the one the caller holds)."""
+    if held is not None:
+        yield held
+        return
+    lock = MaintenanceLock(repo, purpose).acquire(wait=wait)
+    try:
+        yield lock
+    finally:
+        lock.release()

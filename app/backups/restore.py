@@ -12,6 +12,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from alembic.script import ScriptDirectory
+from flask import current_app
+from flask_migrate import upgrade
 from sqlalchemy import inspect
 
 from ..auth import access_changes
@@ -19,9 +22,11 @@ from ..bulk import write_rows
 from ..extensions import db
 from ..models.base import utcnow
 from . import catalog
+from .configured import BackupError, one_line, repository, sealer
+from .create import create_backup
 from .crypto import BackupIntegrityError
-from .engine import BackupError, code_revision, create_backup, maintenance, one_line, repository, sealer
 from .load import clear_tables, datetime_fixer, reset_sequences, suspend_constraints
+from .lock import maintenance
 from .reader import check_all_chunks, iter_table_chunks, load_restorable_manifest
 from .repository import RepositoryError
 from .snapshot import application_tables
@@ -39,6 +44,12 @@ class Restored(NamedTuple):
     """What a restore did: the safety backup's id, and whose access it ended."""
     safety_backup: str | None
     access_ended: access_changes.AccessEnded
+
+
+def code_revision():
+    """The schema revision this code expects: the head(s) of the migrations."""
+    directory = current_app.extensions["migrate"].directory
+    return ",".join(sorted(ScriptDirectory(directory).get_heads()))
 
 
 def restored_tables():
@@ -68,8 +79,6 @@ def check_restorable(repo, seal, backup_id, allow_unsigned=False):
 def ensure_schema():
     """Create the schema when the database is empty or new (a restore onto nothing)."""
     if not inspect(db.engine).has_table("alembic_version"):
-        from flask_migrate import upgrade
-
         upgrade()
 
 

@@ -5,7 +5,7 @@ from ..extensions import db
 from ..pagination import PageArgs, page_schema
 from . import bp, jobs, service
 from .catalog import record_dict
-from .engine import queue_backup
+from .create import queue_backup
 from .schemas import (BackupInput, BackupOutput, BackupStats, JobStarted, PruneInput, PrunePlan, PruneStarted,
                       RestoreInput)
 

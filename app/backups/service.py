@@ -14,9 +14,10 @@ from ..models.base import isoformat, utcnow
 from ..pagination import Key, paginate
 from ..realtime import broadcast
 from . import catalog, retention
+from .configured import BackupError, repository, sealer
+from .create import create_backup
 from .crypto import BackupIntegrityError, UnauthenticatedBackup
-from .engine import BackupError, create_backup, maintenance, repository, sealer
-from .lock import LockBusy, is_held
+from .lock import LockBusy, is_held, maintenance
 from .reader import load_manifest
 from .restore import restore_backup
 from .schemas import STATUSES

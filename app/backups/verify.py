@@ -11,7 +11,9 @@ from ..extensions import db
 from ..models import Backup
 from ..models.base import utcnow
 from . import catalog
+from .configured import repository, sealer
 from .crypto import BackupIntegrityError
+from .lock import LOCK_WAIT_SECONDS, maintenance
 from .reader import iter_table_chunks, load_manifest
 from .repository import RepositoryError
 
@@ -73,8 +75,6 @@ def check_backup(repo, seal, backup_id):
 def verify_backup(backup_id, *, lock=None, update_catalog=True):
     """Verify a backup and record the outcome; return ``{"ok": True, "tables"}`` or
     ``{"ok": False, "error"}`` (a damaged backup is an answer, not an exception)."""
-    from .engine import LOCK_WAIT_SECONDS, maintenance, repository, sealer
-
     repo, seal = repository(), sealer()
     with maintenance(repo, "verify", lock, wait=LOCK_WAIT_SECONDS):
         try:

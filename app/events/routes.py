@@ -1,14 +1,11 @@
 """Route: /api/v1/projects/{key}/events, the change feed, oldest first."""
 from marshmallow import Schema, fields
-from sqlalchemy import select
 
 from ..auth.permissions import project_access
-from ..models import Event
 from ..page_cache import cached_json
-from ..pagination import Key, PageArgs, page_schema, paginate
+from ..pagination import PageArgs, page_schema
 from ..schemas import Integer, Timestamp
-from . import bp
-from .service import serialize_event
+from . import bp, service
 
 
 class EventArgs(PageArgs):
@@ -36,9 +33,6 @@ def list_events(args, key):
     project = project_access(key)
 
     def render():
-        query = select(Event).where(Event.project_id == project.id, Event.seq > args["after_seq"])
-        page = paginate(query, [Key(Event.seq, lambda e: e.seq)], args["limit"], args["cursor"])
-        page["items"] = [serialize_event(e, key) for e in page["items"]]
-        return page, None
+        return service.list_events(project.id, key, args["after_seq"], args["limit"], args["cursor"]), None
 
     return cached_json(("events", project.id, args["after_seq"], args["limit"], args["cursor"]), project, render)

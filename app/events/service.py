@@ -1,4 +1,5 @@
-"""The one place where a change becomes an event.
+"""The one place where a change becomes an event, and the feed that reads them back
+(``list_events``).
 
 ``record_event`` writes the event in the caller's transaction with the next ``seq`` of
 its project. The events wait on the session until it commits; then ``after_commit`` hands
@@ -8,13 +9,14 @@ events of the block.
 """
 from contextlib import contextmanager
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from .. import after_commit
 from ..bulk import inserting_with_ids
 from ..extensions import db
 from ..models import Event, Project
 from ..models.base import isoformat, utcnow
+from ..pagination import Key, paginate
 
 def reserve_seqs(project_id, count=1, issue_numbers=0):
     """Take ``count`` consecutive seqs of a project, and ``issue_numbers`` issue numbers in
@@ -42,6 +44,14 @@ def event_payload(row_id, seq, project_key, type_, actor_id, at, data):
 
 def serialize_event(event, project_key):
     return event_payload(event.id, event.seq, project_key, event.type, event.actor_id, event.at, event.data)
+
+
+def list_events(project_id, project_key, after_seq, limit, cursor):
+    """A page of a project's change feed: its events after ``after_seq``, oldest first."""
+    query = select(Event).where(Event.project_id == project_id, Event.seq > after_seq)
+    page = paginate(query, [Key(Event.seq, lambda e: e.seq)], limit, cursor)
+    page["items"] = [serialize_event(e, project_key) for e in page["items"]]
+    return page
 
 
 def record_event(project, type_, actor_id, data, seq=None):

@@ -1,4 +1,5 @@
 """``/healthz`` (the process is up) and ``/readyz`` (its database and Redis answer)."""
+import redis
 from flask import current_app, jsonify
 from sqlalchemy import text
 
@@ -30,8 +31,6 @@ def _check_database():
 def _check_redis():
     if not current_app.config["REDIS_URL"]:
         return "ok"
-    import redis
-
     try:
         redis.Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=1).ping()
         return "ok"

@@ -19,12 +19,16 @@ from flask import Response, current_app, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from rq import Worker
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
 
 from ..errors import Problem
 from ..extensions import db, per_app
 from ..models import Backup, Batch
 from ..models.base import utcnow
+from ..realtime import connections
+from ..worker import get_queue, get_redis
 from . import bp, perf
 
 log = logging.getLogger(__name__)
@@ -56,8 +60,6 @@ def _requests():
 
 
 def _connections():
-    from ..realtime import connections
-
     gauge = GaugeMetricFamily("beacon_socketio_connections", "Open Socket.IO connections of this server process",
                               labels=["process"])
     gauge.add_metric([connections.server_id()], connections.count())
@@ -98,11 +100,6 @@ def _backups():
 
 
 def _queues():
-    from rq import Worker
-    from rq.registry import FailedJobRegistry, StartedJobRegistry
-
-    from ..worker import get_queue, get_redis
-
     queue = get_queue(current_app)
     depth = GaugeMetricFamily("beacon_rq_queue_depth", "Jobs waiting in the RQ queue", labels=["queue"])
     running = GaugeMetricFamily("beacon_rq_jobs_running", "Jobs being run", labels=["queue"])

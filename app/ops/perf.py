@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 from ..extensions import per_app
 from ..models.base import isoformat, utcnow
+from ..worker import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 def _redis():
-    from ..worker import get_redis
-
     return get_redis(current_app)
 
 

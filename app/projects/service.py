@@ -20,6 +20,7 @@ from ..models import Membership, Project, User
 from ..models.base import isoformat, utcnow
 from ..ops import limits
 from ..pagination import Key, paginate
+from ..realtime import broadcast
 
 
 def project_dict(project, role=None):
@@ -69,8 +70,6 @@ def delete_project(project, user):
     record_audit(user.id, "project.deleted", "project", project.key, {"name": project.name})
     db.session.delete(project)
     db.session.commit()
-    from ..realtime import broadcast
-
     broadcast.room_closed(f"project:{project.key}")  # a new project may take the key
 
 
@@ -140,8 +139,6 @@ def remove_member(project, actor, user_id):
     record_event(project, "member.removed", actor.id, data)
     record_audit(actor.id, "member.removed", "project", project.key, data)
     db.session.commit()
-    from ..realtime import broadcast
-
     broadcast.access_lost(user_id, f"project:{project.key}")
 
 

@@ -5,6 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from ..errors import Problem
+from .bootstrap import ensure_first_admin
 from .demo import NotEmpty, seed_demo
 from .service import create_user
 
@@ -30,8 +31,6 @@ def create_user_command(email, name, password, admin):
 @users_cli.command("ensure-admin")
 def ensure_admin_command():
     """Create the first admin when there is no user, printing its password once."""
-    from .bootstrap import ensure_first_admin
-
     ensure_first_admin()
 
 

@@ -2,38 +2,18 @@
 import logging
 import secrets
 import time
-from contextlib import contextmanager
-
-from flask import current_app
 
 from ..extensions import db
 from ..models import Backup
 from ..models.base import isoformat, utcnow
-from .crypto import Sealer, parse_key
-from .lock import MaintenanceLock
-from .repository import Repository
+from .catalog import chunk_bytes
+from .configured import BackupError, one_line, repository, sealer
+from .lock import LOCK_WAIT_SECONDS, maintenance
 from .reader import PreviousBackup
 from .snapshot import ChunkWriter, database_revision, read_transaction, write_tables
+from .verify import verify_backup
 
 log = logging.getLogger(__name__)
-
-LOCK_WAIT_SECONDS = 300  # a backup or verify waits this long for a restore or prune to finish
-
-
-class BackupError(Exception):
-    """A backup operation was refused or failed; the message is one line for people."""
-
-
-def repository():
-    return Repository(current_app.config["BACKUP_DIR"]).ensure()
-
-
-def sealer():
-    """The configured encryption key, and ``SECRET_KEY`` to sign manifests when there is none."""
-    try:
-        return Sealer(parse_key(current_app.config.get("BACKUP_ENCRYPTION_KEY")), current_app.config["SECRET_KEY"])
-    except ValueError as error:
-        raise BackupError(str(error)) from None
 
 
 def new_backup_id(now=None):
@@ -46,27 +26,6 @@ def new_backup_id(now=None):
         now = None
 
 
-def code_revision():
-    """The schema revision this code expects: the head(s) of the migrations."""
-    from alembic.script import ScriptDirectory
-
-    directory = current_app.extensions["migrate"].directory
-    return ",".join(sorted(ScriptDirectory(directory).get_heads()))
-
-
-@contextmanager
-def maintenance(repo, purpose, held=None, wait=0.0):
-    """Hold the maintenance lock for the block (or reuse the one the caller holds)."""
-    if held is not None:
-        yield held
-        return
-    lock = MaintenanceLock(repo, purpose).acquire(wait=wait)
-    try:
-        yield lock
-    finally:
-        lock.release()
-
-
 def queue_backup(note=None, job_id=None):
     """Add a queued row to the catalog and return it (the job makes the backup)."""
     row = Backup(id=new_backup_id(), status="queued", note=note, tables={}, job_id=job_id)
@@ -77,8 +36,6 @@ def queue_backup(note=None, job_id=None):
 
 def create_backup(note=None, *, backup_id=None, lock=None, verify=True):
     """Make a backup (and verify it); return its catalog row. Raises BackupError on failure."""
-    from .verify import verify_backup
-
     repo, seal = repository(), sealer()
     row = db.session.get(Backup, backup_id) if backup_id else None
     if row is None:
@@ -131,20 +88,3 @@ def _write_backup(repo, seal, row):
         "engine": engine_name, "schema_revision": revision, "encrypted": seal.encrypted,
         "note": row.note, "compression": "zstd", "tables": tables, "new_chunk_bytes": writer.new_bytes,
     }
-
-
-def one_line(error):
-    """The first line of an error's message: what a record or a CLI shows."""
-    text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:500]
-
-
-def chunk_bytes(manifest):
-    """What a backup's chunks occupy: each distinct chunk once, delta bases included."""
-    sizes = {}
-    for table in manifest.get("tables", []):
-        for chunk in table.get("chunks", []):
-            sizes[chunk["hash"]] = chunk["bytes"]
-            if "base" in chunk:
-                sizes[chunk["base"]] = chunk["base_bytes"]
-    return sum(sizes.values())
