@@ -63,10 +63,12 @@ def seed_users(url, count):
 
 
 class Swarm:
-    """``count`` Socket.IO clients of one user in one process (bench/load_swarm.py)."""
+    """``count`` Socket.IO clients in one process (bench/load_swarm.py), taking ``tokens``
+    (comma-separated) in turn; with ``rejoin`` they re-join with ``after_seq`` when dropped."""
 
-    def __init__(self, base, token, count, room):
-        args = [sys.executable, "-W", "ignore", str(ROOT / "bench/load_swarm.py"), base, token, str(count), room]
+    def __init__(self, base, tokens, count, room, rejoin=False):
+        args = [sys.executable, "-W", "ignore", str(ROOT / "bench/load_swarm.py"), base, tokens, str(count), room]
+        args += ["--rejoin"] if rejoin else []
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         if self.process.stdout.readline().strip() != "ready":
             raise RuntimeError("a swarm failed to connect")
@@ -183,7 +185,7 @@ def figures(samples, seconds):
 def gunicorn(target, env, log):
     port = free_port()
     process = Process([str(ROOT / ".venv/bin/gunicorn"), "-k", "eventlet", "-w", "1", "--worker-connections", "5000",
-                       "--backlog", "2048", "-b", f"127.0.0.1:{port}", "--log-level", "warning", target], env, log)
+                       "--backlog", "2048", "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--no-control-socket", target], env, log)
     base = f"http://127.0.0.1:{port}"
     wait_up(base + "/healthz", process)
     return process, base
@@ -224,8 +226,8 @@ def run(args):
             time.sleep(3)  # the last events reach the clients
             final_seq = last_seq(url)
             listeners = [entry for swarm in swarms for entry in swarm.report()]
-            expected = sum(final_seq - joined for joined, _got, _top in listeners)
-            delivered = sum(got for _joined, got, _top in listeners)
+            expected = sum(final_seq - joined for joined, *_ in listeners)
+            delivered = sum(got for _joined, got, *_ in listeners)
             for swarm in swarms:
                 swarm.close()
         finally:

@@ -1,16 +1,22 @@
-"""Socket.IO clients for bench/load.py: COUNT green-thread clients in ROOM, counting events.
+"""Socket.IO clients for bench/load.py and bench/reliability.py: green-thread clients in ROOM, counting events.
 
-    python bench/load_swarm.py URL TOKEN COUNT ROOM
+    python bench/load_swarm.py URL TOKENS COUNT ROOM [--rejoin]
 
-Prints ``ready`` once every client has joined; each ``report`` line on stdin prints a JSON
-list, per client, of ``[seq at join, distinct seqs received after it, highest seq seen]``
-(events sent singly or in ``events.bulk``); ``quit`` disconnects and ends.
+TOKENS is one token or several, comma-separated (clients take them in turn: a user may
+hold only ``REALTIME_MAX_CONNECTIONS_PER_USER`` sockets). Prints ``ready`` once every
+client has joined; each ``report`` line on stdin prints a JSON list, per client, of
+``[seq at join, distinct seqs received after it, highest seq seen, re-joins]`` (events sent
+singly or in ``events.bulk``); ``quit`` disconnects and ends. With ``--rejoin`` a client
+does what the browser pages do: when its connection drops it reconnects, and after a
+reconnect or an ``events.gap`` it joins again with ``after_seq``, the highest seq it has
+seen, so that the server replays what it missed.
 """
 import eventlet
 
 eventlet.monkey_patch()
 
 import json  # noqa: E402
+import logging  # noqa: E402
 import sys  # noqa: E402
 
 import socketio  # noqa: E402
@@ -20,31 +26,55 @@ from realtime_swarm import NAMESPACE, open_and_join  # noqa: E402  (run as a scr
 
 
 class Listener:
-    def __init__(self, url, token, room):
-        self.seqs = set()
-        self.client = socketio.Client(reconnection=False, request_timeout=120)
+    def __init__(self, url, token, room, rejoin=False):
+        self.room, self.seqs, self.rejoins = room, set(), 0
+        self.client = socketio.Client(reconnection=rejoin, reconnection_delay=0.5, reconnection_delay_max=3,
+                                      request_timeout=120)
         self.client.on("*", self.record, namespace=NAMESPACE)
         self.joined = open_and_join(self.client, url, token, room)["seq"]
+        if rejoin:
+            self.client.on("connect", lambda: eventlet.spawn(self.rejoin), namespace=NAMESPACE)
 
     def record(self, event, data):
         if event == "events.bulk":
             self.seqs.update(e["seq"] for e in data["events"])
+        elif event == "events.gap" and self.client.reconnection:
+            eventlet.spawn(self.rejoin, data["after_seq"])
         elif isinstance(data, dict) and "seq" in data and "project" in data:
             self.seqs.add(data["seq"])
 
+    def rejoin(self, after_seq=None):
+        """Join the room again from ``after_seq`` (default: the highest seq seen); a refused
+        join (a replay over budget, a rate limit) is tried again a second later."""
+        for _attempt in range(30):
+            seq = max(self.seqs, default=self.joined) if after_seq is None else after_seq
+            try:
+                answer = self.client.call("join", {"room": self.room, "after_seq": seq}, namespace=NAMESPACE,
+                                          timeout=120)
+            except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
+                answer = None
+            if answer and answer.get("ok"):
+                self.rejoins += 1
+                return
+            eventlet.sleep(1)
+
     def report(self):
         after = [seq for seq in self.seqs if seq > self.joined]
-        return [self.joined, len(after), max(after, default=self.joined)]
+        return [self.joined, len(after), max(after, default=self.joined), self.rejoins]
 
 
 def main():
-    url, token, count, room = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    url, tokens, count, room = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), sys.argv[4]
+    rejoin = "--rejoin" in sys.argv[5:]
+    if rejoin:  # dropped connections are expected here, and each would log a line
+        logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
     pool = eventlet.GreenPool(25)
-    listeners = list(pool.imap(lambda _: Listener(url, token, room), range(count)))
+    listeners = list(pool.imap(lambda n: Listener(url, tokens[n % len(tokens)], room, rejoin), range(count)))
     print("ready", flush=True)
     while tpool.execute(sys.stdin.readline).strip() == "report":
         print(json.dumps([listener.report() for listener in listeners]), flush=True)
     for listener in listeners:
+        listener.client.reconnection = False
         listener.client.eio.disconnect(abort=True)
 
 

@@ -2,6 +2,7 @@
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -63,6 +64,30 @@ def test_flask_worker_process_runs_jobs_from_real_redis(make_app, redis_url, dat
         assert result.returncode == 0, result.stderr
         db.session.remove()
         assert "process" in _user_names(db)
+
+
+@pytest.mark.backends("production")
+def test_more_callers_than_redis_connections_wait_for_one_rather_than_fail(make_app, redis_url):
+    """Found by bench/reliability.py: a restarted server process took a hundred re-joining
+    sockets at once, each holding a Redis connection while it waited, and the next caller
+    got redis-py's MaxConnectionsError. Callers past the pool's size must wait their turn."""
+    app = make_app(REDIS_URL=redis_url)
+    connection = get_redis(app)
+    failures = []
+
+    def wait_on_redis():
+        try:
+            connection.blpop("beacon:test:never-pushed", timeout=1)  # holds its connection for 1 s
+        except Exception as error:  # noqa: BLE001  (the test reports whatever a caller met)
+            failures.append(repr(error))
+
+    callers = [threading.Thread(target=wait_on_redis) for _ in range(connection.connection_pool.max_connections + 20)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(30)
+    assert failures == []
+    connection.connection_pool.disconnect()
 
 
 @pytest.mark.backends("production")
