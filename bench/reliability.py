@@ -21,6 +21,7 @@ database; target 0), backups made, each process's RSS growth (target < 10%), and
 distinct errors in the servers' and the worker's logs.
 """
 import argparse
+import json
 import os
 import re
 import signal
@@ -71,6 +72,7 @@ class BatchClient(threading.Thread):
         self.headers = {"Authorization": f"Bearer {token}"}
         self.batches = []  # (batch id, base, [marker of each operation or None])
         self.resent = Counter()  # why a submission was sent again: its status, or "connection"
+        self.failures = Counter()  # the errors of operations that should have succeeded
 
     def run(self):
         number = 0
@@ -119,8 +121,13 @@ class BatchClient(threading.Thread):
                 page = requests.get(f"{base}/api/v1/batches/{batch_id}/results?limit=200&cursor={cursor}",
                                     headers=self.headers, timeout=60).json()
                 for item in page["items"]:
-                    if markers[item["index"]]:
-                        reported[markers[item["index"]]] = item["status"]
+                    marker = markers[item["index"]]
+                    if marker:
+                        reported[marker] = item["status"]
+                        if item["status"] == "failed":
+                            self.failures[item.get("error", "")[:120]] += 1
+                    elif item["status"] != "failed":  # the delete of a missing issue
+                        self.failures[f"a delete of a missing issue {item['status']}"] += 1
                 cursor = page["next_cursor"]
         return reported, unfinished
 
@@ -193,13 +200,22 @@ class Rss:
 
 
 def log_errors(paths):
-    """Distinct error lines (exception names and messages) in the processes' logs, counted."""
+    """Distinct errors in the processes' logs, counted: a JSON record at level error or above
+    by its message and the last line of its traceback, a plain traceback by its last line."""
     found = Counter()
     for path in paths:
         for line in Path(path).read_text(errors="replace").splitlines():
-            match = re.match(r"^(\w+(\.\w+)*(Error|Exception|Violation)\b.*)", line)
-            if match or re.search(r'"level": "(error|critical)"', line):
-                found[(match.group(1) if match else line)[:200]] += 1
+            start = line.find('{"time"')
+            if start >= 0:
+                try:
+                    record = json.loads(line[start:])
+                except ValueError:
+                    continue
+                if record.get("level") in ("error", "critical"):
+                    last = record.get("exception", "").strip().splitlines()[-1:] or [""]
+                    found[f"{path.stem}: {record['message']} {last[0]}"[:240]] += 1
+            elif re.match(r"^\w+(\.\w+)*(Error|Exception)\b", line):
+                found[f"{path.stem}: {line}"[:240]] += 1
     return found
 
 
@@ -329,6 +345,7 @@ def run(args):
           f"events never received: {lost} of {sum(final_seq - e[0] for e in listeners)} (target 0)")
     print(f"  batches  {len(batcher.batches)} submitted (re-sent: {dict(batcher.resent) or 0}), {len(unfinished)} "
           f"unfinished; {batch_check} (target 0 each)")
+    print(f"           operations failed: {dict(batcher.failures) or 0} (target 0)")
     print(f"  backups  {sum(backups.answers.values())} asked {dict(backups.answers)}; records {backup_statuses}")
     print("  RSS      (target < 10% each)")
     print("\n".join(rss_lines))
