@@ -71,9 +71,9 @@ def create_app(overrides=None):
 def _init_async_mode(app):
     """Under eventlet, make psycopg2 cooperative so a slow query does not stall the loop."""
     if app.config["SOCKETIO_ASYNC_MODE"] == "eventlet" and "+psycopg2" in app.config["SQLALCHEMY_DATABASE_URI"]:
-        from psycogreen.eventlet import patch_psycopg
+        from . import green_postgres  # imports eventlet: only under eventlet
 
-        patch_psycopg()
+        green_postgres.install()
 
 
 def _configure_database(app):
