@@ -5,7 +5,7 @@
 TOKENS is one token or several, comma-separated (clients take them in turn: a user may
 hold only ``REALTIME_MAX_CONNECTIONS_PER_USER`` sockets). Prints ``ready`` once every
 client has joined; each ``report`` line on stdin prints a JSON list, per client, of
-``[seq at join, distinct seqs received after it, highest seq seen, re-joins]`` (events sent
+``[seq at join, distinct seqs received after it, highest seq seen, re-joins, joins refused]`` (events sent
 singly or in ``events.bulk``); ``quit`` disconnects and ends. With ``--rejoin`` a client
 does what the browser pages do: when its connection drops it reconnects, and after a
 reconnect or an ``events.gap`` it joins again with ``after_seq``, the highest seq it has
@@ -27,7 +27,7 @@ from realtime_swarm import NAMESPACE, open_and_join  # noqa: E402  (run as a scr
 
 class Listener:
     def __init__(self, url, token, room, rejoin=False):
-        self.room, self.seqs, self.rejoins = room, set(), 0
+        self.room, self.seqs, self.rejoins, self.refused = room, set(), 0, 0
         self.client = socketio.Client(reconnection=rejoin, reconnection_delay=0.5, reconnection_delay_max=3,
                                       request_timeout=120)
         self.client.on("*", self.record, namespace=NAMESPACE)
@@ -56,11 +56,12 @@ class Listener:
             if answer and answer.get("ok"):
                 self.rejoins += 1
                 return
+            self.refused += 1
             eventlet.sleep(1)
 
     def report(self):
         after = [seq for seq in self.seqs if seq > self.joined]
-        return [self.joined, len(after), max(after, default=self.joined), self.rejoins]
+        return [self.joined, len(after), max(after, default=self.joined), self.rejoins, self.refused]
 
 
 def main():

@@ -212,10 +212,11 @@ def log_errors(paths):
                 except ValueError:
                     continue
                 if record.get("level") in ("error", "critical"):
-                    last = record.get("exception", "").strip().splitlines()[-1:] or [""]
-                    found[f"{path.stem}: {record['message']} {last[0]}"[:240]] += 1
+                    last = [line for line in record.get("exception", "").strip().splitlines()
+                            if line and not line.startswith("(Background")][-1:] or [""]
+                    found[re.sub(r"\d+", "N", f"{path.stem}: {record['message']} {last[0]}")[:160]] += 1
             elif re.match(r"^\w+(\.\w+)*(Error|Exception)\b", line):
-                found[f"{path.stem}: {line}"[:240]] += 1
+                found[re.sub(r"\d+", "N", f"{path.stem}: {line}")[:160]] += 1
     return found
 
 
@@ -307,9 +308,9 @@ def run(args):
         batch_check = check_batches(reported, applied_counts(url))
         backup_statuses = backups.outcomes(180)
         final_seq = last_seq(url)
-        for _ in range(30):  # re-joins replay what their sockets missed
+        for _ in range(60):  # re-joins replay what their sockets missed
             listeners = [entry for swarm in swarms for entry in swarm.report()]
-            lost = sum(final_seq - joined - got for joined, got, _top, _rejoins in listeners)
+            lost = sum(final_seq - joined - got for joined, got, *_ in listeners)
             if not lost:
                 break
             time.sleep(2)
@@ -342,7 +343,9 @@ def run(args):
     print(f"  dropped  {sum(dropped.values())} requests lost with the killed process's connections {dropped or ''}")
     print(f"  other    {sum(other.values())} unexpected statuses {other or ''}")
     print(f"  sockets  {len(listeners)} clients, {len(rejoined)} re-joined ({sum(e[3] for e in listeners)} re-joins); "
-          f"events never received: {lost} of {sum(final_seq - e[0] for e in listeners)} (target 0)")
+          f"{sum(e[4] for e in listeners)} re-joins refused; events never received: {lost} of "
+          f"{sum(final_seq - e[0] for e in listeners)}, by {sum(1 for e in listeners if final_seq - e[0] - e[1])} "
+          f"sockets, 120 s after the load stopped (target 0)")
     print(f"  batches  {len(batcher.batches)} submitted (re-sent: {dict(batcher.resent) or 0}), {len(unfinished)} "
           f"unfinished; {batch_check} (target 0 each)")
     print(f"           operations failed: {dict(batcher.failures) or 0} (target 0)")
