@@ -343,9 +343,11 @@ def run(args):
     print(f"  dropped  {sum(dropped.values())} requests lost with the killed process's connections {dropped or ''}")
     print(f"  other    {sum(other.values())} unexpected statuses {other or ''}")
     print(f"  sockets  {len(listeners)} clients, {len(rejoined)} re-joined ({sum(e[3] for e in listeners)} re-joins); "
-          f"{sum(e[4] for e in listeners)} re-joins refused; events never received: {lost} of "
+          f"{sum(sum(e[4].values()) for e in listeners)} re-joins refused; events never received: {lost} of "
           f"{sum(final_seq - e[0] for e in listeners)}, by {sum(1 for e in listeners if final_seq - e[0] - e[1])} "
           f"sockets, 120 s after the load stopped (target 0)")
+    refusals = sum((Counter(e[4]) for e in listeners), Counter())
+    print(f"           re-joins refused because: {dict(refusals.most_common(5)) or 0}")
     print(f"  batches  {len(batcher.batches)} submitted (re-sent: {dict(batcher.resent) or 0}), {len(unfinished)} "
           f"unfinished; {batch_check} (target 0 each)")
     print(f"           operations failed: {dict(batcher.failures) or 0} (target 0)")
