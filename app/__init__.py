@@ -84,20 +84,26 @@ def _configure_database(app):
 
 
 def _register_after_commit(app):
-    """What follows every commit (``after_commit``): committed events go to the sockets;
+    """What follows every commit (``after_commit``): committed events go to the sockets,
+    then become notifications (``notifications.fanout``);
     what a transaction remembered about roles is forgotten when it ends."""
     from .auth.permissions import forget_seen
+    from .notifications import fanout
     from .realtime import broadcast
 
-    after_commit.register(app, consumers=[broadcast.events], resetters=[forget_seen])
+    after_commit.register(app, consumers=[broadcast.events, fanout.notify], resetters=[forget_seen])
 
 
 def _register_blueprints(app, api):
-    from . import admin, analytics, auth, backups, batches, comments, events, issues, ops, projects, search, web
+    from . import (admin, analytics, auth, backups, batches, comments, events, issues, notifications, ops, projects,
+                   search, web)
+    from .notifications import unsubscribe
 
-    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin):
+    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin,
+                    notifications):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(web.bp)
 
 
@@ -114,9 +120,11 @@ def _register_schedules(app):
     """The periodic jobs the scheduler enqueues (in `flask worker` or the embedded worker)."""
     from .backups.jobs import register_schedule as schedule_backups
     from .batches.jobs import register_schedule as schedule_reaper
+    from .notifications.emails import register_schedule as schedule_digests
 
     schedule_backups(app)
     schedule_reaper(app)
+    schedule_digests(app)
 
 
 def _init_socketio(app):

@@ -1,13 +1,16 @@
 """Routes: issues of a project, and issues by id or key."""
+from flask import g
+
 from ..auth.permissions import issue_access, load_project, project_access
 from ..auth.tokens import current_user
 from ..events.routes import EventPage
 from ..events.service import serialize_event
 from ..http import etag, if_match_version
+from ..notifications.service import is_watching
 from ..page_cache import cached_json
 from ..pagination import PageArgs, page_schema
 from . import bp, service
-from .schemas import IssueInput, IssueListArgs, IssueListItem, IssueOutput, IssuePatch
+from .schemas import IssueInput, IssueListArgs, IssueListItem, IssueOutput, IssuePatch, IssueRead
 
 IssuePage = page_schema(IssueListItem, "IssuePage")
 SEQ_HEADER = "Beacon-Seq"
@@ -54,13 +57,13 @@ def list_issues(args, key):
 
 
 @bp.route("/issues/<int:issue_id>", methods=["GET"])
-@bp.response(200, IssueOutput)
+@bp.response(200, IssueRead)
 def get_issue(issue_id):
     return _read_one(*issue_access(issue_id=issue_id))
 
 
 @bp.route("/issues/by-key/<string:issue_key>", methods=["GET"])
-@bp.response(200, IssueOutput)
+@bp.response(200, IssueRead)
 def get_issue_by_key(issue_key):
     return _read_one(*issue_access(key=issue_key))
 
@@ -82,13 +85,18 @@ def list_issue_events(args, issue_id):
 
 
 def _read_one(issue_id, project):
-    """One issue, kept in the page cache like a list (by id and by key alike)."""
+    """One issue, kept in the page cache like a list (by id and by key alike), with
+    whether the caller watches it: the cached body is the same for every reader, so
+    ``watching`` joins it on the way out."""
 
     def render():
         issue = service.checked_issue(issue_id)
         return service.issue_dict(issue, project.key), etag(issue.version)
 
-    return cached_json(("issue", issue_id), project, render)
+    response = cached_json(("issue", issue_id), project, render)
+    watching = b"true" if is_watching(issue_id, g.user_id) else b"false"  # the caller access checked
+    response.set_data(response.get_data().rstrip()[:-1] + b',"watching":' + watching + b"}")
+    return response
 
 
 @bp.route("/issues/<int:issue_id>", methods=["PATCH"])

@@ -8,7 +8,7 @@ from ..models.base import isoformat
 
 
 def user_dict(user):
-    return {"id": user.id, "email": user.email, "name": user.name, "is_admin": user.is_admin,
+    return {"id": user.id, "email": user.email, "name": user.name, "handle": user.handle, "is_admin": user.is_admin,
             "active": user.active, "created_at": isoformat(user.created_at)}
 
 
