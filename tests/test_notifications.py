@@ -250,3 +250,18 @@ def test_a_failed_fan_out_stores_neither_watchers_nor_notifications(client, fact
     db.session.remove()
     assert db.session.query(IssueWatcher).count() == 0
     assert db.session.query(Notification).count() == 0
+
+
+# -- who an @ can mention ----------------------------------------------------------------
+
+def test_handles_lists_the_project_s_active_members_by_prefix(client, factory, team):
+    factory.user("Bobby", email="bobby@example.test")  # not a member
+    items = client.get("/api/v1/projects/WEB/handles", headers=team["h_cat"], query_string={"q": "B"}).json["items"]
+    assert items == [{"user_id": team["bob"].id, "name": "Bob", "handle": "bob"}]
+    everyone = client.get("/api/v1/projects/WEB/handles", headers=team["h_cat"]).json["items"]
+    assert [i["handle"] for i in everyone] == ["ann", "bob", "cat"]
+    assert client.get("/api/v1/projects/WEB/handles", headers=team["h_dan"]).status_code == 404
+    assert client.get("/api/v1/projects/WEB/handles", headers=team["h_cat"],
+                      query_string={"limit": "0"}).status_code == 422
+    assert client.get("/api/v1/projects/WEB/handles", headers=team["h_cat"],
+                      query_string={"q": "%"}).json["items"] == []

@@ -2,6 +2,7 @@
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..auth.permissions import project_access
 from ..auth.tokens import current_user
 from ..errors import validation_error
 from ..extensions import db
@@ -10,7 +11,8 @@ from ..models import User
 from ..pagination import page_schema
 from . import bp, service
 from .delivery import notification_dict
-from .schemas import MarkReadInput, MeOutput, MePatch, NotificationListArgs, NotificationOutput, UnreadCount
+from .schemas import (HandleArgs, HandleList, MarkReadInput, MeOutput, MePatch, NotificationListArgs,
+                      NotificationOutput, UnreadCount)
 
 NotificationPage = page_schema(NotificationOutput, "NotificationPage")
 HANDLE_TAKEN = {"handle": ["This handle is taken."]}
@@ -60,6 +62,16 @@ def unwatch(issue_id):
     """Stop watching an issue, even one you reported, were assigned or commented on."""
     user = current_user()
     service.set_watching(load_issue(issue_id, user), user, False)
+
+
+@bp.route("/projects/<string:key>/handles", methods=["GET"])
+@bp.arguments(HandleArgs, location="query")
+@bp.response(200, HandleList)
+def project_handles(args, key):
+    """The project's active members whose handle or name starts with ``q``: whom an
+    ``@`` can mention (the issue page's autocomplete)."""
+    project = project_access(key)
+    return {"items": service.mentionable(project.id, args["q"], args["limit"])}
 
 
 @bp.route("/me", methods=["GET"])

@@ -41,6 +41,21 @@ class MarkReadInput(Input):
             raise ValidationError('Give either "ids" or "all": true.', "_schema")
 
 
+class HandleArgs(Schema):
+    q = fields.String(load_default="", validate=validate.Length(max=100))
+    limit = fields.Integer(load_default=10, validate=validate.Range(1, 50))
+
+
+class Mentionable(Schema):
+    user_id = fields.Integer()
+    name = fields.String()
+    handle = fields.String()
+
+
+class HandleList(Schema):
+    items = fields.List(fields.Nested(Mentionable))
+
+
 class MeOutput(Schema):
     id = fields.Integer()
     name = fields.String()

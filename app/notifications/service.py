@@ -1,9 +1,10 @@
 """The inbox (list, unread count, mark read) and watching issues."""
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from ..auth.permissions import require_project_role
 from ..extensions import db
-from ..models import IssueWatcher, Notification
+from ..issues.service import escape_like
+from ..models import IssueWatcher, Membership, Notification, User
 from ..models.base import utcnow
 from ..pagination import Key, paginate
 
@@ -28,6 +29,17 @@ def mark_read(user_id, ids=None):
         query = query.where(Notification.id.in_(ids))
     db.session.execute(query.values(read_at=utcnow()))
     db.session.commit()
+
+
+def mentionable(project_id, prefix, limit):
+    """Active members of the project whose handle or name starts with ``prefix``, by handle."""
+    pattern = f"{escape_like(prefix.lower())}%"
+    rows = db.session.execute(
+        select(User.id, User.name, User.handle).join(Membership, Membership.user_id == User.id)
+        .where(Membership.project_id == project_id, User.active.is_(True),
+               or_(User.handle.like(pattern, escape="\\"), func.lower(User.name).like(pattern, escape="\\")))
+        .order_by(User.handle).limit(limit))
+    return [{"user_id": user_id, "name": name, "handle": handle} for user_id, name, handle in rows]
 
 
 def is_watching(issue_id, user_id):

@@ -36,7 +36,6 @@ class MemberInput(Input):
 class MemberOutput(Schema):
     user_id = fields.Integer()
     name = fields.String()
-    handle = fields.String()
     email = fields.String(allow_none=True, metadata={"description": "Only for the member themself and admins."})
     role = fields.String()
 

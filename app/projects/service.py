@@ -76,8 +76,7 @@ def delete_project(project, user):
 def member_dict(membership, viewer):
     """A member as ``viewer`` may see it: the e-mail only for themself, and for admins."""
     email = membership.user.email if viewer.is_admin or viewer.id == membership.user_id else None
-    return {"user_id": membership.user_id, "name": membership.user.name, "handle": membership.user.handle,
-            "email": email, "role": membership.role}
+    return {"user_id": membership.user_id, "name": membership.user.name, "email": email, "role": membership.role}
 
 
 def list_members(project, limit, cursor):
