@@ -85,13 +85,15 @@ def _configure_database(app):
 
 def _register_after_commit(app):
     """What follows every commit (``after_commit``): committed events go to the sockets,
-    then become notifications (``notifications.fanout``);
+    then become notifications (``notifications.fanout``; ``NOTIFICATIONS=off`` skips them,
+    for the benchmark's baseline);
     what a transaction remembered about roles is forgotten when it ends."""
     from .auth.permissions import forget_seen
     from .notifications import fanout
     from .realtime import broadcast
 
-    after_commit.register(app, consumers=[broadcast.events, fanout.notify], resetters=[forget_seen])
+    consumers = [broadcast.events] + ([fanout.notify] if app.config["NOTIFICATIONS"] else [])
+    after_commit.register(app, consumers=consumers, resetters=[forget_seen])
 
 
 def _register_blueprints(app, api):

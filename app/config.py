@@ -118,6 +118,7 @@ class Config:
         self.BACKUP_SCHEDULE = env.get("BACKUP_SCHEDULE", "0 * * * *")
         self.BACKUP_RETENTION = env.get("BACKUP_RETENTION", "hourly=24,daily=7,weekly=4,monthly=12")
         self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        self.NOTIFICATIONS = env.get("NOTIFICATIONS", "on") != "off"
         self.SMTP_URL = env.get("SMTP_URL") or None
         self.MAIL_FROM = env.get("MAIL_FROM") or "Beacon <beacon@localhost>"
         self.PUBLIC_URL = (env.get("PUBLIC_URL") or f"http://localhost:{server_settings(env).port}").rstrip("/")

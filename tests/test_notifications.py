@@ -265,3 +265,12 @@ def test_handles_lists_the_project_s_active_members_by_prefix(client, factory, t
                       query_string={"limit": "0"}).status_code == 422
     assert client.get("/api/v1/projects/WEB/handles", headers=team["h_cat"],
                       query_string={"q": "%"}).json["items"] == []
+
+
+def test_an_issue_gone_before_the_fan_out_is_skipped_and_the_rest_notified(client, factory, team, batches):
+    operations = [create("Kept", assignee_id=team["bob"].id), create("Gone", assignee_id=team["bob"].id, lid="g"),
+                  {"op": "delete", "resource": "issue", "lid": "g"}]
+    batch, results = batches.run(team["h_ann"], operations)
+    assert batch["status"] == "succeeded", results
+    notes = inbox(client, team["h_bob"])
+    assert [n["issue_id"] for n in notes] == [results[0]["id"]]

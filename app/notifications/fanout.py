@@ -16,7 +16,7 @@ one learns from it whether the handle exists.
 import logging
 from datetime import datetime
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, null, select, text, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +29,7 @@ from .reasons import pick, reasons
 log = logging.getLogger(__name__)
 IN_CHUNK = 1000  # ids per IN (...) list: SQLite's bound-parameter limit
 ATTEMPTS = 2  # an issue deleted between the read and the write: read again once
+RETURNING_MAX = 50  # more rows than this take their ids first and go by COPY or executemany
 COLUMNS = ("id", "user_id", "type", "issue_id", "issue_key", "project", "actor_id", "event_id", "at")
 
 
@@ -49,7 +50,7 @@ def _store_with_retry(changes):
     for attempt in range(ATTEMPTS):
         try:
             with db.engine.begin() as connection:
-                return _store(connection, changes)
+                return _store(connection, changes, check_issues=attempt > 0)
         except IntegrityError:
             if attempt == ATTEMPTS - 1:
                 raise
@@ -61,46 +62,43 @@ def _chunks(values):
         yield values[i:i + IN_CHUNK]
 
 
-def _store(connection, changes):
-    """Write the watchers and notifications of ``changes``; return ``(rows, users)``."""
-    issues = _existing_issues(connection, {c.issue_id for c in changes})
-    changes = [c for c in changes if c.issue_id in issues]
-    project_ids = dict(connection.execute(select(Project.key, Project.id).where(
-        Project.key.in_({c.project for c in changes}))).all())
-    readers, admins, users = _readers(connection, project_ids.values())
+def _store(connection, changes, *, check_issues):
+    """Write the watchers and notifications of ``changes``; return ``(rows, users)``.
+
+    The events name issues that existed when they committed; ``check_issues`` (the retry
+    after an issue was deleted meanwhile) reads which still do. Otherwise only comments'
+    issues are read, for their keys: a REST create costs three statements and a commit."""
+    wanted = {c.issue_id for c in changes if check_issues or c.issue_key is None}
+    keys = _issue_keys(connection, wanted)
+    changes = [c for c in changes if c.issue_id in keys or (not check_issues and c.issue_key is not None)]
+    readers, users = _readers(connection, {c.project for c in changes})
+    admins = readers.pop(None, set())
+    readers = {key: members | admins for key, members in readers.items()}
     handles = _handles(connection, {h for c in changes for h in c.handles})
     watchers = _watchers(connection, {c.issue_id for c in changes if not c.created})
     new_watchers, rows = {}, []
     for change in changes:
-        project_id = project_ids.get(change.project)
-        if project_id is None:
-            continue
-
-        def may_read(user_id):
-            return user_id in admins or user_id in readers.get(project_id, ())
-
+        project_readers = readers.get(change.project, admins)
         issue_watchers = watchers.setdefault(change.issue_id, {})
         told = {}
-        if change.assigned is not None and may_read(change.assigned):
+        if change.assigned is not None and change.assigned in project_readers:
             told[change.assigned] = "assigned"
         for handle in change.handles:
             user_id = handles.get(handle)
-            if user_id is None or not may_read(user_id):
-                continue
-            if change.new_mentions_only and user_id in issue_watchers:
+            if user_id not in project_readers or (change.new_mentions_only and user_id in issue_watchers):
                 continue
             told[user_id] = pick(told.get(user_id), "mentioned")
             change.joins.add(user_id)
         if change.watchers_told:
             for user_id, watching in issue_watchers.items():
-                if watching and may_read(user_id):
+                if watching and user_id in project_readers:
                     told[user_id] = pick(told.get(user_id), change.watchers_told)
         for user_id in change.joins:
-            if user_id not in issue_watchers and may_read(user_id):
+            if user_id not in issue_watchers and user_id in project_readers:
                 issue_watchers[user_id] = True
                 new_watchers[(change.issue_id, user_id)] = True
         told.pop(change.actor_id, None)
-        key = change.issue_key or issues[change.issue_id]
+        key = change.issue_key or keys[change.issue_id]
         at = datetime.fromisoformat(change.at.rstrip("Z"))
         rows.extend({"user_id": user_id, "type": kind, "issue_id": change.issue_id, "issue_key": key,
                      "project": change.project, "actor_id": change.actor_id, "event_id": change.event_id, "at": at}
@@ -110,8 +108,8 @@ def _store(connection, changes):
     return rows, {row["user_id"]: users[row["user_id"]] for row in rows}
 
 
-def _existing_issues(connection, issue_ids):
-    """``{issue id: key}`` of the issues still there."""
+def _issue_keys(connection, issue_ids):
+    """``{issue id: key}`` of these issues that are still there."""
     found = {}
     for chunk in _chunks(issue_ids):
         found.update((issue_id, f"{key}-{number}") for issue_id, number, key in connection.execute(
@@ -120,19 +118,19 @@ def _existing_issues(connection, issue_ids):
     return found
 
 
-def _readers(connection, project_ids):
-    """``({project id: {user id}}, {admin ids}, {user id: e-mail choice})`` of active users."""
+def _readers(connection, project_keys):
+    """Who may read these projects, in one query: ``({project key: {user id}}, {user id:
+    e-mail choice})`` of active users; admins, who read every project, under the key None."""
+    members = (select(Project.key, User.id, User.email_notifications)
+               .join(Membership, Membership.project_id == Project.id).join(User, User.id == Membership.user_id)
+               .where(Project.key.in_(list(project_keys)), User.active.is_(True)))
+    admins = select(null().label("key"), User.id, User.email_notifications).where(
+        User.is_admin.is_(True), User.active.is_(True))
     readers, users = {}, {}
-    rows = connection.execute(select(Membership.project_id, User.id, User.email_notifications)
-                              .join(User, User.id == Membership.user_id)
-                              .where(Membership.project_id.in_(list(project_ids)), User.active.is_(True)))
-    for project_id, user_id, choice in rows:
-        readers.setdefault(project_id, set()).add(user_id)
+    for key, user_id, choice in connection.execute(union_all(members, admins)):
+        readers.setdefault(key, set()).add(user_id)
         users[user_id] = choice
-    admins = dict(connection.execute(select(User.id, User.email_notifications)
-                                     .where(User.is_admin.is_(True), User.active.is_(True))).all())
-    users.update(admins)
-    return readers, set(admins), users
+    return readers, users
 
 
 def _handles(connection, handles):
@@ -166,6 +164,12 @@ def _insert_notifications(connection, rows):
     if not rows:
         return
     table = Notification.__table__
+    if len(rows) <= RETURNING_MAX:  # one statement, ids back in the same round trip
+        ids = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                 rows).scalars().all()
+        for row_id, row in zip(ids, rows, strict=True):
+            row["id"] = row_id
+        return
     if connection.dialect.name == "postgresql":
         ids = connection.execute(text(
             "SELECT nextval(pg_get_serial_sequence('notifications', 'id')) FROM generate_series(1, :n)"),
