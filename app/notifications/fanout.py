@@ -28,7 +28,7 @@ from .reasons import pick, reasons
 log = logging.getLogger(__name__)
 IN_CHUNK = 1000  # ids per IN (...) list: SQLite's bound-parameter limit
 ATTEMPTS = 2  # an issue deleted between the read and the write: read again once
-RETURNING_MAX = 50  # more rows than this take their ids first and go by COPY or executemany
+RETURNING_MAX = 50  # more rows than this go by COPY or executemany (notifications: ids taken first)
 COLUMNS = ("id", "user_id", "type", "issue_id", "issue_key", "project", "actor_id", "event_id", "at")
 
 
@@ -162,7 +162,7 @@ def _add_watchers(connection, pairs):
     if not pairs:
         return
     columns = ("issue_id", "user_id", "watching")
-    if can_copy(connection):
+    if can_copy(connection) and len(pairs) > RETURNING_MAX:
         write_rows(connection, IssueWatcher.__table__, columns, ((i, u, True) for i, u in pairs))
     else:
         connection.execute(insert(IssueWatcher.__table__), [dict(zip(columns, (i, u, True))) for i, u in pairs])
