@@ -37,5 +37,7 @@ def prose(text):
 
 def mentioned_handles(text):
     """The handles ``text`` mentions outside code, lower-cased, in order, each once."""
+    if not text or "@" not in text:
+        return []  # most text mentions no one: 10,000 empty descriptions took 0.3 s otherwise
     found = dict.fromkeys(match.lower() for match in MENTION.findall(prose(text or "")))
     return list(found)
