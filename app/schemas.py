@@ -10,7 +10,7 @@ import re
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from .errors import validation_error
-from .http import MAX_ID
+from .ids import MAX_ID
 
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 _PLAIN_INTEGER = re.compile(r"-?[0-9]{1,19}")

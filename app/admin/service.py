@@ -11,11 +11,11 @@ from ..auth.tokens import revoke_user_tokens
 from ..batches.service import cancel_user_batches
 from ..errors import conflict, not_found
 from ..extensions import db
-from ..http import check_version
 from ..models import AuditEntry, User
 from ..models.base import isoformat
 from ..pagination import Key, paginate
 from ..realtime import broadcast
+from ..versions import check_version
 
 # One audit action per field and direction, so the log can be filtered by what happened.
 ACTIONS = {("active", False): "user.deactivated", ("active", True): "user.activated",

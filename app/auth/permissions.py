@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, select
 
 from ..errors import Problem, not_found
 from ..extensions import db
-from ..http import MAX_ID, plain_int
+from ..ids import MAX_ID, plain_int
 from ..models import ApiToken, Event, Issue, Membership, Project, User
 from .tokens import TOKEN_QUERY, bearer_token, is_live, is_live_token, sign_in, token_params, unauthorized
 

@@ -7,7 +7,8 @@ from ..models.base import isoformat
 from ..users.service import user_dict
 from . import bp, throttle
 from .schemas import SignInInput, TokenOutput
-from .tokens import authenticate, current_user, issue_token, sign_out
+from .service import sign_out
+from .tokens import authenticate, current_user, issue_token
 
 
 @bp.route("/tokens", methods=["POST"])
@@ -36,7 +37,3 @@ def revoke_token():
     """Sign out: revoke the token of this request."""
     current_user()
     sign_out(g.token)
-    db.session.commit()
-    from ..realtime import broadcast
-
-    broadcast.token_revoked(g.token.id, g.token.user_id)

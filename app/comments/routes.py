@@ -1,10 +1,10 @@
 """Routes: comments of an issue, and comments by id."""
 from ..auth.permissions import issue_access
 from ..auth.tokens import current_user
-from ..http import etag, if_match_version
 from ..issues.service import load_issue
 from ..page_cache import cached_json
 from ..pagination import PageArgs, page_schema
+from ..versions import etag, if_match_version
 from . import bp, service
 from .schemas import CommentInput, CommentOutput
 

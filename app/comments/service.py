@@ -15,10 +15,10 @@ from ..auth.permissions import load_readable, require_project_role
 from ..errors import forbidden, validation_error
 from ..events.service import record_event
 from ..extensions import db
-from ..http import check_version
 from ..models import Comment, Event
 from ..models.base import isoformat, utcnow
 from ..pagination import Key, paginate
+from ..versions import check_version
 
 TEXT_EVENTS = ("comment.created", "comment.updated")
 NEAR = 20  # events read from the comment's last change on, to find the one that holds its text

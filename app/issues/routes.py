@@ -3,9 +3,9 @@ from ..auth.permissions import issue_access, load_project, project_access
 from ..auth.tokens import current_user
 from ..events.routes import EventPage
 from ..events.service import serialize_event
-from ..http import etag, if_match_version
 from ..page_cache import cached_json
 from ..pagination import PageArgs, page_schema
+from ..versions import etag, if_match_version
 from . import bp, service
 from .schemas import IssueInput, IssueListArgs, IssueListItem, IssueOutput, IssuePatch
 

@@ -9,11 +9,11 @@ from ..auth.permissions import content_stamp, load_readable, require_project_rol
 from ..errors import not_found, validation_error
 from ..events.service import record_event, reserve_seqs
 from ..extensions import db
-from ..http import check_version
 from ..models import Comment, Event, Issue, IssueLabel, IssueStatusChange, Membership, Project
 from ..models.base import isoformat, utcnow
 from ..models.issues import DONE_STATUSES, PRIORITIES
 from ..pagination import Key, paginate
+from ..versions import check_version
 
 READ_TRIES = 3  # reads of a list before giving up on naming the seq it shows
 

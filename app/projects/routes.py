@@ -1,8 +1,8 @@
 """Routes: /api/v1/projects and /api/v1/projects/{key}/members."""
 from ..auth.permissions import load_project
 from ..auth.tokens import current_user
-from ..http import etag, if_match_version
 from ..pagination import PageArgs, page_schema
+from ..versions import etag, if_match_version
 from . import bp, service
 from .schemas import (MemberInput, MemberInvite, MemberInviteOutput, MemberOutput, ProjectInput, ProjectOutput,
                       ProjectPatch)

@@ -15,12 +15,12 @@ from ..database import add_unique
 from ..errors import not_found, validation_error
 from ..events.service import record_event
 from ..extensions import db
-from ..http import check_version
 from ..models import Membership, Project, User
 from ..models.base import isoformat, utcnow
 from ..ops import limits
 from ..pagination import Key, paginate
 from ..realtime import broadcast
+from ..versions import check_version
 
 
 def project_dict(project, role=None):
