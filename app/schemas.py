@@ -8,9 +8,9 @@ pattern is a ``Pattern``, which holds for the whole value.
 A response has one definition: its output schema. ``renderer`` generates from the schema
 the function that turns a row into the response's dict (``issue_dict``...), so the two
 cannot drift apart. Views send that dict as it is (``api.py``) instead of dumping it
-through marshmallow again: the generated function renders an issue in ~11 µs, as fast
-as the hand-written dict it replaced, where ``IssueOutput().dump`` takes ~83 µs (50 of
-them in each list request).
+through marshmallow again: ``bench/render.py`` measured an issue at 3.1 µs generated,
+4.1 µs for the hand-written dict it replaced, and 26 µs once dumped by ``IssueOutput``
+(6.4x; 50 of them in each list request).
 """
 import re
 
