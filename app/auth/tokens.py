@@ -72,7 +72,8 @@ def resolve_token(plain):
 
 
 def revoke_token(token):
-    """Revoke one token (``auth.service.sign_out`` commits and tells the sockets), and remember it where a restore does not reach."""
+    """Revoke one token, and remember it where a restore does not reach (``auth.service.sign_out``
+    commits and closes its sockets)."""
     token.revoked_at = utcnow()
     access_changes.record(access_changes.TOKEN_REVOKED, token.user_id, at=token.revoked_at,
                           token_hash=token.token_hash)

@@ -4,9 +4,9 @@ Issue creates, the bulk of most batches, are checked one by one with the issue s
 own check (``check_new_issue``: role, assignee) and built by the one issue builder
 (``issues/build.py``: defaults, labels, ``resolved_at``, the status-change row), then
 written in bulk (``app/bulk.py``: COPY on PostgreSQL, else ``executemany``), one statement
-each for issues, labels, status changes, and events (through ``record_events``). If the bulk write fails, the run falls
-back to ``create_issue`` one operation at a time, so the operation at fault is found and
-fails alone. Other operations call their services (``update_issue``, ``delete_issue``,
+each for issues, labels, status changes, and events (through ``record_events``). If the
+bulk write fails, the run falls back to ``create_issue`` one operation at a time, so the
+operation at fault is found and fails alone. Other operations call their services (``update_issue``, ``delete_issue``,
 ``create_comment``) directly.
 
 Whatever an operation meets, it is that operation's failure, never the run's: a rule it
