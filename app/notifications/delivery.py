@@ -17,21 +17,17 @@ from types import SimpleNamespace
 from flask import current_app
 from redis.exceptions import RedisError
 
-from ..models.base import isoformat
+from ..schemas import renderer
 from ..realtime import broadcast
 from ..worker import enqueue_job
 from . import emails
+from .schemas import NotificationOutput
 
 log = logging.getLogger(__name__)
 BULK_SIZE = 500
 
 
-def notification_dict(notification):
-    """The public form of a notification (a ``Notification`` or anything with its columns)."""
-    return {"id": notification.id, "type": notification.type, "issue_id": notification.issue_id,
-            "issue_key": notification.issue_key, "project": notification.project,
-            "actor_id": notification.actor_id, "event_id": notification.event_id,
-            "at": isoformat(notification.at), "read_at": isoformat(notification.read_at)}
+notification_dict = renderer(NotificationOutput)  # a Notification, or anything with its columns
 
 
 def deliver(made):

@@ -2,13 +2,14 @@
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..auth.permissions import project_access
+from ..auth.access import caller_access
 from ..auth.tokens import current_user
 from ..errors import validation_error
 from ..extensions import db
 from ..issues.service import load_issue
 from ..models import User
 from ..pagination import page_schema
+from ..schemas import renderer
 from . import bp, service
 from .delivery import notification_dict
 from .schemas import (HandleArgs, HandleList, MarkReadInput, MeOutput, MePatch, NotificationListArgs,
@@ -16,11 +17,7 @@ from .schemas import (HandleArgs, HandleList, MarkReadInput, MeOutput, MePatch, 
 
 NotificationPage = page_schema(NotificationOutput, "NotificationPage")
 HANDLE_TAKEN = {"handle": ["This handle is taken."]}
-
-
-def me_dict(user):
-    return {"id": user.id, "name": user.name, "email": user.email, "handle": user.handle,
-            "is_admin": user.is_admin, "email_notifications": user.email_notifications}
+me_dict = renderer(MeOutput)  # the caller's own account as /me shows it
 
 
 @bp.route("/notifications", methods=["GET"])
@@ -70,8 +67,8 @@ def unwatch(issue_id):
 def project_handles(args, key):
     """The project's active members whose handle or name starts with ``q``: whom an
     ``@`` can mention (the issue page's autocomplete)."""
-    project = project_access(key)
-    return {"items": service.mentionable(project.id, args["q"], args["limit"])}
+    access = caller_access(project_key=key)
+    return {"items": service.mentionable(access.id, args["q"], args["limit"])}
 
 
 @bp.route("/me", methods=["GET"])
