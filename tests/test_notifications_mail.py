@@ -172,3 +172,15 @@ def test_a_failed_send_leaves_the_notifications_for_the_next_run(factory, people
     enqueue_job(send_digests, job_type="notifications.digest")
     mailing()
     assert len(smtp.to("bob@example.test")) == 1
+
+
+def test_nothing_is_mailed_about_a_project_the_user_left(client, factory, people, mailing, smtp):
+    from app.notifications.emails import send_digests
+    from app.worker import enqueue_job
+
+    ann, bob, project = people
+    factory.issue(project, ann, assignee_id=bob.id)
+    assert client.delete(f"/api/v1/projects/WEB/members/{bob.id}", headers=factory.headers(ann)).status_code == 204
+    enqueue_job(send_digests, job_type="notifications.digest")
+    mailing()
+    assert smtp.to("bob@example.test") == []

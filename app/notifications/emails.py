@@ -5,7 +5,8 @@
 user (a batch), they get one mail listing them rather than a flood. ``digest`` users
 (the default) get one mail every ``NOTIFICATION_DIGEST_MINUTES`` (the scheduled
 ``send_digests``) listing their unread notifications not mailed before. Nothing goes to
-deactivated users or to those who chose ``off``; what is mailed is marked ``mailed_at``
+deactivated users, to those who chose ``off``, or about a project the user can no longer
+read; what is mailed is marked ``mailed_at``
 after the SMTP server took it, so a failed run is retried by the next one.
 
 Every mail carries ``List-Unsubscribe`` with a one-click link (RFC 8058) signed for its
@@ -14,11 +15,11 @@ user (``unsubscribe.py``).
 from collections import defaultdict
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import exists, or_, select, update
 
 from .. import mail
 from ..extensions import db
-from ..models import Issue, Notification, User
+from ..models import Issue, Membership, Notification, User
 from ..models.base import utcnow
 from ..worker import add_schedule, in_app_context
 from .unsubscribe import unsubscribe_url
@@ -48,11 +49,13 @@ def register_schedule(app):
 def _mail(condition, choice, *, digest):
     if not current_app.config["SMTP_URL"]:
         return
+    still_reads = or_(User.is_admin.is_(True), exists().where(
+        Membership.user_id == User.id, Membership.project_id == Issue.project_id))
     rows = db.session.execute(
         select(Notification, User, Issue.title).join(User, User.id == Notification.user_id)
         .join(Issue, Issue.id == Notification.issue_id)
         .where(condition, Notification.mailed_at.is_(None), User.active.is_(True),
-               User.email_notifications == choice)
+               User.email_notifications == choice, still_reads)
         .order_by(Notification.id)).all()
     db.session.rollback()  # no transaction held open while talking to the SMTP server
     by_user = defaultdict(list)
