@@ -95,7 +95,7 @@ def test_sequencer_parks_a_later_writers_events_until_the_earlier_one_sends(app,
     assert sent == [1, 2, 3, 4, 5]
     sequencer.send_in_order("ORD", [event(6)], send)
     assert sent == [1, 2, 3, 4, 5, 6]
-    from app.worker import get_redis
+    from app.redis_client import get_redis
 
     assert not get_redis(app).exists(sequencer.PARKED_KEY.format(key="ORD"))
 
@@ -236,7 +236,8 @@ def test_batch_progress_is_throttled_with_the_latest_counts_last(monkeypatch):
 def test_the_embedded_worker_thread_emits_in_process(make_app, factory):
     """Embedded mode: no message queue; a job run by the worker thread reaches sockets."""
     from app.extensions import socketio
-    from app.worker import ThreadWorker, enqueue_job, get_queue, get_redis, set_job_app
+    from app.redis_client import get_redis
+    from app.worker import ThreadWorker, enqueue_job, get_queue, set_job_app
     from tests.support.jobs import create_issue_as
 
     app = make_app(REDIS_URL=None, SOCKETIO_MESSAGE_QUEUE=None)
@@ -263,17 +264,17 @@ def test_sequencer_survives_redis_failing_while_it_takes_the_lock(app, sent, mon
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     send = lambda events: sent.extend(e["seq"] for e in events)  # noqa: E731
-    real_redis = sequencer.redis()
+    real_redis = sequencer.get_redis()
 
     class Down:
         def set(self, *_args, **_kwargs):
             raise RedisConnectionError("down")
 
     key = f"DOWN{uuid.uuid4().hex[:6]}"  # a lock leaked by one run must not hang the next
-    monkeypatch.setattr(sequencer, "redis", lambda: Down())
+    monkeypatch.setattr(sequencer, "get_redis", lambda: Down())
     with pytest.raises(RedisConnectionError):
         sequencer.send_in_order(key, [event(1)], send)
-    monkeypatch.setattr(sequencer, "redis", lambda: real_redis)
+    monkeypatch.setattr(sequencer, "get_redis", lambda: real_redis)
     done = threading.Event()
 
     def write():
@@ -330,7 +331,7 @@ def test_a_leave_is_never_folded_away_by_the_update_recorded_before_it(redis_app
         connections.add(tab)
         presence.add("project:WEB", tab.sid, user, server_id(), "WEB")
     diffs.take("project:WEB")
-    diffs.redis().delete(diffs.LOCK_KEY.format(room="project:WEB"))
+    diffs.get_redis().delete(diffs.LOCK_KEY.format(room="project:WEB"))
     real_remove = presence.remove
 
     def stalled_remove(room, sid, *args, **kwargs):

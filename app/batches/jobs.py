@@ -17,7 +17,8 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Batch
 from ..models.base import utcnow
-from ..worker import Lease, add_schedule, get_redis, in_app_context
+from ..redis_client import Lease, get_redis
+from ..worker import add_schedule, in_app_context
 
 log = logging.getLogger(__name__)
 

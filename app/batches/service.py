@@ -13,7 +13,8 @@ from ..extensions import db
 from ..models import Batch, BatchResult
 from ..models.base import isoformat, utcnow
 from ..pagination import Key, paginate
-from ..worker import enqueue_job, get_redis
+from ..redis_client import get_redis
+from ..worker import enqueue_job
 
 log = logging.getLogger(__name__)
 
