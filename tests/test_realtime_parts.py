@@ -287,6 +287,39 @@ def test_sequencer_survives_redis_failing_while_it_takes_the_lock(app, sent, mon
     assert sent == [1]
 
 
+def test_the_sequencer_keeps_no_process_lock_for_a_project_no_writer_is_using(app, sent):
+    """A lock per project key kept for ever grows with every project a server ever sees."""
+    send = lambda events: sent.extend(e["seq"] for e in events)  # noqa: E731
+    keys = [f"LOCKS{uuid.uuid4().hex[:6]}" for _ in range(20)]
+
+    def write(key):
+        with app.app_context():
+            sequencer.send_in_order(key, [event(1)], send)
+
+    threads = [threading.Thread(target=write, args=(key,)) for key in keys for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(sent) == 60
+    assert len(sequencer._process_locks) == 0
+
+
+def test_batch_progress_forgets_the_batches_that_went_quiet(monkeypatch):
+    """A batch that finished in another process (or whose runner died) is never taken out
+    by ``batch_finished`` here: it must not stay for the life of the process."""
+    monkeypatch.setattr(broadcast, "emit", lambda name, payload, to: None)
+    monkeypatch.setattr(broadcast, "PROGRESS_KEPT", 0.05)
+    quiet = range(7000, 7100)
+    for batch_id in quiet:
+        broadcast.batch_progress({"id": batch_id, "done": 1, "total": 2, "succeeded": 1, "failed": 0}, user_id=4)
+    time.sleep(0.1)
+    broadcast.batch_progress({"id": 7100, "done": 1, "total": 2, "succeeded": 1, "failed": 0}, user_id=4)
+    assert not set(quiet) & set(broadcast._progress)
+    assert 7100 in broadcast._progress
+    broadcast.batch_finished({"id": 7100, "done": 2, "total": 2, "succeeded": 2, "failed": 0}, user_id=4)
+
+
 def test_an_emit_to_a_room_with_no_socket_here_builds_no_packet(app, factory, monkeypatch):
     """python-socketio encodes a packet even for a room with no one in it: 90 ms for the
     10,000 events of a batch, in every server process with no socket in the project's room."""

@@ -20,7 +20,6 @@ as sent by such a fill.
 import json
 import threading
 import time
-from collections import defaultdict
 
 from sqlalchemy import select
 
@@ -110,8 +109,34 @@ def _cursor(project_key):
     return int(get_redis().get(CURSOR_KEY.format(key=project_key)) or 0)
 
 
-_local_locks = defaultdict(threading.Lock)  # project key -> this process's lock
-_local_locks_lock = threading.Lock()
+class ProcessLocks:
+    """This process's lock per project key, kept only while a writer holds or waits for it:
+    a long-running server sees every project's key, and a lock kept for each would grow
+    without bound."""
+
+    def __init__(self):
+        self._guard = threading.Lock()
+        self._locks = {}  # project key -> [lock, writers holding or waiting for it]
+
+    def acquire(self, project_key):
+        with self._guard:
+            entry = self._locks.setdefault(project_key, [threading.Lock(), 0])
+            entry[1] += 1
+        entry[0].acquire()
+
+    def release(self, project_key):
+        with self._guard:
+            entry = self._locks[project_key]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[project_key]
+        entry[0].release()
+
+    def __len__(self):
+        return len(self._locks)
+
+
+_process_locks = ProcessLocks()
 
 
 class _locked:
@@ -119,25 +144,24 @@ class _locked:
     writers queue up here rather than poll Redis, then a ``Lease`` on the Redis key."""
 
     def __init__(self, project_key):
+        self.project_key = project_key
         self.key = LOCK_KEY.format(key=project_key)
-        with _local_locks_lock:
-            self.local = _local_locks[project_key]
 
     def __enter__(self):
-        self.local.acquire()
+        _process_locks.acquire(self.project_key)
         try:
             self.lease = Lease(get_redis(), self.key, LOCK_MS / 1000)
             while not self.lease.hold():
                 time.sleep(0.002)
         except BaseException:  # Redis is down: the next writer of this process must not hang here
-            self.local.release()
+            _process_locks.release(self.project_key)
             raise
 
     def __exit__(self, *_exc):
         try:
             self.lease.release()
         finally:
-            self.local.release()
+            _process_locks.release(self.project_key)
 
 
 def _load(project_key, first, last):
