@@ -24,6 +24,7 @@ from collections import defaultdict
 import socketio
 
 from .. import fastjson
+from ..adapters.socketio_queue import publish_only
 from . import connections
 from .broadcast import DELIVER, NAMESPACE, bulk_messages, messages, rooms_for
 from .catchup import Gate
@@ -161,14 +162,9 @@ class QueueManager(socketio.RedisManager, Gatekeeper):
         if kwargs.get("ignore_queue") or callback is not None or (namespace or "/") != NAMESPACE:
             return super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
                                 callback=callback, to=to, **kwargs)
-        if isinstance(data, tuple):
-            data = list(data)
-        else:
-            data = [data]
         # No local delivery here and no host id of ours: our own listener delivers it, in
         # the queue's order, like every other process's.
-        self._publish({"method": "emit", "event": event, "data": data, "binary": False, "namespace": namespace,
-                       "room": to or room, "skip_sid": skip_sid, "callback": None, "host_id": "any"})
+        publish_only(self, event, data, namespace, to or room, skip_sid)
 
 
 def client_manager(app):
