@@ -6,9 +6,11 @@ from flask import current_app, g, jsonify, request
 from flask_smorest import Api
 from marshmallow import Schema, fields
 from werkzeug.exceptions import InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
 from . import database
 from .adapters.smorest_spec import ProblemDocument
+from .extensions import db
 from .json_provider import BodyError
 
 log = logging.getLogger(__name__)
@@ -61,8 +63,6 @@ def flatten_errors(errors, prefix=""):
 
 
 def problem_response(status, detail, *, title=None, errors=None, headers=None):
-    from werkzeug.http import HTTP_STATUS_CODES
-
     body = {
         "type": PROBLEM_TYPE,
         "title": title or HTTP_STATUS_CODES.get(status, "Error"),
@@ -119,8 +119,6 @@ class BeaconApi(ProblemDocument, Api):
 
 def _rollback():
     """An error answer never leaves a half-done transaction behind."""
-    from .extensions import db
-
     db.session.rollback()
 
 

@@ -47,6 +47,7 @@ def job_app():
     """The Flask app jobs run in: the worker's own, created once per process."""
     global _job_app
     if _job_app is None:
+        # A real cycle: the app factory (app/__init__.py) imports this module for its CLI.
         from . import create_app
 
         _job_app = create_app()
@@ -136,6 +137,7 @@ def worker_command(burst, no_scheduler):
     # the process is covered like a killed worker: the reaper resumes its batch.
     connection = worker_redis(app)
     worker = SimpleWorker([Queue(QUEUE, connection=connection)], connection=connection)
+    # A real cycle, as in ``job_app``: the package imports this module for its CLI.
     from . import freeze_startup_heap
 
     freeze_startup_heap()

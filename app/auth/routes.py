@@ -4,6 +4,7 @@ from flask import g, request
 from ..errors import Problem
 from ..extensions import db
 from ..models.base import isoformat
+from ..realtime import broadcast
 from ..users.service import user_dict
 from . import bp, throttle
 from .schemas import SignInInput, TokenOutput
@@ -37,6 +38,4 @@ def revoke_token():
     current_user()
     sign_out(g.token)
     db.session.commit()
-    from ..realtime import broadcast
-
     broadcast.token_revoked(g.token.id, g.token.user_id)

@@ -17,6 +17,7 @@ from collections import OrderedDict, defaultdict
 from redis.exceptions import RedisError
 
 from ..extensions import socketio
+from . import sequencer
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/realtime"
@@ -69,14 +70,12 @@ def messages(targets, view, project_key):
 
 def events(payloads):
     """Emit committed events to their rooms: each once per socket, in seq order per project."""
-    from .sequencer import send_in_order
-
     by_project = defaultdict(list)
     for event in payloads:
         by_project[event["project"]].append(event)
     for project_key, project_events in by_project.items():
         try:
-            send_in_order(project_key, sorted(project_events, key=lambda e: e["seq"]), _send_events)
+            sequencer.send_in_order(project_key, sorted(project_events, key=lambda e: e["seq"]), _send_events)
         except Exception:  # the change is committed whatever fails here: the caller gets its
             # answer, and the project's next broadcast sends these first, from the events table
             log.exception("broadcast of %s events of %s failed", len(project_events), project_key)
@@ -85,9 +84,7 @@ def events(payloads):
 def send_overdue():
     """Send the events parked for earlier ones that never came (see ``sequencer``); the
     upkeep calls it and logs what fails."""
-    from .sequencer import send_overdue
-
-    send_overdue(_send_events)
+    sequencer.send_overdue(_send_events)
 
 
 def _send_events(project_events):
@@ -134,9 +131,7 @@ def room_closed(room):
 def to_admins(name, payload):
     """Send ``backup.finished``, ``backup.restored``, ... to every admin's sockets."""
     if name == "backup.restored":
-        from .sequencer import forget_all
-
-        forget_all()  # the restore rewound every project's seq
+        sequencer.forget_all()  # the restore rewound every project's seq
     emit(name, payload, "admins")
 
 

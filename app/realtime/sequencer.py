@@ -23,6 +23,9 @@ import time
 
 from sqlalchemy import select
 
+from ..events.service import serialize_event
+from ..extensions import db
+from ..models import Event, Project
 from ..redis_client import Lease, get_redis
 
 CURSOR_KEY = "beacon:emitted:{key}"
@@ -167,10 +170,6 @@ class _locked:
 def _load(project_key, first, last):
     """The committed events ``first..last`` of a project, as payloads (a fresh connection:
     this runs after a commit, where the session may not query)."""
-    from ..events.service import serialize_event
-    from ..extensions import db
-    from ..models import Event, Project
-
     with db.engine.connect() as connection:
         rows = connection.execute(
             select(Event).join(Project, Project.id == Event.project_id)
