@@ -6,14 +6,28 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import after_commit, fastjson, instance
+from . import admin, after_commit, analytics, auth, backups, batches, comments, events, fastjson, instance, issues, ops
+from . import notifications, projects, search, web
+from .auth.permissions import forget_seen
+from .backups.cli import backup_cli
+from .backups.jobs import register_schedule as schedule_backups
+from .batches.jobs import register_schedule as schedule_reaper
 from .config import Config
+from .database import configure_engine
 from .errors import BeaconApi, register_error_handlers
+from .notifications import fanout, unsubscribe
+from .notifications.emails import register_schedule as schedule_digests
 from .extensions import db, migrate, socketio
 from .ids import IdConverter
 from .json_provider import JSONProvider
 from .ops import init_app as ops_init_app
 from .ops.requests import EngineIoRequests
+from .ops.security import socket_origin_check
+from .realtime import broadcast
+from .realtime.manager import client_manager
+from .realtime.namespace import register as register_realtime
+from .users.cli import seed_demo_command, users_cli
+from .worker import worker_command
 
 SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}]}
@@ -71,14 +85,13 @@ def create_app(overrides=None):
 def _init_async_mode(app):
     """Under eventlet, make psycopg2 cooperative so a slow query does not stall the loop."""
     if app.config["SOCKETIO_ASYNC_MODE"] == "eventlet" and "+psycopg2" in app.config["SQLALCHEMY_DATABASE_URI"]:
+        # Only under eventlet: psycogreen.eventlet imports eventlet, which elsewhere only warns.
         from psycogreen.eventlet import patch_psycopg
 
         patch_psycopg()
 
 
 def _configure_database(app):
-    from .database import configure_engine
-
     with app.app_context():
         configure_engine(db.engine)
 
@@ -88,19 +101,11 @@ def _register_after_commit(app):
     then become notifications (``notifications.fanout``; ``NOTIFICATIONS=off`` skips them,
     for the benchmark's baseline);
     what a transaction remembered about roles is forgotten when it ends."""
-    from .auth.permissions import forget_seen
-    from .notifications import fanout
-    from .realtime import broadcast
-
     consumers = [broadcast.events] + ([fanout.notify] if app.config["NOTIFICATIONS"] else [])
     after_commit.register(app, consumers=consumers, resetters=[forget_seen])
 
 
 def _register_blueprints(app, api):
-    from . import (admin, analytics, auth, backups, batches, comments, events, issues, notifications, ops, projects,
-                   search, web)
-    from .notifications import unsubscribe
-
     for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin,
                     notifications):
         api.register_blueprint(package.bp)
@@ -110,29 +115,18 @@ def _register_blueprints(app, api):
 
 
 def _register_cli(app):
-    from .backups.cli import backup_cli
-    from .users.cli import seed_demo_command, users_cli
-    from .worker import worker_command
-
     for command in (users_cli, seed_demo_command, worker_command, backup_cli):
         app.cli.add_command(command)
 
 
 def _register_schedules(app):
     """The periodic jobs the scheduler enqueues (in `flask worker` or the embedded worker)."""
-    from .backups.jobs import register_schedule as schedule_backups
-    from .batches.jobs import register_schedule as schedule_reaper
-    from .notifications.emails import register_schedule as schedule_digests
-
     schedule_backups(app)
     schedule_reaper(app)
     schedule_digests(app)
 
 
 def _init_socketio(app):
-    from .ops.security import socket_origin_check
-    from .realtime.manager import client_manager
-
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
@@ -143,6 +137,4 @@ def _init_socketio(app):
     )
     # Engine.IO answers /socket.io/ before Flask's hooks run: the same id, log line and headers.
     app.wsgi_app = EngineIoRequests(app.wsgi_app)
-    from .realtime.namespace import register
-
-    register(app)
+    register_realtime(app)
