@@ -16,7 +16,7 @@ from .config import Config
 from .database import configure_engine
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, migrate, socketio
-from .http import IdConverter
+from .ids import IdConverter
 from .json_provider import JSONProvider
 from .ops import init_app as ops_init_app
 from .ops.requests import EngineIoRequests

@@ -11,10 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import conflict, not_found, validation_error
 from ..extensions import db
 from ..models import Batch, BatchResult
-from ..models.base import isoformat, utcnow
+from ..models.base import utcnow
 from ..pagination import Key, paginate
+from ..schemas import renderer
 from ..redis_client import get_redis
 from ..worker import enqueue_job
+from .schemas import BatchAccepted, BatchOutput
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +29,8 @@ CANCEL_KEY = "beacon:batch:{id}:cancel"
 RUN_BATCH = "app.batches.jobs.run_batch"
 
 
-def batch_dict(batch):
-    return {
-        "id": batch.id, "mode": batch.mode, "dry_run": batch.dry_run, "status": batch.status,
-        "total": batch.total, "done": batch.done, "succeeded": batch.succeeded, "failed": batch.failed,
-        "created_at": isoformat(batch.created_at), "started_at": isoformat(batch.started_at),
-        "finished_at": isoformat(batch.finished_at), "duration_ms": batch.duration_ms,
-    }
-
-
-def accepted_dict(batch):
-    return {"id": batch.id, "status": batch.status, "total": batch.total, "url": f"/api/v1/batches/{batch.id}"}
+batch_dict = renderer(BatchOutput)  # a batch record as responses and socket events show it
+accepted_dict = renderer(BatchAccepted, url=lambda batch: f"/api/v1/batches/{batch.id}")
 
 
 def body_hash(body):
