@@ -6,14 +6,28 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import after_commit, fastjson, instance
+from . import admin, after_commit, analytics, auth, backups, batches, comments, events, fastjson, instance, issues, ops
+from . import notifications, projects, search, web
+from .auth.permissions import forget_seen
+from .backups.cli import backup_cli
+from .backups.jobs import register_schedule as schedule_backups
+from .batches.jobs import register_schedule as schedule_reaper
 from .config import Config
+from .database import configure_engine
 from .errors import BeaconApi, register_error_handlers
+from .notifications import fanout, unsubscribe
+from .notifications.emails import register_schedule as schedule_digests
 from .extensions import db, migrate, socketio
-from .http import IdConverter
+from .ids import IdConverter
 from .json_provider import JSONProvider
 from .ops import init_app as ops_init_app
 from .ops.requests import EngineIoRequests
+from .ops.security import socket_origin_check
+from .realtime import broadcast
+from .realtime.manager import client_manager
+from .realtime.namespace import register as register_realtime
+from .users.cli import seed_demo_command, users_cli
+from .worker import worker_command
 
 SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}]}
@@ -71,58 +85,47 @@ def create_app(overrides=None):
 def _init_async_mode(app):
     """Under eventlet, make psycopg2 cooperative so a slow query does not stall the loop."""
     if app.config["SOCKETIO_ASYNC_MODE"] == "eventlet" and "+psycopg2" in app.config["SQLALCHEMY_DATABASE_URI"]:
-        from . import green_postgres  # imports eventlet: only under eventlet
+        from . import green_postgres  # imports eventlet, which elsewhere only warns: only under eventlet
 
         green_postgres.install()
 
 
 def _configure_database(app):
-    from .database import configure_engine
-
     with app.app_context():
         configure_engine(db.engine)
 
 
 def _register_after_commit(app):
-    """What follows every commit (``after_commit``): committed events go to the sockets;
+    """What follows every commit (``after_commit``): committed events go to the sockets,
+    then become notifications (``notifications.fanout``; ``NOTIFICATIONS=off`` skips them,
+    for the benchmark's baseline);
     what a transaction remembered about roles is forgotten when it ends."""
-    from .auth.permissions import forget_seen
-    from .realtime import broadcast
-
-    after_commit.register(app, consumers=[broadcast.events], resetters=[forget_seen])
+    consumers = [broadcast.events] + ([fanout.notify] if app.config["NOTIFICATIONS"] else [])
+    after_commit.register(app, consumers=consumers, resetters=[forget_seen])
 
 
 def _register_blueprints(app, api):
-    from . import admin, analytics, auth, backups, batches, comments, events, issues, ops, projects, search, web
-
-    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin):
+    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin,
+                    notifications):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(web.bp)
 
 
 def _register_cli(app):
-    from .backups.cli import backup_cli
-    from .users.cli import seed_demo_command, users_cli
-    from .worker import worker_command
-
     for command in (users_cli, seed_demo_command, worker_command, backup_cli):
         app.cli.add_command(command)
 
 
 def _register_schedules(app):
     """The periodic jobs the scheduler enqueues (in `flask worker` or the embedded worker)."""
-    from .backups.jobs import register_schedule as schedule_backups
-    from .batches.jobs import register_schedule as schedule_reaper
-
     schedule_backups(app)
     schedule_reaper(app)
+    schedule_digests(app)
 
 
 def _init_socketio(app):
-    from .ops.security import socket_origin_check
-    from .realtime.manager import client_manager
-
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
@@ -133,6 +136,4 @@ def _init_socketio(app):
     )
     # Engine.IO answers /socket.io/ before Flask's hooks run: the same id, log line and headers.
     app.wsgi_app = EngineIoRequests(app.wsgi_app)
-    from .realtime.namespace import register
-
-    register(app)
+    register_realtime(app)

@@ -2,16 +2,16 @@
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 from sqlalchemy import select
 
 from app.models import User
-from app.worker import SCHEDULER_LEASE_KEY, enqueue_job, get_redis, start_embedded_worker
+from app.redis_client import get_redis
+from app.worker import SCHEDULER_LEASE_KEY, enqueue_job, start_embedded_worker
 from tests.support.batches import start_worker  # noqa: F401
-from tests.support.jobs import create_named_user
+from tests.support.jobs import create_named_user, record_pid
 from tests.support.live import ROOT
 
 
@@ -66,28 +66,22 @@ def test_flask_worker_process_runs_jobs_from_real_redis(make_app, redis_url, dat
         assert "process" in _user_names(db)
 
 
-@pytest.mark.backends("production")
-def test_more_callers_than_redis_connections_wait_for_one_rather_than_fail(make_app, redis_url):
-    """Found by bench/reliability.py: a restarted server process took a hundred re-joining
-    sockets at once, each holding a Redis connection while it waited, and the next caller
-    got redis-py's MaxConnectionsError. Callers past the pool's size must wait their turn."""
+def test_flask_worker_runs_its_jobs_in_its_own_process_without_forking(make_app, redis_url, database_url):
+    """A deliberate fast path (docs/ARCHITECTURE.md): a work horse forked per job started each
+    batch with cold caches; every job of one worker runs in that one process."""
     app = make_app(REDIS_URL=redis_url)
-    connection = get_redis(app)
-    failures = []
-
-    def wait_on_redis():
-        try:
-            connection.blpop("beacon:test:never-pushed", timeout=1)  # holds its connection for 1 s
-        except Exception as error:  # noqa: BLE001  (the test reports whatever a caller met)
-            failures.append(repr(error))
-
-    callers = [threading.Thread(target=wait_on_redis) for _ in range(connection.connection_pool.max_connections + 20)]
-    for caller in callers:
-        caller.start()
-    for caller in callers:
-        caller.join(30)
-    assert failures == []
-    connection.connection_pool.disconnect()
+    with app.app_context():
+        get_redis(app).delete("test:pids")
+        for _ in range(3):
+            enqueue_job(record_pid, "test:pids", job_type="test")
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst", "--no-scheduler"],
+            cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REDIS_URL": redis_url,
+                           "DATABASE_URL": database_url, "BEACON_INSTANCE_PATH": app.instance_path},
+            capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        pids = get_redis(app).lrange("test:pids", 0, -1)
+        assert len(pids) == 3 and len(set(pids)) == 1
 
 
 @pytest.mark.backends("production")
