@@ -128,11 +128,11 @@ def test_a_socket_too_far_behind_is_told_a_gap_and_gets_every_event_by_joining_a
 
 def test_a_slow_reader_keeps_hearing_pings_and_is_not_closed(realtime, team, factory, slow_socket):
     server = realtime.server(REALTIME_PING_INTERVAL="1", REALTIME_PING_TIMEOUT="2")
-    slow = slow_socket(server.url, factory.token(team["member"]), pace=0.02)
+    slow = slow_socket(server.url, factory.token(team["member"]), pace=0.05)
     first = slow.join("project:WEB")["seq"]
     silent = slow_socket(server.url, factory.token(team["member"]))
     silent.stalled.set()  # the control: a client that answers nothing is closed
-    last = commit_issues(realtime, team, 400)[-1]
+    last = commit_issues(realtime, team, 400)[-1]  # a frame each, unless coalesced: 20 s of reading
     assert wait(lambda: slow.seqs()[-1:] == [last], timeout=60)
     assert slow.seqs() == list(range(first + 1, last + 1))
     time.sleep(3)  # pings go on once it has caught up
