@@ -74,7 +74,16 @@ def runs(targets, view, project_key):
 
 
 def events(payloads):
-    """Emit committed events to their rooms: each once per socket, in seq order per project."""
+    """Emit committed events to their rooms: each once per socket, in seq order per project
+    (in a serving process, from its dispatcher's task: the writer does not wait)."""
+    from .dispatch import hand_over
+
+    if not hand_over(payloads):
+        send_now(payloads)
+
+
+def send_now(payloads):
+    """Emit committed events to their rooms before returning."""
     from .sequencer import send_in_order
 
     by_project = defaultdict(list)

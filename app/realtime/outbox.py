@@ -6,11 +6,12 @@ WebSocket frame per message. In a busy room that is a frame per event per socket
 process spends itself on frames, a slow client's queue grows without bound, and the pings
 queued behind it arrive too late (the client closes for silence). So the manager offers
 events here instead. A socket whose Engine.IO queue is empty (its writer has taken all)
-gets them at once, as before: a lone event under its own type, no added latency. A socket
-with something still queued has them appended to its outbox as runs (room, events); a
-flusher task sends each run as one frame (``events.bulk`` when it holds several) once the
-socket's queue has drained, so a busy room costs a frame per socket per tick and the
-Engine.IO queue, pings included, stays short. A tick sends at most ``BULK_SIZE`` events to
+and has had no frame of events for a ``TICK`` gets them at once, as before: a lone event
+under its own type, no added latency. Any other socket has them appended to its outbox as
+runs (room, events); a flusher task sends each run as one frame (``events.bulk`` when it
+holds several) once the tick is over and the socket's queue has drained, so a busy room
+costs a frame per socket per tick, not per event, and the Engine.IO queue, pings
+included, stays short. A tick sends at most ``BULK_SIZE`` events to
 a socket: a ping never waits behind more than that.
 
 More than ``REALTIME_MAX_BACKLOG`` events waiting in one room: they are dropped and
@@ -20,6 +21,7 @@ the rest from the events table). The socket's other rooms of the project do not 
 to have brought the dropped events (their ``Joined.since`` moves past them), so that
 re-join's replay sends them.
 """
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -28,7 +30,8 @@ import socketio
 from . import connections
 from .broadcast import BULK_SIZE, NAMESPACE, bulk_messages, rooms_for
 
-TICK = 0.01  # seconds between two looks at the sockets with something waiting
+LOOK = 0.01  # seconds between two looks at the sockets with something waiting
+TICK = 0.05  # at most one frame of events per socket per tick: a busy room's events share frames
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Outbox:
     def __init__(self, manager, max_backlog, lock):
         self.manager, self.max_backlog, self.lock = manager, max_backlog, lock
         self.pending = {}  # sid -> Pending
+        self.last_frame = {}  # sid -> monotonic time of its last frame of events
         self.flushing = False
 
     def offer(self, sids, runs):
@@ -55,11 +59,12 @@ class Outbox:
         if not runs:
             return
         with self.lock:
-            now = []
+            now, started = [], time.monotonic()
             for sid in sids:
                 pending = self.pending.get(sid)
-                if pending is None and self._drained(sid):
+                if pending is None and self._ready(sid, started):
                     now.append(sid)
+                    self.last_frame[sid] = started
                     continue
                 pending = pending or self.pending.setdefault(sid, Pending())
                 for room, events in runs:
@@ -92,6 +97,7 @@ class Outbox:
     def forget(self, sid):
         with self.lock:
             self.pending.pop(sid, None)
+            self.last_frame.pop(sid, None)
 
     def behind(self):
         """How many events wait in outboxes (for the metrics and the tests)."""
@@ -137,16 +143,17 @@ class Outbox:
 
     def _flush_loop(self):
         while True:
-            self.manager.server.sleep(TICK)
+            self.manager.server.sleep(LOOK)
             with self.lock:
                 waiting = [sid for sid, pending in self.pending.items() if pending.runs]
                 if not waiting:
                     self.flushing = False
                     return
-                groups = defaultdict(list)  # sockets waiting for the same runs share their frames
+                groups, started = defaultdict(list), time.monotonic()  # the same runs: the same frames
                 for sid in waiting:
-                    if self._drained(sid):
+                    if self._ready(sid, started):
                         groups[_fingerprint(self.pending[sid].runs)].append(sid)
+                        self.last_frame[sid] = started
                 for sids in groups.values():
                     self._send(sids, self.pending[sids[0]], BULK_SIZE)
 
@@ -188,8 +195,12 @@ class Outbox:
         if not pending.runs and not pending.gapped:
             del self.pending[sid]
 
+    def _ready(self, sid, now):
+        """Whether ``sid`` may have a frame of events now: its last is a tick old and its
+        Engine.IO writer has taken everything queued for it."""
+        return now - self.last_frame.get(sid, 0.0) >= TICK and self._drained(sid)
+
     def _drained(self, sid):
-        """Whether the socket's Engine.IO writer has taken everything queued for it."""
         eio_sid = self.manager.eio_sid_from_sid(sid, NAMESPACE)
         socket = self.manager.server.eio.sockets.get(eio_sid) if eio_sid else None
         return socket is None or socket.queue.qsize() == 0
