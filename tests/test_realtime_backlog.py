@@ -171,3 +171,13 @@ def test_the_official_client_takes_bulks_and_singles_in_seq_order(realtime, team
         node.kill()
         node.wait()
         node.stdout.close()
+
+
+def test_the_dispatcher_sends_each_unbroken_run_of_seqs_of_a_project_on_its_own():
+    from app.realtime.dispatch import runs_of_seqs
+
+    taken = [{"project": key, "seq": seq} for key, seq in [("WEB", 7), ("WEB", 5), ("API", 2), ("WEB", 4),
+                                                          ("API", 3), ("WEB", 8)]]
+    # 6 is another writer's, still on its way: 7 and 8 must not go in the same send as 4 and 5
+    assert [[(e["project"], e["seq"]) for e in run] for run in runs_of_seqs(taken)] == [
+        [("WEB", 4), ("WEB", 5)], [("WEB", 7), ("WEB", 8)], [("API", 2), ("API", 3)]]

@@ -21,6 +21,7 @@ the rest from the events table). The socket's other rooms of the project do not 
 to have brought the dropped events (their ``Joined.since`` moves past them), so that
 re-join's replay sends them.
 """
+import logging
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ import socketio
 from . import connections
 from .broadcast import BULK_SIZE, NAMESPACE, bulk_messages, rooms_for
 
+log = logging.getLogger(__name__)
 LOOK = 0.01  # seconds between two looks at the sockets with something waiting
 TICK = 0.05  # at most one frame of events per socket per tick: a busy room's events share frames
 
@@ -144,18 +146,29 @@ class Outbox:
     def _flush_loop(self):
         while True:
             self.manager.server.sleep(LOOK)
-            with self.lock:
-                waiting = [sid for sid, pending in self.pending.items() if pending.runs]
-                if not waiting:
-                    self.flushing = False
+            try:
+                if not self._flush_due():
                     return
-                groups, started = defaultdict(list), time.monotonic()  # the same runs: the same frames
-                for sid in waiting:
-                    if self._ready(sid, started):
-                        groups[_fingerprint(self.pending[sid].runs)].append(sid)
-                        self.last_frame[sid] = started
-                for sids in groups.values():
+            except Exception:  # noqa: BLE001 -- the loop must outlive one socket's trouble
+                log.exception("flushing the outboxes failed")
+
+    def _flush_due(self):
+        """Send a frame to each socket whose tick is over; False when nothing waits."""
+        with self.lock:
+            waiting = [sid for sid, pending in self.pending.items() if pending.runs]
+            if not waiting:
+                self.flushing = False
+                return False
+            groups, started = defaultdict(list), time.monotonic()  # the same runs: the same frames
+            for sid in waiting:
+                if self._ready(sid, started):
+                    groups[_fingerprint(self.pending[sid].runs)].append(sid)
+                    self.last_frame[sid] = started
+            for sids in groups.values():
+                sids = [sid for sid in sids if sid in self.pending]  # (a send may close a socket)
+                if sids:
                     self._send(sids, self.pending[sids[0]], BULK_SIZE)
+            return True
 
     def _send(self, sids, pending, limit=None):
         """Send the first ``limit`` events (all: None) of ``pending``'s runs, the same for
@@ -183,7 +196,9 @@ class Outbox:
             self._take(sid, whole, part)
 
     def _take(self, sid, whole, part):
-        pending = self.pending[sid]
+        pending = self.pending.get(sid)
+        if pending is None:  # closed meanwhile
+            return
         for room, events, *_gap in pending.runs[:whole]:
             if events is not None:
                 pending.counts[room] -= len(events)
