@@ -134,6 +134,8 @@ def _init_socketio(app):
         client_manager=client_manager(app),
         cors_allowed_origins=socket_origin_check(app),
         json=fastjson,
+        ping_interval=app.config["REALTIME_PING_INTERVAL"],
+        ping_timeout=app.config["REALTIME_PING_TIMEOUT"],
     )
     # Engine.IO answers /socket.io/ before Flask's hooks run: the same id, log line and headers.
     app.wsgi_app = EngineIoRequests(app.wsgi_app)

@@ -141,6 +141,10 @@ class Config:
         self.REALTIME_TYPING_SECONDS = float(env.get("REALTIME_TYPING_SECONDS", 5))
         self.REALTIME_LEASE_SECONDS = float(env.get("REALTIME_LEASE_SECONDS", 15))
         self.REALTIME_MAX_REPLAY = int(env.get("REALTIME_MAX_REPLAY", 20_000))
+        self.REALTIME_MAX_BACKLOG = int(env.get("REALTIME_MAX_BACKLOG", 5_000))
+        # Engine.IO's own defaults; the tests shorten them to see a silent client closed.
+        self.REALTIME_PING_INTERVAL = float(env.get("REALTIME_PING_INTERVAL", 25))
+        self.REALTIME_PING_TIMEOUT = float(env.get("REALTIME_PING_TIMEOUT", 20))
         # How often each server re-checks all its sockets' tokens, users and rooms in the database.
         self.REALTIME_REVALIDATE_SECONDS = float(env.get("REALTIME_REVALIDATE_SECONDS", 1))
         # Abuse limits of /realtime (realtime/quotas.py), in the syntax of RATE_LIMIT_SIGNIN; "" is off.

@@ -6,10 +6,11 @@ whichever process emitted it. There it:
 
 - delivers events (``broadcast.DELIVER``): every socket of this process in any of their
   rooms gets each event once, in seq order, labelled by the room it has it through
-  (``broadcast.messages``). Sockets in the project's room get one message for them all,
-  as a room emit did (every event of a project is in its room); those only in issue
-  rooms share one per set of rooms; a socket catching up in the project goes through its
-  gate (``catchup.Gate``);
+  (``broadcast.runs``), through its outbox (``outbox.py``: at once when nothing waits
+  for it, else coalesced into one frame, or ``events.gap`` when too far behind). Sockets
+  in the project's room share their frames (every event of a project is in its room);
+  those only in issue rooms share them per set of rooms; a socket catching up in the
+  project goes through its gate (``catchup.Gate``);
 - acts on control messages to personal rooms before passing them on: ``access.lost``
   takes the user's sockets out of the room, ``session.ended`` closes them (as the upkeep
   does when its re-validation finds a socket's token or user no longer valid),
@@ -28,9 +29,10 @@ from ..extensions import db
 from ..models import User
 from ..adapters.socketio_queue import publish_only
 from . import connections
-from .broadcast import DELIVER, NAMESPACE, bulk_messages, messages, rooms_for
+from .broadcast import DELIVER, NAMESPACE, rooms_for, runs
 from .catchup import Gate
 from .namespace import drop_rooms, sids_of_token
+from .outbox import Outbox
 from .rooms import may_read
 
 CONTROL = {"access.lost", "session.ended", "room.closed", "admin.changed"}
@@ -39,6 +41,7 @@ CONTROL = {"access.lost", "session.ended", "room.closed", "admin.changed"}
 class Gatekeeper(socketio.Manager):
     app = None
     gate = None
+    outbox = None
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
@@ -64,9 +67,9 @@ class Gatekeeper(socketio.Manager):
             tracked = {sid: {room for room in rooms_here if sid in here[room]}
                        for sid, projects in self.gate.tracks.items() if project_key in projects}
             tracked = {sid: view for sid, view in tracked.items() if view}
-            if project_room in rooms_here:  # every event of the project is in its room: one message for all
-                for name, data in bulk_messages(project_room, events):
-                    socketio.Manager.emit(self, name, data, NAMESPACE, room=project_room, skip_sid=list(tracked))
+            if project_room in rooms_here:  # every event of the project is in its room: the same runs for all
+                sids = [sid for sid in here[project_room] if sid not in tracked]
+                self.outbox.offer(sids, [(project_room, events)])
             views = defaultdict(set)  # the other sockets: in issue rooms only
             for room in rooms_here - {project_room}:
                 for sid in list(here.get(room, ())):
@@ -76,15 +79,15 @@ class Gatekeeper(socketio.Manager):
             for sid, view in views.items():
                 groups[frozenset(view)].append(sid)
             for view, sids in groups.items():
-                for name, data in messages(targets, view, project_key):
-                    socketio.Manager.emit(self, name, data, NAMESPACE, room=sids)
+                self.outbox.offer(sids, runs(targets, view, project_key))
             for sid, view in tracked.items():
-                for name, data in messages(self.gate.pick(self.gate.track(sid, project_key), targets, view), view,
-                                           project_key):
-                    self.send_local(sid, name, data)
+                self.outbox.offer([sid], runs(self.gate.pick(self.gate.track(sid, project_key), targets, view), view,
+                                              project_key))
 
     def send_local(self, sid, event, data):
-        """Send to one socket of this process now, ahead of anything still in the queue."""
+        """Send to one socket of this process now, ahead of anything still in the queue (but
+        after what waits in its outbox)."""
+        self.outbox.flush_now(sid)
         socketio.Manager.emit(self, event, data, NAMESPACE, room=sid)
 
     def _control(self, event, data, room):
@@ -121,6 +124,7 @@ class Gatekeeper(socketio.Manager):
         issues' rooms), telling it ``notice`` for each room it left."""
         for lost in drop_rooms(sid, room):
             self.basic_leave_room(sid, NAMESPACE, lost)
+            self.outbox.left(sid, lost)
             self.send_local(sid, notice, {"room": lost})
 
     def set_admin(self, sid, is_admin):
@@ -168,4 +172,5 @@ def client_manager(app):
     url = app.config["SOCKETIO_MESSAGE_QUEUE"]
     manager = QueueManager(url, channel=app.config["SOCKETIO_CHANNEL"], json=fastjson) if url else LocalManager()
     manager.app, manager.gate = app, Gate()
+    manager.outbox = Outbox(manager, app.config["REALTIME_MAX_BACKLOG"], manager.gate.lock)
     return manager
