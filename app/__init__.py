@@ -93,11 +93,13 @@ def _register_after_commit(app):
 
 
 def _register_blueprints(app, api):
-    from . import admin, analytics, auth, backups, batches, comments, events, issues, ops, projects, search, web
+    from . import (admin, analytics, auth, backups, batches, comments, events, graphql_api, issues, ops, projects, search,
+                   web)
 
     for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(graphql_api.bp)
     app.register_blueprint(web.bp)
 
 

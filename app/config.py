@@ -149,6 +149,8 @@ class Config:
         self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", 0))
         self.RATE_LIMIT_API = env.get("RATE_LIMIT_API", "1200/minute")
         self.RATE_LIMIT_AUTH_FAILURES = env.get("RATE_LIMIT_AUTH_FAILURES", "60/minute")
+        self.GRAPHQL_MAX_DEPTH = int(env.get("GRAPHQL_MAX_DEPTH", 12))
+        self.GRAPHQL_POINTS_PER_HOUR = int(env.get("GRAPHQL_POINTS_PER_HOUR", 5000))
         self.LOG_LEVEL, self.LOG_FORMAT = log_settings(env)
         self.CONTENT_SECURITY_POLICY = env.get("CONTENT_SECURITY_POLICY") or None
         self.PERFORMANCE_TRACKING = _env_bool("PERFORMANCE_TRACKING", True)

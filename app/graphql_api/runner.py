@@ -1,0 +1,119 @@
+"""Run one GraphQL operation for a signed-in user: the document (by text, or by hash for a
+persisted query), its limits and cost, the caller's points, then execution. HTTP and
+WebSocket callers share it; how an outcome becomes a response is theirs."""
+import functools
+from datetime import datetime, timezone
+
+from flask import current_app
+from graphql import GraphQLError, OperationType, execute, parse, validate
+from graphql.utilities import get_operation_ast
+
+from ..errors import Problem
+from ..models.base import isoformat
+from ..ops import limits
+from . import guard, persisted
+from .batching import Batches
+from .problems import format_error, from_problem, request_error
+from .schema import schema
+
+POINTS_SCOPE = "graphql-points"
+
+
+class Context:
+    """What resolvers see as ``info.context``: the caller and the request's batches."""
+
+    def __init__(self, user):
+        self.user = user
+        self.batches = Batches()
+
+
+class Refused(Exception):
+    """The operation did not run: ``errors`` (formatted), and the HTTP status that says why."""
+
+    def __init__(self, errors, status=400):
+        super().__init__(errors[0]["message"])
+        self.errors = errors
+        self.status = status
+
+
+class MutationOverGet(Exception):
+    """A mutation arrived by GET (HTTP answers 405)."""
+
+
+@functools.lru_cache(maxsize=256)
+def parsed_document(text, max_depth):
+    """``(document, errors)`` of a query text, kept for the texts clients repeat: parsing
+    and validating the board query costs more than running it from warm caches."""
+    try:
+        guard.check_text(text, max_depth)
+        document = parse(text, max_tokens=guard.MAX_TOKENS, max_source_length=guard.MAX_SOURCE)
+    except GraphQLError as error:
+        return None, (error,)
+    return document, tuple(validate(schema, document))
+
+
+def refuse(errors, status=400):
+    raise Refused([format_error(error) for error in errors], status)
+
+
+def document_for(params):
+    """The document of a request's ``query`` or persisted hash, parsed and valid."""
+    config = current_app.config
+    sha256, text = persisted.requested_hash(params.get("extensions")), params.get("query")
+    if text is None and sha256 is not None:
+        try:
+            text = persisted.lookup(sha256)
+        except GraphQLError as error:
+            refuse([error], 200)
+    elif sha256 is not None:
+        persisted.check(sha256, text)
+    if not isinstance(text, str):
+        refuse([request_error("The request has no query.", "BAD_USER_INPUT")])
+    document, errors = parsed_document(text, config["GRAPHQL_MAX_DEPTH"])
+    if errors:
+        refuse(errors)
+    if sha256 is not None and params.get("query") is not None:
+        persisted.remember(sha256, text)
+    return document
+
+
+def spend(user_key, cost):
+    """Take ``cost`` points from the caller's hourly budget; return ``extensions.cost``."""
+    points = current_app.config["GRAPHQL_POINTS_PER_HOUR"]
+    setting = f"{points}/hour" if points else ""
+    try:
+        limits.hit(setting, POINTS_SCOPE, user_key, cost)
+    except Problem as problem:
+        error = GraphQLError(problem.detail, extensions=from_problem(problem))
+        raise Refused([{"message": problem.detail, "extensions": error.extensions}], 429) from None
+    remaining, reset_at = limits.window(setting, POINTS_SCOPE, user_key) or (None, None)
+    return {"requested": cost, "limit": points, "remaining": remaining,
+            "reset_at": reset_at and isoformat(datetime.fromtimestamp(reset_at, timezone.utc).replace(tzinfo=None))}
+
+
+def run(params, user, user_key, *, allow_mutation=True, allow_subscription=False):
+    """Run a request's operation; return the response body (``data``, ``errors``,
+    ``extensions.cost``), or raise ``Refused``."""
+    document = document_for(params)
+    variables = params.get("variables")
+    operation = get_operation_ast(document, params.get("operationName"))
+    if operation is None:
+        refuse([request_error("Name the operation to run (operationName).", "BAD_USER_INPUT")])
+    if operation.operation == OperationType.MUTATION and not allow_mutation:
+        raise MutationOverGet()
+    if operation.operation == OperationType.SUBSCRIPTION and not allow_subscription:
+        refuse([request_error("Subscriptions run over WebSocket at /api/graphql/ws.", "BAD_USER_INPUT")])
+    try:
+        cost = guard.measure(schema, document, operation, variables, current_app.config["GRAPHQL_MAX_DEPTH"])
+    except GraphQLError as error:
+        refuse([error])
+    cost_extension = spend(user_key, cost)
+    result = execute(schema, document, context_value=Context(user), variable_values=variables,
+                     operation_name=params.get("operationName"))
+    if result.data is None and result.errors and all(error.path is None for error in result.errors):
+        refuse(result.errors)  # the variables did not fit: nothing ran
+    body = {"data": result.data}
+    if result.errors:
+        body["errors"] = [format_error(error) for error in result.errors]
+    body["extensions"] = {"cost": cost_extension}
+    return body
