@@ -81,7 +81,7 @@ class Measure:
             self.walk(node.selection_set, field_type, depth + 1, multiplier, seen)
 
     def _first(self, node, definition):
-        for argument in node.arguments:
+        for argument in node.arguments or ():
             if argument.name.value == "first":
                 value = value_from_ast(argument.value, definition.args["first"].type, self.variables)
                 return value if isinstance(value, int) and value > 0 else DEFAULT_FIRST
