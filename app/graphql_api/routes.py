@@ -23,13 +23,16 @@ JSON = "application/json"
 
 
 def _media_type():
-    """The response type the client accepts (406 when neither)."""
-    if not request.accept_mimetypes:  # no Accept: as ``application/json`` (the specification)
+    """The response type: ``application/graphql-response+json`` when the client names it
+    (and prefers it), else ``application/json`` (also for ``*/*`` and no Accept, as the
+    specification says); 406 when it accepts neither."""
+    accepted = request.accept_mimetypes
+    named = dict(accepted)
+    if named.get(GRAPHQL_RESPONSE, 0) > 0 and named[GRAPHQL_RESPONSE] >= named.get(JSON, 0):
+        return GRAPHQL_RESPONSE
+    if not accepted or accepted.best_match([JSON]):
         return JSON
-    best = request.accept_mimetypes.best_match([GRAPHQL_RESPONSE, JSON])
-    if best is None:
-        raise Problem(406, f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}.")
-    return best
+    raise Problem(406, f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}.")
 
 
 def _params():
