@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import after_commit, fastjson, instance
 from .config import Config
 from .errors import BeaconApi, register_error_handlers
-from .extensions import db, migrate, socketio
+from .extensions import db, migrate, sock, socketio
 from .http import IdConverter
 from .json_provider import JSONProvider
 from .ops import init_app as ops_init_app
@@ -50,6 +50,7 @@ def create_app(overrides=None):
     app.session_interface = NoCookieSession()
 
     db.init_app(app)
+    sock.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True)
     ops_init_app(app)
@@ -122,6 +123,7 @@ def _register_schedules(app):
 
 
 def _init_socketio(app):
+    from .graphql_api import live
     from .ops.security import socket_origin_check
     from .realtime.manager import client_manager
 
@@ -129,7 +131,7 @@ def _init_socketio(app):
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
-        client_manager=client_manager(app),
+        client_manager=client_manager(app, listeners=[live.deliver]),  # GraphQL subscriptions too
         cors_allowed_origins=socket_origin_check(app),
         json=fastjson,
     )

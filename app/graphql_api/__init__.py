@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("graphql_api", __name__)
 
-from . import routes  # noqa: E402,F401
+from . import routes, websocket  # noqa: E402,F401

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from flask import current_app
 from graphql import GraphQLError, OperationType, execute, parse, validate
+from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
 
 from ..errors import Problem
@@ -91,11 +92,18 @@ def spend(user_key, cost):
             "reset_at": reset_at and isoformat(datetime.fromtimestamp(reset_at, timezone.utc).replace(tzinfo=None))}
 
 
-def run(params, user, user_key, *, allow_mutation=True, allow_subscription=False):
-    """Run a request's operation; return the response body (``data``, ``errors``,
-    ``extensions.cost``), or raise ``Refused``."""
+class Prepared:
+    """A request's operation, checked and paid for, ready to execute."""
+
+    def __init__(self, document, operation, params, cost):
+        self.document, self.operation, self.cost = document, operation, cost
+        self.variables, self.operation_name = params.get("variables"), params.get("operationName")
+
+
+def prepare(params, user_key, *, allow_mutation=True, allow_subscription=False):
+    """Find a request's operation, check its limits and take its cost from the caller's
+    points; raise ``Refused`` (or ``MutationOverGet``) when it may not run."""
     document = document_for(params)
-    variables = params.get("variables")
     operation = get_operation_ast(document, params.get("operationName"))
     if operation is None:
         refuse([request_error("Name the operation to run (operationName).", "BAD_USER_INPUT")])
@@ -104,16 +112,34 @@ def run(params, user, user_key, *, allow_mutation=True, allow_subscription=False
     if operation.operation == OperationType.SUBSCRIPTION and not allow_subscription:
         refuse([request_error("Subscriptions run over WebSocket at /api/graphql/ws.", "BAD_USER_INPUT")])
     try:
-        cost = guard.measure(schema, document, operation, variables, current_app.config["GRAPHQL_MAX_DEPTH"])
+        cost = guard.measure(schema, document, operation, params.get("variables"),
+                             current_app.config["GRAPHQL_MAX_DEPTH"])
     except GraphQLError as error:
         refuse([error])
-    cost_extension = spend(user_key, cost)
-    result = execute(schema, document, context_value=Context(user), variable_values=variables,
-                     operation_name=params.get("operationName"))
+    return Prepared(document, operation, params, spend(user_key, cost))
+
+
+def coerced_variables(prepared):
+    """The operation's variables as its definitions type them; ``Refused`` when they do not fit."""
+    found = get_variable_values(schema, prepared.operation.variable_definitions or [], prepared.variables or {})
+    if isinstance(found, list):
+        refuse(found)
+    return found
+
+
+def execute_prepared(prepared, user):
+    """Run a query or mutation; return the response body (``data``, ``errors``, ``extensions.cost``)."""
+    result = execute(schema, prepared.document, context_value=Context(user), variable_values=prepared.variables,
+                     operation_name=prepared.operation_name)
     if result.data is None and result.errors and all(error.path is None for error in result.errors):
         refuse(result.errors)  # the variables did not fit: nothing ran
     body = {"data": result.data}
     if result.errors:
         body["errors"] = [format_error(error) for error in result.errors]
-    body["extensions"] = {"cost": cost_extension}
+    body["extensions"] = {"cost": prepared.cost}
     return body
+
+
+def run(params, user, user_key, *, allow_mutation=True):
+    """Prepare and run a request's query or mutation; raise ``Refused`` when it may not run."""
+    return execute_prepared(prepare(params, user_key, allow_mutation=allow_mutation), user)

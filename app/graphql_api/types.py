@@ -158,7 +158,8 @@ def resolve_comment_issue(comment, _info):
 
 @event_type.field("project")
 def resolve_event_project(event, _info):
-    return db.session.get(Project, event.project_id).key  # the project read before its events
+    key = getattr(event, "project_key", None)  # a live event (subscriptions.LiveEvent) names it
+    return key or db.session.get(Project, event.project_id).key  # a row's project was read before it
 
 
 @event_type.field("actor")

@@ -35,6 +35,7 @@ CONTROL = {"access.lost", "session.ended", "room.closed", "admin.changed"}
 class Gatekeeper(socketio.Manager):
     app = None
     gate = None
+    listeners = ()  # functions of (project key, events) that also get every delivery (GraphQL's)
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
@@ -48,6 +49,8 @@ class Gatekeeper(socketio.Manager):
             super().emit(event, data, namespace, room=room, skip_sid=skip_sid)
 
     def _deliver(self, project_key, events):
+        for listener in self.listeners:
+            listener(project_key, events)
         project_room, here = f"project:{project_key}", self.rooms.get(NAMESPACE, {})
         targets = [(event, rooms_for(event)) for event in events]
         # Most processes have no socket in most rooms: nothing to build then (python-socketio
@@ -171,9 +174,10 @@ class QueueManager(socketio.RedisManager, Gatekeeper):
                        "room": to or room, "skip_sid": skip_sid, "callback": None, "host_id": "any"})
 
 
-def client_manager(app):
-    """The manager for ``socketio.init_app``: Redis-linked with a message queue, else local."""
+def client_manager(app, listeners=()):
+    """The manager for ``socketio.init_app``: Redis-linked with a message queue, else local;
+    ``listeners`` get every delivery of events too."""
     url = app.config["SOCKETIO_MESSAGE_QUEUE"]
     manager = QueueManager(url, channel=app.config["SOCKETIO_CHANNEL"], json=fastjson) if url else LocalManager()
-    manager.app, manager.gate = app, Gate()
+    manager.app, manager.gate, manager.listeners = app, Gate(), tuple(listeners)
     return manager

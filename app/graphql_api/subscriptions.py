@@ -1,0 +1,111 @@
+"""Subscriptions: what one ``subscribe`` follows, and how each event becomes a ``next``.
+
+A subscription's access is checked as a ``/realtime`` join checks it
+(``realtime.rooms.check_access``), and again on every re-validation of its connection
+(``may_read``). Each event runs the document with the event as its root value, which
+is what graphql-core's own (asyncio) ``subscribe`` does per event. Events are taken in
+seq order and each once: the replay after ``afterSeq`` reads the feed from the database
+after the subscription started waiting for live ones, and a live event already replayed
+(seq at or below the last sent) is dropped.
+"""
+from datetime import datetime
+
+from ariadne import ObjectType
+from graphql import execute
+from graphql.execution.values import get_argument_values
+
+from ..events.service import list_events
+from ..issues import service as issues
+from ..realtime.rooms import check_access
+from . import live
+from .problems import format_error
+from .queries import row_id
+
+subscription_type = ObjectType("Subscription")
+REPLAY_PAGE = 500
+
+
+@subscription_type.field("projectEvents")
+@subscription_type.field("issueEvents")
+def resolve_event(event, _info, **_args):
+    return event  # the root value is the event being delivered
+
+
+class LiveEvent:
+    """An event as ``broadcast`` delivers it, read as the ``Event`` type reads a row."""
+
+    def __init__(self, payload):
+        self.id, self.seq, self.type = payload["id"], payload["seq"], payload["type"]
+        self.project_key, self.actor_id, self.data = payload["project"], payload["actor_id"], payload["data"]
+        self.at = datetime.fromisoformat(payload["at"].removesuffix("Z"))
+
+
+class Subscription:
+    """One ``subscribe`` of a connection: its room, its document, and the last seq sent."""
+
+    def __init__(self, connection, sub_id, prepared, coerced, schema):
+        """``prepared``: the checked request (``runner.Prepared``); ``coerced``: its
+        variables as the operation types them (``runner.coerced_variables``)."""
+        operation = prepared.operation
+        self.connection, self.id = connection, sub_id
+        self.document, self.variables = prepared.document, prepared.variables
+        self.operation_name = operation.name.value if operation.name else None
+        self.schema = schema
+        field = operation.selection_set.selections[0]
+        self.field = field.name.value
+        definition = schema.subscription_type.fields[self.field]
+        self.args = get_argument_values(definition, field, coerced)
+        self.room = self.project_key = None
+        self.last_seq = None
+
+    def check_access(self, user):
+        """Name the room this subscription reads; raise ``RoomError`` if the user may not."""
+        if self.field == "projectEvents":
+            room = f"project:{self.args['project']}"
+        else:
+            room = f"issue:{row_id(self.args['issue_id'], 'issue')}"
+        _kind, project = check_access(room, user)
+        self.room, self.project_key, self.project_id = room, project.key, project.id
+        return room
+
+    def push(self, event):
+        self.connection.queue(("event", self, event))
+
+    def start(self):
+        live.follow(self.room, self)
+
+    def stop(self):
+        live.unfollow(self.room, self)
+
+    def replay(self, context, send, current_seq):
+        """Send the events after ``afterSeq`` from the database (none without it)."""
+        after = self.args.get("after_seq")
+        if after is None:
+            self.last_seq = current_seq
+            return
+        self.last_seq = after
+        cursor = None
+        while True:
+            if self.field == "projectEvents":
+                page = list_events(self.project_id, self.project_key, after, REPLAY_PAGE, cursor)
+                rows = [LiveEvent(item) for item in page["items"]]
+            else:
+                page = issues.issue_events(int(self.room.split(":")[1]), self.project_id, REPLAY_PAGE, cursor)
+                rows = page.rows
+            for row in rows:
+                self.send_event(context, row, send)
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
+    def send_event(self, context, event, send):
+        if event.seq <= self.last_seq:
+            return
+        self.last_seq = event.seq
+        result = execute(self.schema, self.document, root_value=event, context_value=context,
+                         variable_values=self.variables, operation_name=self.operation_name)
+        payload = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [format_error(error) for error in result.errors]
+        send({"id": self.id, "type": "next", "payload": payload})
+
