@@ -122,3 +122,21 @@ def test_a_mutation_over_get_is_405(client, board):
                           headers=board["headers"])
     assert response.status_code == 405 and response.headers["Allow"] == "POST"
     assert scalar("SELECT count(*) FROM projects") == 1
+
+
+USERS = """mutation($email: String!) { createUser(email: $email, name: "New", password: "long enough password") {
+    id email isAdmin } }"""
+
+
+def test_admins_create_and_deactivate_users_with_audit(client, factory, board):
+    admin = factory.headers(factory.admin())
+    refused = gql(client, board["headers"], USERS, {"email": "new@example.test"}).get_json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    made = data(gql(client, admin, USERS, {"email": "New@Example.test"}))["createUser"]
+    assert made["email"] == "new@example.test" and made["isAdmin"] is False
+    dup = gql(client, admin, USERS, {"email": "new@example.test"}).get_json()
+    assert dup["errors"][0]["extensions"]["code"] == "CONFLICT"
+    changed = data(gql(client, admin, 'mutation($id: ID!) { updateUser(id: $id, expectedVersion: 1, active: false) '
+                                      '{ id } }', {"id": made["id"]}))
+    assert changed["updateUser"] == {"id": made["id"]}
+    assert scalar("SELECT count(*) FROM audit_log WHERE action IN ('user.created', 'user.deactivated')") == 2

