@@ -110,3 +110,30 @@ def test_sdl_and_introspection(client, board):
     assert "type Issue {" in sdl and "createIssue(" in sdl
     body = data(gql(client, board["headers"], '{ __type(name: "Issue") { fields { name } } }'))
     assert "assignee" in [field["name"] for field in body["__type"]["fields"]]
+
+
+@pytest.mark.parametrize("query, code_expected", [
+    ('{ issues(project: "WEB", after: "garbage") { nodes { id } } }', "BAD_USER_INPUT"),
+    ('{ issues(project: "WEB", orderBy: "title") { nodes { id } } }', "BAD_USER_INPUT"),
+    ('{ issues(project: "WEB", filter: {label: "%s"}) { nodes { id } } }' % ("x" * 51), "BAD_USER_INPUT"),
+    ('{ issues(project: "WEB", filter: {assigneeId: "x"}) { nodes { id } } }', "BAD_USER_INPUT"),
+    ('{ issue(id: "99999999999999999999") { id } }', "NOT_FOUND"),
+    ('{ issue(id: "-1") { id } }', "NOT_FOUND"),
+    ('{ issue(key: "WEB-99999999999999") { id } }', "NOT_FOUND"),
+    ('{ issue(key: "%s") { id } }' % ("A" * 5000), "NOT_FOUND"),
+    ('{ project(key: "NOPE") { key } }', "NOT_FOUND"),
+    ('{ projects(first: 100, after: "W10") { nodes { key } } }', "BAD_USER_INPUT"),
+    ('{ users { nodes { id } } }', "FORBIDDEN"),
+    ('mutation { updateIssue(id: "12", expectedVersion: 1, title: "x") { id } }', "NOT_FOUND"),
+])
+def test_bad_arguments_are_errors_never_a_500(client, board, query, code_expected):
+    response = gql(client, board["headers"], query)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert code(response) == code_expected
+
+
+@pytest.mark.parametrize("query", ['{ issues(project: "WEB", first: 2147483648) { nodes { id } } }',
+                                   '{ issue(id: 1.5) { id } }', "{ viewer { id } } extra"])
+def test_values_the_schema_refuses_are_400(client, board, query):
+    response = gql(client, board["headers"], query)
+    assert response.status_code == 400 and code(response) == "BAD_USER_INPUT"
