@@ -2,7 +2,7 @@
 import pytest
 
 from tests.conftest import scalar
-from tests.test_graphql import GRAPHQL, board, data, gql  # noqa: F401 (board is a fixture)
+from tests.test_graphql import GRAPHQL, GRAPHQL_RESPONSE, board, data, gql  # noqa: F401 (board is a fixture)
 
 CREATE = """mutation($title: String!, $assigneeId: ID, $labels: [String!]) {
     createIssue(project: "WEB", title: $title, assigneeId: $assigneeId, labels: $labels, priority: HIGH) {
@@ -140,3 +140,23 @@ def test_admins_create_and_deactivate_users_with_audit(client, factory, board):
                                       '{ id } }', {"id": made["id"]}))
     assert changed["updateUser"] == {"id": made["id"]}
     assert scalar("SELECT count(*) FROM audit_log WHERE action IN ('user.created', 'user.deactivated')") == 2
+
+
+@pytest.mark.parametrize("document, variables", [
+    ('mutation { createIssue(project: "WEB", title: "a\\u0000b") { id } }', None),
+    ('mutation { createIssue(project: "WEB", title: "a\\ud800b") { id } }', None),
+    ('{ project(key: "W\\u0000B") { key } }', None),
+    ('mutation($t: String!) { createIssue(project: "WEB", title: $t) { id } }', {"t": "a\u0000b"}),
+])
+def test_unstorable_characters_inside_a_document_are_bad_user_input(client, board, document, variables):
+    """A GraphQL string can carry a NUL or a lone surrogate as an escape that JSON does not see."""
+    body = gql(client, board["headers"], document, variables)
+    if variables is None:
+        assert body.status_code == 400, body.get_data(as_text=True)
+        assert body.get_json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    else:  # JSON's escape: refused with every other body that has one (422 problem+json)
+        assert body.status_code == 422
+        response = client.get(GRAPHQL, query_string={"query": document, "variables": '{"t": "a\\u0000b"}'},
+                              headers={**board["headers"], "Accept": GRAPHQL_RESPONSE})  # GET: GraphQL checks them
+        assert response.status_code == 400 and response.get_json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert scalar("SELECT count(*) FROM issues") == 0

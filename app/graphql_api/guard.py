@@ -8,9 +8,11 @@ counted: GraphiQL's introspection query is 13 deep), aliases, and nodes, the pro
 of ``first`` down each nesting of connections. The cost is GitHub's: the connections
 the document would request (each nested one once per parent item), over 100, at least 1.
 """
-from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, get_named_type
+from graphql import (FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, Visitor, get_named_type,
+                     visit)
 from graphql.utilities import value_from_ast
 
+from ..errors import is_storable
 from .problems import request_error
 
 MAX_SOURCE = 100_000
@@ -18,6 +20,21 @@ MAX_TOKENS = 20_000
 MAX_NODES = 50_000
 MAX_ALIASES = 30
 DEFAULT_FIRST = 50
+
+
+def unstorable_strings(document):
+    """Errors for string literals no database can store (a NUL, a lone surrogate): GraphQL's
+    own escapes (``"\\u0000"``) make them where the JSON body had none."""
+    found = []
+
+    class Strings(Visitor):
+        def enter_string_value(self, node, *_args):
+            if not is_storable(node.value):
+                found.append(request_error("A string contains a character that cannot be stored "
+                                           "(NUL or a lone surrogate).", "BAD_USER_INPUT"))
+
+    visit(document, Strings())
+    return tuple(found[:1])
 
 
 def too_complex(message):

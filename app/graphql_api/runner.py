@@ -9,7 +9,7 @@ from graphql import GraphQLError, OperationType, execute, parse, validate
 from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
 
-from ..errors import Problem
+from ..errors import Problem, unstorable
 from ..models.base import isoformat
 from ..ops import limits
 from . import guard, persisted
@@ -50,7 +50,7 @@ def parsed_document(text, max_depth):
         document = parse(text, max_tokens=guard.MAX_TOKENS, max_source_length=guard.MAX_SOURCE)
     except GraphQLError as error:
         return None, (error,)
-    return document, tuple(validate(schema, document))
+    return document, tuple(validate(schema, document)) or guard.unstorable_strings(document)
 
 
 def refuse(errors, status=400):
@@ -73,6 +73,9 @@ def document_for(params):
     document, errors = parsed_document(text, config["GRAPHQL_MAX_DEPTH"])
     if errors:
         refuse(errors)
+    if unstorable(params.get("variables")):  # JSON's own escapes: a NUL or lone surrogate in a variable
+        refuse([request_error("A variable contains a character that cannot be stored (NUL or a lone surrogate).",
+                              "BAD_USER_INPUT")])
     if sha256 is not None and params.get("query") is not None:
         persisted.remember(sha256, text)
     return document
