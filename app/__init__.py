@@ -131,7 +131,8 @@ def _init_socketio(app):
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
-        client_manager=client_manager(app, listeners=[live.deliver]),  # GraphQL subscriptions too
+        client_manager=client_manager(app, listeners=[live.deliver],  # GraphQL subscriptions too
+                                      news_listeners=[live.deliver_batch_news]),
         cors_allowed_origins=socket_origin_check(app),
         json=fastjson,
     )

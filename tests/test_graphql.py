@@ -126,3 +126,19 @@ def test_statements_do_not_grow_with_the_items(app, client, factory, board):
         assert len(nodes) == first and nodes[-1]["reporter"]["name"]
         counts[first] = len(statements)
     assert counts[100] == counts[10] <= 8, counts
+
+
+def test_batches_are_the_submitters_and_admins(client, factory, board):
+    from app.extensions import db
+    from app.models import Batch
+
+    batch = Batch(user_id=board["owner"].id, mode="best_effort", operations=[], total=3)
+    db.session.add(batch)
+    db.session.commit()
+    query = "query($id: ID!) { batch(id: $id) { id mode status total dryRun } batches { totalCount nodes { id } } }"
+    mine = data(gql(client, board["headers"], query, {"id": str(batch.id)}))
+    assert mine["batch"] == {"id": str(batch.id), "mode": "BEST_EFFORT", "status": "QUEUED", "total": 3, "dryRun": False}
+    assert mine["batches"] == {"totalCount": 1, "nodes": [{"id": str(batch.id)}]}
+    theirs = gql(client, factory.headers(board["member"]), query, {"id": str(batch.id)}).get_json()
+    assert theirs["data"] is None or theirs["data"]["batch"] is None
+    assert theirs["errors"][0]["extensions"]["code"] == "NOT_FOUND"

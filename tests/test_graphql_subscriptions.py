@@ -211,3 +211,34 @@ def test_a_revoked_token_closes_the_socket_with_4403(realtime, team, factory):
         requests.delete(f"{server.url}/api/v1/auth/tokens/current",
                         headers={"Authorization": f"Bearer {token}"}).raise_for_status()
         assert close_code(connection) == 4403
+
+
+def test_batch_progress_follows_a_batch_to_its_final_state(start_server, team, factory):
+    """A server with its embedded worker runs the batch; the subscription sees each step
+    and completes after the final state (another user's batch is NOT_FOUND)."""
+    server = start_server(EMBEDDED_WORKER="1")
+    token = factory.token(team["owner"])
+    operations = [{"op": "create", "resource": "issue", "data": {"project": "WEB", "title": f"Batch {n}"}}
+                  for n in range(300)]
+    accepted = requests.post(f"{server.url}/api/v1/batches", json={"mode": "best_effort", "operations": operations},
+                             headers={"Authorization": f"Bearer {token}"})
+    assert accepted.status_code == 202, accepted.text
+    batch_id = str(accepted.json()["id"])
+    query = "subscription($id: ID!) { batchProgress(id: $id) { id status done total } }"
+    with raw(server) as connection:
+        send(connection, {"type": "connection_init", "payload": {"token": factory.token(team["member"])}})
+        received(connection)
+        send(connection, {"id": "theirs", "type": "subscribe", "payload": {"query": query, "variables": {"id": batch_id}}})
+        assert received(connection)["payload"][0]["extensions"]["code"] == "NOT_FOUND"
+    with raw(server) as connection:
+        send(connection, {"type": "connection_init", "payload": {"token": token}})
+        received(connection)
+        send(connection, {"id": "b", "type": "subscribe", "payload": {"query": query, "variables": {"id": batch_id}}})
+        steps = []
+        message = received(connection)
+        while message["type"] == "next":
+            steps.append(message["payload"]["data"]["batchProgress"])
+            message = received(connection)
+        assert message == {"id": "b", "type": "complete"}
+        assert steps[-1] == {"id": batch_id, "status": "SUCCEEDED", "done": 300, "total": 300}
+        assert [step["done"] for step in steps] == sorted(step["done"] for step in steps)

@@ -13,6 +13,7 @@ from collections import defaultdict
 from ..extensions import socketio
 from ..realtime.broadcast import rooms_for
 
+BATCH_NEWS = ("batch.progress", "batch.finished")
 _lock = threading.Lock()
 _waiting = defaultdict(set)  # room -> subscriptions of this process; emptied as they end
 
@@ -50,3 +51,13 @@ def deliver(_project_key, events):
             followers = set().union(*(_waiting.get(room, ()) for room in rooms_for(event)))
         for subscription in followers:
             subscription.push(event)
+
+
+def deliver_batch_news(name, data):
+    """Queue a batch's ``batch.progress`` or ``batch.finished`` for its subscriptions."""
+    if not _waiting or name not in BATCH_NEWS:
+        return
+    with _lock:
+        followers = set(_waiting.get(f"batch:{data['id']}", ()))
+    for subscription in followers:
+        subscription.push((name, data))

@@ -7,12 +7,13 @@ from sqlalchemy.orm import aliased
 from ..admin import service as admin
 from ..admin.schemas import UserListArgs
 from ..auth.permissions import load_project, readable_project_ids
+from ..batches import service as batches
 from ..auth.tokens import require_admin
 from ..errors import not_found
 from ..extensions import db
 from ..http import MAX_ID, plain_int
 from ..issues import service as issues
-from ..models import Issue, Membership, User
+from ..models import Batch, Issue, Membership, User
 from ..projects import service as projects
 from .connections import Connection, check_first
 from .problems import load
@@ -91,3 +92,18 @@ def resolve_issue(_root, info, id=None, key=None):
 @query_type.field("issues")
 def resolve_issues(_root, info, project, first, after=None, filter=None, order_by="-created_at"):
     return issue_connection(info, load_project(project, info.context.user), first, after, filter, order_by)
+
+
+@query_type.field("batch")
+def resolve_batch(_root, info, id):
+    return batches.load_batch(row_id(id, "batch"), info.context.user)
+
+
+@query_type.field("batches")
+def resolve_batches(_root, info, first, after=None):
+    user = info.context.user
+    page = batches.list_batches(user, check_first(first), after)
+    mine = select(func.count()).select_from(Batch)
+    if not user.is_admin:
+        mine = mine.where(Batch.user_id == user.id)
+    return Connection(page, lambda: db.session.scalar(mine), info.context.batches)

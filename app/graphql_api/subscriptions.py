@@ -14,8 +14,12 @@ from ariadne import ObjectType
 from graphql import execute
 from graphql.execution.values import get_argument_values
 
+from sqlalchemy import select
+
 from ..events.service import list_events
+from ..extensions import db
 from ..issues import service as issues
+from ..models import Batch, Project
 from ..realtime.rooms import check_access
 from . import live
 from .batching import never_awaitable
@@ -24,12 +28,14 @@ from .queries import row_id
 
 subscription_type = ObjectType("Subscription")
 REPLAY_PAGE = 500
+ACTIVE_BATCH = ("queued", "running")
 
 
 @subscription_type.field("projectEvents")
 @subscription_type.field("issueEvents")
-def resolve_event(event, _info, **_args):
-    return event  # the root value is the event being delivered
+@subscription_type.field("batchProgress")
+def resolve_root(root, _info, **_args):
+    return root  # the root value is what is being delivered: an event, or a batch
 
 
 class LiveEvent:
@@ -63,14 +69,44 @@ class Subscription:
         """Name the room this subscription reads; raise ``RoomError`` if the user may not."""
         if self.field == "projectEvents":
             room = f"project:{self.args['project']}"
-        else:
+        elif self.field == "issueEvents":
             room = f"issue:{row_id(self.args['issue_id'], 'issue')}"
+        else:
+            room = f"batch:{row_id(self.args['id'], 'batch')}"
         _kind, project = check_access(room, user)
-        self.room, self.project_key, self.project_id = room, project.key, project.id
+        self.room = room
+        self.project_id = project.id if project is not None else None
         return room
 
-    def push(self, event):
-        self.connection.queue(("event", self, event))
+    def push(self, item):
+        """Queue a delivered event (or a batch's news) for the connection's sender."""
+        self.connection.queue(("event", self, item))
+
+    def begin(self, context, send):
+        """On the sender's thread, first: the replay, or the batch as it is now. Return
+        False when the subscription is already complete (a finished batch)."""
+        if self.field != "batchProgress":
+            current = db.session.scalar(select(Project.last_event_seq).where(Project.id == self.project_id))
+            self.replay(context, send, current)
+            return True
+        batch = self.send_batch(context, send)
+        return batch is not None and batch.status in ACTIVE_BATCH
+
+    def receive(self, context, item, send):
+        """Send what a delivery brings; return False when the subscription is complete."""
+        if self.field != "batchProgress":
+            if self.last_seq is not None:  # before its start, an event is in its replay
+                self.send_event(context, LiveEvent(item), send)
+            return True
+        name, _data = item
+        self.send_batch(context, send)
+        return name != "batch.finished"
+
+    def send_batch(self, context, send):
+        batch = db.session.get(Batch, int(self.room.split(":")[1]))
+        if batch is not None:
+            self.render(context, batch, send)
+        return batch
 
     def start(self):
         live.follow(self.room, self)
@@ -103,7 +139,11 @@ class Subscription:
         if event.seq <= self.last_seq:
             return
         self.last_seq = event.seq
-        result = execute(self.schema, self.document, root_value=event, context_value=context,
+        self.render(context, event, send)
+
+    def render(self, context, root, send):
+        """Run the document on ``root`` and send the result as ``next``."""
+        result = execute(self.schema, self.document, root_value=root, context_value=context,
                          variable_values=self.variables, operation_name=self.operation_name,
                          is_awaitable=never_awaitable)
         payload = {"data": result.data}

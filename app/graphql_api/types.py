@@ -9,6 +9,7 @@ from ..extensions import db
 from ..issues import service as issues
 from ..models import Membership, Project, User
 from ..models.base import isoformat
+from ..models.batches import BATCH_STATUSES
 from ..models.issues import PRIORITIES, STATUSES
 from ..models.projects import ROLES
 from ..projects import service as projects
@@ -20,7 +21,9 @@ datetime_scalar = ScalarType("DateTime", serializer=isoformat)
 json_scalar = ScalarType("JSON", serializer=lambda value: value)
 enums = [EnumType("IssueStatus", {name.upper(): name for name in STATUSES}),
          EnumType("IssuePriority", {name.upper(): name for name in PRIORITIES}),
-         EnumType("Role", {name.upper(): name for name in ROLES})]
+         EnumType("Role", {name.upper(): name for name in ROLES}),
+         EnumType("BatchMode", {"ATOMIC": "atomic", "BEST_EFFORT": "best_effort"}),
+         EnumType("BatchStatus", {name.upper(): name for name in BATCH_STATUSES})]
 
 user_type = ObjectType("User")
 project_type = ObjectType("Project")

@@ -18,18 +18,16 @@ from typing import NamedTuple
 from flask import current_app
 from graphql import OperationType
 from simple_websocket import ConnectionClosed
-from sqlalchemy import select
-
 from ..auth.tokens import hash_token, resolve_token
 from ..errors import Problem
 from ..extensions import db, sock
-from ..models import Project, User
+from ..models import User
 from ..realtime.rooms import RoomError, may_read
 from . import bp, live
 from .problems import from_problem
 from .runner import Context, MutationOverGet, Refused, coerced_variables, execute_prepared, prepare
 from .schema import schema
-from .subscriptions import LiveEvent, Subscription
+from .subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 PROTOCOL = "graphql-transport-ws"
@@ -207,11 +205,12 @@ class Connection:
         if self.subscriptions.get(subscription.id) is not subscription:
             return  # completed since
         context = Context(self.viewer)
-        if kind == "start":
-            current = db.session.scalar(select(Project.last_event_seq).where(Project.id == subscription.project_id))
-            subscription.replay(context, self.send, current)
-        elif subscription.last_seq is not None:  # before its start, an event is in its replay
-            subscription.send_event(context, LiveEvent(rest[0]), self.send)
+        going = subscription.begin(context, self.send) if kind == "start" else \
+            subscription.receive(context, rest[0], self.send)
+        if not going:
+            self.subscriptions.pop(subscription.id, None)
+            subscription.stop()
+            self.send({"id": subscription.id, "type": "complete"})
 
     def _revalidate(self):
         token = resolve_token(self.token)

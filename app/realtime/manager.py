@@ -36,9 +36,13 @@ class Gatekeeper(socketio.Manager):
     app = None
     gate = None
     listeners = ()  # functions of (project key, events) that also get every delivery (GraphQL's)
+    news_listeners = ()  # functions of (name, data) that also get every other message (GraphQL's)
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
+        if namespace == NAMESPACE and event != DELIVER:
+            for listener in self.news_listeners:
+                listener(event, data)
         if namespace != NAMESPACE or callback is not None or not isinstance(room, str):
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback)
         if event == DELIVER:
@@ -174,10 +178,11 @@ class QueueManager(socketio.RedisManager, Gatekeeper):
                        "room": to or room, "skip_sid": skip_sid, "callback": None, "host_id": "any"})
 
 
-def client_manager(app, listeners=()):
+def client_manager(app, listeners=(), news_listeners=()):
     """The manager for ``socketio.init_app``: Redis-linked with a message queue, else local;
-    ``listeners`` get every delivery of events too."""
+    ``listeners`` get every delivery of events too, ``news_listeners`` every other message."""
     url = app.config["SOCKETIO_MESSAGE_QUEUE"]
     manager = QueueManager(url, channel=app.config["SOCKETIO_CHANNEL"], json=fastjson) if url else LocalManager()
-    manager.app, manager.gate, manager.listeners = app, Gate(), tuple(listeners)
+    manager.app, manager.gate = app, Gate()
+    manager.listeners, manager.news_listeners = tuple(listeners), tuple(news_listeners)
     return manager
