@@ -160,3 +160,21 @@ def test_unstorable_characters_inside_a_document_are_bad_user_input(client, boar
                               headers={**board["headers"], "Accept": GRAPHQL_RESPONSE})  # GET: GraphQL checks them
         assert response.status_code == 400 and response.get_json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert scalar("SELECT count(*) FROM issues") == 0
+
+
+SUBMIT = """mutation($ops: JSON!, $key: String) { submitBatch(mode: BEST_EFFORT, operations: $ops, idempotencyKey: $key) {
+    id status total } }"""
+
+
+def test_submit_and_cancel_a_batch_as_rest(client, board):
+    ops = [{"op": "create", "resource": "issue", "data": {"project": "WEB", "title": f"B{n}"}} for n in range(3)]
+    made = data(gql(client, board["headers"], SUBMIT, {"ops": ops, "key": "k-1"}))["submitBatch"]
+    assert made["status"] == "QUEUED" and made["total"] == 3
+    again = data(gql(client, board["headers"], SUBMIT, {"ops": ops, "key": "k-1"}))["submitBatch"]
+    assert again["id"] == made["id"]  # the Idempotency-Key's batch
+    bad = gql(client, board["headers"], SUBMIT, {"ops": [{"op": "explode"}]}).get_json()
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT" and bad["errors"][0]["extensions"]["errors"]
+    cancelled = data(gql(client, board["headers"], 'mutation($id: ID!) { cancelBatch(id: $id) { status } }',
+                         {"id": made["id"]}))
+    assert cancelled["cancelBatch"]["status"] in ("CANCELLED", "QUEUED")
+    assert scalar("SELECT count(*) FROM batches") == 1

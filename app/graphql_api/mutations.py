@@ -9,7 +9,10 @@ from ..admin import service as admin
 from ..admin.schemas import AdminUserInput, UserPatch
 from ..auth.permissions import load_project
 from ..auth.tokens import require_admin
+from ..batches import service as batches
+from ..batches.schemas import BatchInput
 from ..comments import service as comments
+from ..database import reads_first
 from ..comments.schemas import CommentInput
 from ..errors import Problem
 from ..extensions import db
@@ -119,6 +122,21 @@ def update_comment(user, id, body, expected_version=None):
 def delete_comment(user, id):
     comments.delete_comment(comments.load_comment(row_id(id, "comment"), user, for_update=True), user)
     return True
+
+
+@mutation("submitBatch")
+def submit_batch(user, idempotency_key=None, **args):
+    data = load(BatchInput(), _fields(args, "mode", "dry_run", "operations"))
+    batches.check_idempotency_key(idempotency_key)
+    batch, _created = batches.submit(user, data, batches.body_hash(data), idempotency_key)
+    return batch
+
+
+@mutation("cancelBatch")
+def cancel_batch(user, id):
+    with reads_first():  # as REST: flag it without waiting for a worker's write lock
+        batch = batches.flag_cancel(batches.load_batch(row_id(id, "batch"), user))
+    return batches.cancel(batch)
 
 
 @mutation("createUser")

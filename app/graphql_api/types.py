@@ -1,6 +1,7 @@
 """Resolvers of the object types: thin reads over the services, batched per request
 (``batching.py``) so that nested lists cost a query per level, not per item."""
 from ariadne import EnumType, ObjectType, ScalarType
+from graphql.utilities import value_from_ast_untyped
 from sqlalchemy import func, select
 
 from ..comments import service as comments
@@ -18,7 +19,8 @@ from .connections import Connection, check_first
 from .problems import load
 
 datetime_scalar = ScalarType("DateTime", serializer=isoformat)
-json_scalar = ScalarType("JSON", serializer=lambda value: value)
+json_scalar = ScalarType("JSON", serializer=lambda value: value, value_parser=lambda value: value,
+                         literal_parser=lambda node, variables=None: value_from_ast_untyped(node, variables))
 enums = [EnumType("IssueStatus", {name.upper(): name for name in STATUSES}),
          EnumType("IssuePriority", {name.upper(): name for name in PRIORITIES}),
          EnumType("Role", {name.upper(): name for name in ROLES}),
