@@ -142,3 +142,14 @@ def test_batches_are_the_submitters_and_admins(client, factory, board):
     theirs = gql(client, factory.headers(board["member"]), query, {"id": str(batch.id)}).get_json()
     assert theirs["data"] is None or theirs["data"]["batch"] is None
     assert theirs["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_search_as_rest_in_readable_projects_only(client, factory, board):
+    factory.issue(board["project"], board["owner"], title="Needle in WEB")
+    other = factory.user()
+    factory.issue(factory.project(other, "OPS"), other, title="Needle in OPS")
+    query = 'query($t: [SearchType!]) { search(q: "needle", types: $t) { totalCount nodes { type project title } } }'
+    found = data(gql(client, board["headers"], query, {"t": ["ISSUE"]}))["search"]
+    assert found == {"totalCount": None, "nodes": [{"type": "ISSUE", "project": "WEB", "title": "WEB-1: Needle in WEB"}]}
+    rest = client.get("/api/v1/search", query_string={"q": "needle", "types": "issue"}, headers=board["headers"])
+    assert [hit["title"] for hit in rest.get_json()["items"]] == ["WEB-1: Needle in WEB"]

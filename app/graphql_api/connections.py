@@ -15,9 +15,12 @@ class Connection:
     """A page (``pagination.Page``) as a connection; ``count()`` is run only when the
     document asks for ``totalCount``. With ``batches``, its nodes become siblings."""
 
-    def __init__(self, page, count, batches=None):
+    def __init__(self, page, count, batches=None, *, serialized=False):
+        """``serialized``: the nodes are the page's items as its service rendered them
+        (search hits), not the rows it read."""
         self.page = page
-        self.nodes = page.rows if batches is None else batches.remember(page.rows)
+        nodes = page["items"] if serialized else page.rows
+        self.nodes = nodes if batches is None else batches.remember(nodes)
         self.count = count
 
     @property

@@ -15,6 +15,8 @@ from ..http import MAX_ID, plain_int
 from ..issues import service as issues
 from ..models import Batch, Issue, Membership, User
 from ..projects import service as projects
+from ..search import service as search
+from ..search.routes import SearchArgs
 from .connections import Connection, check_first
 from .problems import load
 from .types import issue_connection
@@ -92,6 +94,18 @@ def resolve_issue(_root, info, id=None, key=None):
 @query_type.field("issues")
 def resolve_issues(_root, info, project, first, after=None, filter=None, order_by="-created_at"):
     return issue_connection(info, load_project(project, info.context.user), first, after, filter, order_by)
+
+
+@query_type.field("search")
+def resolve_search(_root, info, q, first, types=None, after=None):
+    """REST's search, its arguments checked by REST's schema."""
+    args = {"q": q, "limit": check_first(first), **({"cursor": after} if after else {})}
+    if types is not None:
+        args["types"] = ",".join(types)
+    args = load(SearchArgs(), args)
+    wanted = {name.strip() for name in args["types"].split(",")}
+    page = search.search(info.context.user, args["q"], wanted, args["limit"], args["cursor"])
+    return Connection(page, lambda: None, serialized=True)
 
 
 @query_type.field("batch")

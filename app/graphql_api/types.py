@@ -24,6 +24,7 @@ json_scalar = ScalarType("JSON", serializer=lambda value: value, value_parser=la
 enums = [EnumType("IssueStatus", {name.upper(): name for name in STATUSES}),
          EnumType("IssuePriority", {name.upper(): name for name in PRIORITIES}),
          EnumType("Role", {name.upper(): name for name in ROLES}),
+         EnumType("SearchType", {"PROJECT": "project", "ISSUE": "issue", "COMMENT": "comment"}),
          EnumType("BatchMode", {"ATOMIC": "atomic", "BEST_EFFORT": "best_effort"}),
          EnumType("BatchStatus", {name.upper(): name for name in BATCH_STATUSES})]
 

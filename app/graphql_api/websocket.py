@@ -65,6 +65,8 @@ def graphql_ws(ws):
 
 
 class Connection:
+    """One client's socket: its token, its subscriptions by id, and its sender's queue."""
+
     def __init__(self, ws, app):
         self.ws, self.app = ws, app
         self.outbox = queue.Queue()
