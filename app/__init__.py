@@ -10,7 +10,7 @@ from . import after_commit, fastjson, instance
 from .config import Config
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, migrate, sock, socketio
-from .http import IdConverter
+from .ids import IdConverter
 from .json_provider import JSONProvider
 from .ops import init_app as ops_init_app
 from .ops.requests import EngineIoRequests

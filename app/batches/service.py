@@ -11,9 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import conflict, not_found, validation_error
 from ..extensions import db
 from ..models import Batch, BatchResult
-from ..models.base import isoformat, utcnow
+from ..models.base import utcnow
 from ..pagination import Key, paginate
+from ..schemas import renderer
 from ..worker import enqueue_job, get_redis
+from .schemas import BatchAccepted, BatchOutput
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +25,8 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 CANCEL_KEY = "beacon:batch:{id}:cancel"
 
 
-def batch_dict(batch):
-    return {
-        "id": batch.id, "mode": batch.mode, "dry_run": batch.dry_run, "status": batch.status,
-        "total": batch.total, "done": batch.done, "succeeded": batch.succeeded, "failed": batch.failed,
-        "created_at": isoformat(batch.created_at), "started_at": isoformat(batch.started_at),
-        "finished_at": isoformat(batch.finished_at), "duration_ms": batch.duration_ms,
-    }
-
-
-def accepted_dict(batch):
-    return {"id": batch.id, "status": batch.status, "total": batch.total, "url": f"/api/v1/batches/{batch.id}"}
+batch_dict = renderer(BatchOutput)  # a batch record as responses and socket events show it
+accepted_dict = renderer(BatchAccepted, url=lambda batch: f"/api/v1/batches/{batch.id}")
 
 
 def body_hash(body):

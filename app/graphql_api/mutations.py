@@ -16,7 +16,7 @@ from ..database import reads_first
 from ..comments.schemas import CommentInput
 from ..errors import Problem
 from ..extensions import db
-from ..http import plain_int
+from ..ids import plain_int
 from ..issues import service as issues
 from ..issues.schemas import IssueInput, IssuePatch
 from ..projects import service as projects

@@ -11,7 +11,7 @@ from ..batches import service as batches
 from ..auth.tokens import require_admin
 from ..errors import not_found
 from ..extensions import db
-from ..http import MAX_ID, plain_int
+from ..ids import MAX_ID, plain_int
 from ..issues import service as issues
 from ..models import Batch, Issue, Membership, User
 from ..projects import service as projects

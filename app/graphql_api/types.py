@@ -100,7 +100,7 @@ def issue_list_args(first, after, filter, order_by):
 def issue_connection(info, project, first, after, filter, order_by):
     """A project's issues as REST lists them (filters and sort through ``IssueListArgs``)."""
     args = issue_list_args(first, after, filter, order_by)
-    return Connection(issues.list_issues(project, args), lambda: issues.count_issues(project, args),
+    return Connection(issues.list_issues(project.id, args), lambda: issues.count_issues(project.id, args),
                       info.context.batches)
 
 
