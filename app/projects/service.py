@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 
 from ..audit import record_audit
 from ..auth.permissions import readable_project_ids, require_project_role, role_in
-from ..database import add_unique
+from ..unique import add_unique
 from ..errors import not_found, validation_error
 from ..events.service import record_event
 from ..extensions import db

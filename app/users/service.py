@@ -1,7 +1,7 @@
 """Creating users."""
 from ..audit import record_audit
 from ..auth.passwords import hash_password
-from ..database import add_unique
+from ..unique import add_unique
 from ..extensions import db
 from ..models import User
 from ..schemas import renderer
