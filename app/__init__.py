@@ -7,7 +7,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import admin, after_commit, analytics, auth, backups, batches, comments, events, fastjson, instance, issues, ops
-from . import graphql_api, projects, search, web
+from . import graphql_api, notifications, projects, search, web
 from .auth.permissions import forget_seen
 from .backups.cli import backup_cli
 from .backups.jobs import register_schedule as schedule_backups
@@ -17,6 +17,8 @@ from .database import configure_engine
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, migrate, sock, socketio
 from .graphql_api import live
+from .notifications import fanout, unsubscribe
+from .notifications.emails import register_schedule as schedule_digests
 from .ids import IdConverter
 from .json_provider import JSONProvider
 from .ops import init_app as ops_init_app
@@ -97,16 +99,21 @@ def _configure_database(app):
 
 
 def _register_after_commit(app):
-    """What follows every commit (``after_commit``): committed events go to the sockets;
+    """What follows every commit (``after_commit``): committed events go to the sockets,
+    then become notifications (``notifications.fanout``; ``NOTIFICATIONS=off`` skips them,
+    for the benchmark's baseline);
     what a transaction remembered about roles is forgotten when it ends."""
-    after_commit.register(app, consumers=[broadcast.events], resetters=[forget_seen])
+    consumers = [broadcast.events] + ([fanout.notify] if app.config["NOTIFICATIONS"] else [])
+    after_commit.register(app, consumers=consumers, resetters=[forget_seen])
 
 
 def _register_blueprints(app, api):
-    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin):
+    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin,
+                    notifications):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(graphql_api.bp)
+    app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(web.bp)
 
 
@@ -119,6 +126,7 @@ def _register_schedules(app):
     """The periodic jobs the scheduler enqueues (in `flask worker` or the embedded worker)."""
     schedule_backups(app)
     schedule_reaper(app)
+    schedule_digests(app)
 
 
 def _init_socketio(app):
