@@ -7,7 +7,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import admin, after_commit, analytics, auth, backups, batches, comments, events, fastjson, instance, issues, ops
-from . import notifications, projects, search, web
+from . import graphql_api, notifications, projects, search, web
 from .auth.permissions import forget_seen
 from .backups.cli import backup_cli
 from .backups.jobs import register_schedule as schedule_backups
@@ -15,9 +15,10 @@ from .batches.jobs import register_schedule as schedule_reaper
 from .config import Config
 from .database import configure_engine
 from .errors import BeaconApi, register_error_handlers
+from .extensions import db, migrate, sock, socketio
+from .graphql_api import live
 from .notifications import fanout, unsubscribe
 from .notifications.emails import register_schedule as schedule_digests
-from .extensions import db, migrate, socketio
 from .ids import IdConverter
 from .json_provider import JSONProvider
 from .ops import init_app as ops_init_app
@@ -64,6 +65,7 @@ def create_app(overrides=None):
     app.session_interface = NoCookieSession()
 
     db.init_app(app)
+    sock.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True)
     ops_init_app(app)
@@ -110,6 +112,7 @@ def _register_blueprints(app, api):
                     notifications):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(graphql_api.bp)
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(web.bp)
 
@@ -131,7 +134,8 @@ def _init_socketio(app):
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
-        client_manager=client_manager(app),
+        client_manager=client_manager(app, listeners=[live.deliver],  # GraphQL subscriptions too
+                                      news_listeners=[live.deliver_batch_news]),
         cors_allowed_origins=socket_origin_check(app),
         json=fastjson,
         ping_interval=app.config["REALTIME_PING_INTERVAL"],

@@ -159,6 +159,10 @@ class Config:
         self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", 0))
         self.RATE_LIMIT_API = env.get("RATE_LIMIT_API", "1200/minute")
         self.RATE_LIMIT_AUTH_FAILURES = env.get("RATE_LIMIT_AUTH_FAILURES", "60/minute")
+        self.GRAPHQL_MAX_DEPTH = int(env.get("GRAPHQL_MAX_DEPTH", 12))
+        self.GRAPHQL_POINTS_PER_HOUR = int(env.get("GRAPHQL_POINTS_PER_HOUR", 5000))
+        # flask-sock negotiates a subprotocol only when told it, app-wide (NOTES.md).
+        self.SOCK_SERVER_OPTIONS = {"subprotocols": ["graphql-transport-ws"]}
         self.LOG_LEVEL, self.LOG_FORMAT = log_settings(env)
         self.CONTENT_SECURITY_POLICY = env.get("CONTENT_SECURITY_POLICY") or None
         self.PERFORMANCE_TRACKING = _env_bool("PERFORMANCE_TRACKING", True)

@@ -42,9 +42,14 @@ class Gatekeeper(socketio.Manager):
     app = None
     gate = None
     outbox = None
+    listeners = ()  # functions of (project key, events) that also get every delivery (GraphQL's)
+    news_listeners = ()  # functions of (name, data) that also get every other message (GraphQL's)
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
+        if namespace == NAMESPACE and event != DELIVER:
+            for listener in self.news_listeners:
+                listener(event, data)
         if namespace != NAMESPACE or callback is not None or not isinstance(room, str):
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback)
         if event == DELIVER:
@@ -55,6 +60,8 @@ class Gatekeeper(socketio.Manager):
             super().emit(event, data, namespace, room=room, skip_sid=skip_sid)
 
     def _deliver(self, project_key, events):
+        for listener in self.listeners:
+            listener(project_key, events)
         project_room, here = f"project:{project_key}", self.rooms.get(NAMESPACE, {})
         targets = [(event, rooms_for(event)) for event in events]
         # Most processes have no socket in most rooms: nothing to build then (python-socketio
@@ -167,10 +174,12 @@ class QueueManager(socketio.RedisManager, Gatekeeper):
         publish_only(self, event, data, namespace, to or room, skip_sid)
 
 
-def client_manager(app):
-    """The manager for ``socketio.init_app``: Redis-linked with a message queue, else local."""
+def client_manager(app, listeners=(), news_listeners=()):
+    """The manager for ``socketio.init_app``: Redis-linked with a message queue, else local;
+    ``listeners`` get every delivery of events too, ``news_listeners`` every other message."""
     url = app.config["SOCKETIO_MESSAGE_QUEUE"]
     manager = QueueManager(url, channel=app.config["SOCKETIO_CHANNEL"], json=fastjson) if url else LocalManager()
     manager.app, manager.gate = app, Gate()
     manager.outbox = Outbox(manager, app.config["REALTIME_MAX_BACKLOG"], manager.gate.lock)
+    manager.listeners, manager.news_listeners = tuple(listeners), tuple(news_listeners)
     return manager

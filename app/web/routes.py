@@ -58,3 +58,9 @@ def inbox():
 def admin():
     """Backups, users and the audit log (admins only: the API refuses others)."""
     return render_template("admin.html", page="admin")
+
+
+@bp.route("/graphql")
+def graphiql():
+    """GraphiQL on the GraphQL API, with the tab's token."""
+    return render_template("graphiql.html", page="graphql")
