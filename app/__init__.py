@@ -85,17 +85,20 @@ def _configure_database(app):
 
 def _register_after_commit(app):
     """What follows every commit (``after_commit``): committed events go to the sockets;
-    what a transaction remembered about roles is forgotten when it ends."""
+    the webhooks that want them get deliveries queued; what a transaction remembered about
+    roles is forgotten when it ends."""
     from .auth.permissions import forget_seen
     from .realtime import broadcast
+    from .webhooks.fanout import deliver_events
 
-    after_commit.register(app, consumers=[broadcast.events], resetters=[forget_seen])
+    after_commit.register(app, consumers=[broadcast.events, deliver_events], resetters=[forget_seen])
 
 
 def _register_blueprints(app, api):
-    from . import admin, analytics, auth, backups, batches, comments, events, issues, ops, projects, search, web
+    from . import (admin, analytics, auth, backups, batches, comments, events, issues, ops, projects, search, web,
+                   webhooks)
 
-    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin):
+    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin, webhooks):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(web.bp)
@@ -114,9 +117,11 @@ def _register_schedules(app):
     """The periodic jobs the scheduler enqueues (in `flask worker` or the embedded worker)."""
     from .backups.jobs import register_schedule as schedule_backups
     from .batches.jobs import register_schedule as schedule_reaper
+    from .webhooks.jobs import register_schedule as schedule_webhooks
 
     schedule_backups(app)
     schedule_reaper(app)
+    schedule_webhooks(app)
 
 
 def _init_socketio(app):

@@ -6,8 +6,10 @@ from .events import Event
 from .issues import Comment, Issue, IssueLabel, IssueStatusChange
 from .projects import Membership, Project
 from .users import AccessChange, ApiToken, User
+from .webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "AccessChange", "ApiToken", "AuditEntry", "Backup", "Batch", "BatchResult", "Comment", "Event",
-    "Issue", "IssueLabel", "IssueStatusChange", "Membership", "Project", "User",
+    "Issue", "IssueLabel", "IssueStatusChange", "Membership", "Project", "User", "Webhook", "WebhookAttempt",
+    "WebhookDelivery",
 ]
