@@ -32,6 +32,7 @@ def attempt(delivery_id, token):
     webhook = db.session.get(Webhook, delivery.webhook_id)
     if not webhook.active:
         return _finish(delivery, token, status="failed", error="The webhook is disabled.")
+    db.session.commit()  # no transaction (on SQLite: no write lock) held across the POST
     config = current_app.config
     headers = signing.headers(delivery.id, delivery.body, signing.signing_secrets(webhook))
     outcome = posting.post(webhook.url, delivery.body, headers, timeout=config["WEBHOOK_TIMEOUT_SECONDS"],

@@ -139,6 +139,7 @@ def ping(webhook):
     """Queue a ``webhook.ping`` delivery; return it."""
     if not webhook.active:
         raise conflict("The webhook is not active; activate it first.")
+    db.session.commit()  # end the read: the delivery is written on a connection of its own
     return db.session.get(WebhookDelivery, fanout.deliver_ping(webhook))
 
 
