@@ -1,11 +1,11 @@
 """What the RQ worker runs for webhooks: sends, the dispatcher of due ones, the sweep.
 
-``deliver_job`` takes deliveries leased to it, renews their leases and hands each to the
-worker's *senders*, a pool of threads with a cap per webhook: a slow or dead receiver
-holds at most ``WEBHOOK_SENDERS_PER_ENDPOINT`` threads for its 10 s timeouts, and the
-other webhooks' deliveries go on through the others (a job that waited for its sends
-kept every later delivery of the one worker behind the slowest receiver). Deliveries
-over a webhook's cap are left due for the dispatcher.
+``deliver_job`` hands the deliveries leased to it to the worker's *senders*: a lane per
+webhook, drained by at most ``WEBHOOK_SENDERS_PER_ENDPOINT`` threads, so a slow or dead
+receiver holds only its own lane's threads through its 10 s timeouts and the other
+webhooks' deliveries go on through the others. (A job that waited for its sends kept
+every later delivery of the one worker behind the slowest receiver.) Each send renews
+its lease as it starts, so a send that waited in its lane is not taken for lost.
 
 ``dispatch_due`` (scheduled every ``WEBHOOK_DISPATCH_SECONDS``) leases the due deliveries
 no one holds and queues them: retries whose time came, and sends whose worker died
@@ -15,6 +15,7 @@ older than ``WEBHOOK_RETENTION_DAYS``.
 import logging
 import secrets
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -29,52 +30,56 @@ from . import delivery
 
 log = logging.getLogger(__name__)
 JOB_SIZE = 200  # deliveries per job
+TAKE = 20  # sends a drainer takes from its lane at a time
 DISPATCH_LIMIT = 2000  # deliveries leased per dispatcher run
 
 
 class Senders:
-    """Threads that send deliveries, at most ``per_endpoint`` at a time for one webhook."""
+    """Threads that send deliveries: a lane per webhook, drained by at most
+    ``per_endpoint`` threads at a time, out of ``size`` in all."""
 
     def __init__(self, app, size, per_endpoint):
         self.app, self.per_endpoint = app, per_endpoint
         self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="webhook-sender")
         self.lock = threading.Condition()
-        self.busy = {}  # webhook id -> sends in flight (a key goes when its count reaches 0)
-
-    def reserve(self, webhook_id):
-        with self.lock:
-            if self.busy.get(webhook_id, 0) >= self.per_endpoint:
-                return False
-            self.busy[webhook_id] = self.busy.get(webhook_id, 0) + 1
-            return True
-
-    def release(self, webhook_id):
-        with self.lock:
-            self.busy[webhook_id] -= 1
-            if not self.busy[webhook_id]:
-                del self.busy[webhook_id]
-            self.lock.notify_all()
+        # webhook id -> its waiting sends and its draining threads; a lane goes once empty.
+        self.lanes = {}
 
     def send(self, webhook_id, delivery_id, token):
-        """Send a reserved delivery in a sender thread."""
-        self.executor.submit(self._send, webhook_id, delivery_id, token)
+        """Send a delivery held by ``token`` in its webhook's lane."""
+        with self.lock:
+            lane = self.lanes.setdefault(webhook_id, {"waiting": deque(), "draining": 0})
+            lane["waiting"].append((delivery_id, token))
+            if lane["draining"] < self.per_endpoint:
+                lane["draining"] += 1
+                self.executor.submit(self._drain, webhook_id)
 
-    def _send(self, webhook_id, delivery_id, token):
-        try:
-            with self.app.app_context():
+    def _next(self, webhook_id):
+        """Up to ``TAKE`` waiting sends of the lane, or [] when this drainer should stop."""
+        with self.lock:
+            waiting = self.lanes[webhook_id]["waiting"]
+            if waiting:
+                return [waiting.popleft() for _ in range(min(TAKE, len(waiting)))]
+            self.lanes[webhook_id]["draining"] -= 1
+            if not self.lanes[webhook_id]["draining"]:
+                del self.lanes[webhook_id]
+                self.lock.notify_all()
+            return []
+
+    def _drain(self, webhook_id):
+        with self.app.app_context():
+            while taken := self._next(webhook_id):
                 try:
-                    delivery.attempt(delivery_id, token)
-                finally:
-                    db.session.remove()
-        except Exception:  # a thread's error has nowhere else to go; the lease brings it back
-            log.exception("webhook delivery %s: the attempt failed", delivery_id)
-        finally:
-            self.release(webhook_id)
+                    delivery.send_all(taken)
+                except Exception:  # a thread's error has nowhere else to go; the leases bring them back
+                    log.exception("webhook %s: sending deliveries %s failed", webhook_id, [t[0] for t in taken])
+                    db.session.rollback()
+            db.session.remove()
 
     def wait_idle(self, timeout):
-        """Wait until no send is in flight (tests, benchmarks); True if so."""
+        """Wait until no send is waiting or in flight (tests, benchmarks); True if so."""
         with self.lock:
-            return self.lock.wait_for(lambda: not self.busy, timeout)
+            return self.lock.wait_for(lambda: not self.lanes, timeout)
 
 
 def senders(app=None):
@@ -92,28 +97,16 @@ def enqueue_deliveries(delivery_ids, token):
 
 @in_app_context
 def deliver_job(delivery_ids, token):
-    """Renew the leases of these deliveries (if still ``token``'s) and send them."""
+    """Hand the deliveries still leased to ``token`` to this worker's senders."""
     pool = senders()
-    lease_until = utcnow() + timedelta(seconds=current_app.config["WEBHOOK_LEASE_SECONDS"])
     held = db.session.execute(
-        update(WebhookDelivery)
+        select(WebhookDelivery.id, WebhookDelivery.webhook_id)
         .where(WebhookDelivery.id.in_(delivery_ids), WebhookDelivery.lease_token == token,
-               WebhookDelivery.status == "pending")
-        .values(lease_until=lease_until).returning(WebhookDelivery.id, WebhookDelivery.webhook_id)).all()
-    db.session.commit()
-    waiting = []
-    for delivery_id, webhook_id in held:
-        if pool.reserve(webhook_id):
-            pool.send(webhook_id, delivery_id, token)
-        else:
-            waiting.append(delivery_id)
-    if waiting:  # over their webhook's cap: the dispatcher offers them again
-        db.session.execute(update(WebhookDelivery)
-                           .where(WebhookDelivery.id.in_(waiting), WebhookDelivery.lease_token == token)
-                           .values(lease_until=None, lease_token=None))
-        db.session.commit()
+               WebhookDelivery.status == "pending")).all()
     db.session.remove()
-    return {"sending": len(held) - len(waiting), "waiting": len(waiting)}
+    for delivery_id, webhook_id in held:
+        pool.send(webhook_id, delivery_id, token)
+    return len(held)
 
 
 @in_app_context
