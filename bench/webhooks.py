@@ -3,7 +3,8 @@
     .venv/bin/python bench/webhooks.py [--engines postgresql] [--events 2000] [--redis-db 7]
 
 For each engine: a fresh migrated database, a real server process (``python app.py``),
-one real ``flask worker`` on real Redis, and a receiver (an HTTP server in this process).
+one real ``flask worker`` on real Redis, and a receiver (an HTTP server in this process,
+``tests/support/receiver.py``).
 
 1. Deliveries: a batch creates 2,000 issues in one commit on a project with one webhook;
    the worker delivers the 2,000 ``issue.created`` events. Commit to receipt is measured
@@ -19,11 +20,9 @@ import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import redis
@@ -34,47 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.common import database_url_for, drop_database, migrate  # noqa: E402
 from tests.support.live import Process, Server  # noqa: E402
-
-
-class Receiver:
-    """An HTTP server that answers 204 and notes when each event arrived."""
-
-    def __init__(self):
-        self.arrivals = []  # (arrival time, event "at", body)
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                now = time.time()
-                with receiver.lock:
-                    receiver.arrivals.append((now, json.loads(body).get("at"), body))
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def take(self):
-        with self.lock:
-            taken, self.arrivals = self.arrivals, []
-        return taken
-
-    def wait(self, count, timeout=600):
-        deadline = time.monotonic() + timeout
-        while len(self.arrivals) < count:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{len(self.arrivals)} of {count} deliveries arrived")
-            time.sleep(0.01)
+from tests.support.receiver import Receiver  # noqa: E402
 
 
 def seed(url, receiver_url):
@@ -125,11 +84,12 @@ def bare_loop(bodies, secret, url):
     signer = StandardWebhook(secret)
     started = time.perf_counter()
     for n, body in enumerate(bodies):
-        text = body.decode()
+        text = body
         at = datetime.now(timezone.utc)
         headers = {"Content-Type": "application/json", "webhook-id": f"bare-{n}",
                    "webhook-timestamp": str(int(at.timestamp())), "webhook-signature": signer.sign(f"bare-{n}", at, text)}
-        assert requests.post(url, data=body, headers=headers, timeout=10, allow_redirects=False).status_code == 204
+        assert requests.post(url, data=body.encode(), headers=headers, timeout=10,
+                             allow_redirects=False).status_code == 200
     return len(bodies) / (time.perf_counter() - started)
 
 
@@ -161,12 +121,12 @@ def bench_engine(engine, args, workdir, redis_url, receiver):
                                  workdir / f"worker-{engine}.log"))
         time.sleep(2)  # the worker's start-up
         create_batch(processes[0], token, 50)  # warm up
-        receiver.wait(50)
+        receiver.wait_for(50, timeout=120)
         receiver.take()
 
         create_batch(processes[0], token, args.events)
-        receiver.wait(args.events)
-        arrivals = receiver.take()
+        receiver.wait_for(args.events, timeout=900)
+        arrivals = [(arrived, json.loads(body)["at"], body) for arrived, (_, body, _) in receiver.take()]
         committed = at_seconds(arrivals[0][1])
         lags = [arrived - at_seconds(at) for arrived, at, _ in arrivals]
         rate = len(arrivals) / (max(a for a, _, _ in arrivals) - committed)
@@ -179,9 +139,9 @@ def bench_engine(engine, args, workdir, redis_url, receiver):
         for n in range(200):
             assert session.post(f"{processes[0].url}/api/v1/projects/WEB/issues", json={"title": f"Paced {n}"},
                                 timeout=30).status_code == 201
-            receiver.wait(1, timeout=30)
-            arrived, at, _ = receiver.take()[0]
-            paced.append(arrived - at_seconds(at))
+            receiver.wait_for(1, timeout=30)
+            arrived, (_, body, _) = receiver.take()[0]
+            paced.append(arrived - at_seconds(json.loads(body)["at"]))
 
         took = rest_latency(processes[0], token, args.creates)
         return {"rate": rate, "bare": bare, "lags": lags, "paced": paced, "took": took}
@@ -200,7 +160,7 @@ def main():
     args = parser.parse_args()
     redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
     workdir = Path(tempfile.mkdtemp(prefix="beacon-bench-webhooks-"))
-    receiver = Receiver()
+    receiver = Receiver((200, {}, b"", 0))
     for engine in args.engines.split(","):
         r = bench_engine(engine, args, workdir, redis_url, receiver)
         print(f"{engine}: {args.events:,} issue.created events committed at once, one worker")

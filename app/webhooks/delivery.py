@@ -1,4 +1,4 @@
-"""One attempt of a delivery, and what its answer decides.
+"""Sending deliveries, and what each answer decides.
 
 Any 2xx is success. A 410 disables the webhook at once. Anything else (another status, a
 refused address, a network error, the 10 s timeout) is retried after the next delay of

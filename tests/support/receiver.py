@@ -1,7 +1,8 @@
 """A real HTTP server in the test process that receives webhook deliveries.
 
 ``answers`` is a list of ``(status, headers, body, delay_seconds)`` served in order (the
-last one repeats); every request is kept in ``requests`` as ``(headers, body, path)``.
+last one repeats); every request is kept in ``requests`` as ``(headers, body, path)``, and
+the time it arrived (``time.time()``) in ``arrived_at``. bench/webhooks.py uses it too.
 """
 import threading
 import time
@@ -12,6 +13,7 @@ class Receiver:
     def __init__(self, *answers):
         self.answers = list(answers) or [(200, {}, b"ok", 0)]
         self.requests = []
+        self.arrived_at = []
         self.arrived = threading.Condition()
         receiver = self
 
@@ -19,6 +21,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
                 with receiver.arrived:
+                    receiver.arrived_at.append(time.time())
                     receiver.requests.append((dict(self.headers), body, self.path))
                     answer = receiver.answers[min(len(receiver.requests), len(receiver.answers)) - 1]
                     receiver.arrived.notify_all()
@@ -49,6 +52,13 @@ class Receiver:
             self.arrived.wait_for(lambda: len(self.requests) >= count, timeout)
         assert len(self.requests) >= count, f"{len(self.requests)} of {count} requests arrived"
         return self.requests
+
+    def take(self):
+        """The requests so far with their arrival times, forgetting them."""
+        with self.arrived:
+            taken = list(zip(self.arrived_at, self.requests, strict=True))
+            self.requests, self.arrived_at = [], []
+        return taken
 
     def close(self):
         self.server.shutdown()
