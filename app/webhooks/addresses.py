@@ -9,9 +9,15 @@ resolved to a public address at creation and to 127.0.0.1 later (DNS rebinding) 
 refused then. ``WEBHOOK_ALLOW_PRIVATE`` lifts the rule (tests, on-premise receivers).
 """
 import ipaddress
+import re
 import socket
 from typing import NamedTuple
 from urllib.parse import urlsplit
+
+
+# An ASCII host name (IDNs in their xn-- form), an IPv4 or an IPv6 literal: anything else
+# (spaces, NULs, lone surrogates, percent signs) would reach the resolver or the log as is.
+_HOST = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?|[0-9a-f:.]{2,45}")
 
 
 class UnsafeUrl(Exception):
@@ -37,6 +43,8 @@ def parse(url):
         raise UnsafeUrl("The URL must be http or https.")
     if not parts.hostname:
         raise UnsafeUrl("The URL has no host.")
+    if not _HOST.fullmatch(parts.hostname):
+        raise UnsafeUrl("The URL's host is not a valid name or address.")
     if parts.username or parts.password:
         raise UnsafeUrl("The URL may not carry a user name or password.")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -67,6 +75,8 @@ def resolve(url, allow_private):
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise UnsafeUrl(f"The host {host} does not resolve.") from None
+    except OSError:
+        raise UnsafeUrl(f"The host {host} could not be resolved now.") from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not allow_private:
         for address in addresses:
