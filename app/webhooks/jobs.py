@@ -13,10 +13,10 @@ no one holds and queues them: retries whose time came, and sends whose worker di
 older than ``WEBHOOK_RETENTION_DAYS``.
 """
 import logging
+import queue
 import secrets
 import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import current_app
@@ -40,10 +40,14 @@ class Senders:
 
     def __init__(self, app, size, per_endpoint):
         self.app, self.per_endpoint = app, per_endpoint
-        self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="webhook-sender")
+        # Daemon threads, not an executor's: a worker told to stop exits without draining
+        # its lanes first (what they held comes back when the leases lapse).
+        self.ready = queue.SimpleQueue()  # a webhook id per drainer to start
         self.lock = threading.Condition()
         # webhook id -> its waiting sends and its draining threads; a lane goes once empty.
         self.lanes = {}
+        for number in range(size):
+            threading.Thread(target=self._serve, name=f"webhook-sender-{number}", daemon=True).start()
 
     def send(self, webhook_id, delivery_id, token):
         """Send a delivery held by ``token`` in its webhook's lane."""
@@ -52,7 +56,7 @@ class Senders:
             lane["waiting"].append((delivery_id, token))
             if lane["draining"] < self.per_endpoint:
                 lane["draining"] += 1
-                self.executor.submit(self._drain, webhook_id)
+                self.ready.put(webhook_id)
 
     def _next(self, webhook_id):
         """Up to ``TAKE`` waiting sends of the lane, or [] when this drainer should stop."""
@@ -65,6 +69,10 @@ class Senders:
                 del self.lanes[webhook_id]
                 self.lock.notify_all()
             return []
+
+    def _serve(self):
+        while True:
+            self._drain(self.ready.get())
 
     def _drain(self, webhook_id):
         with self.app.app_context():
