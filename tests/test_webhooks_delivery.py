@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from app.extensions import db
-from app.models import WebhookDelivery
+from app.models import Project, WebhookDelivery
 from app.models.base import utcnow
 from app.webhooks import jobs
 from app.worker import set_job_app
@@ -119,7 +119,6 @@ def test_the_filter_picks_the_event_types(client, owner, factory, deliver, recei
 
 def test_a_rolled_back_change_is_never_delivered(app, client, owner, deliver, receivers):
     from app.events.service import record_event, savepoint
-    from app.models import Project
 
     receiver = receivers()
     add_hook(client, owner, receiver.url)
@@ -353,3 +352,41 @@ def test_a_slow_receiver_slows_neither_writes_nor_other_webhooks(app, client, ow
         stop.set()
         worker.join()
         assert jobs.senders(app).wait_idle(30)
+
+
+def test_a_write_succeeds_when_its_deliveries_cannot_be_queued(app, client, owner, deliver, receivers, monkeypatch,
+                                                               caplog):
+    import redis
+
+    from tests.support.live import free_port
+
+    add_hook(client, owner, receivers().url)
+    monkeypatch.setitem(app.extensions, "beacon_redis", redis.Redis(port=free_port(), socket_connect_timeout=0.5))
+    issue = new_issue(client, owner)
+    assert client.get(f"/api/v1/issues/{issue['id']}", headers=owner).status_code == 200
+    assert "could not queue the webhook deliveries" in caplog.text
+
+
+def test_another_project_s_maintainer_cannot_read_or_redeliver_a_delivery(client, owner, factory, deliver, receivers):
+    add_hook(client, owner, receivers().url)
+    new_issue(client, owner)
+    deliver()
+    delivery = only_delivery()
+    other = factory.user()
+    factory.project(other, key="OPS")
+    headers = factory.headers(other)
+    assert client.get(f"/api/v1/webhooks/deliveries/{delivery.id}", headers=headers).status_code == 404
+    assert client.post(f"/api/v1/webhooks/deliveries/{delivery.id}/redeliver", headers=headers).status_code == 404
+    member = factory.user()
+    factory.member(db.session.scalars(db.select(Project).filter_by(key="WEB")).one(), member, "member")
+    assert client.get(f"/api/v1/webhooks/deliveries/{delivery.id}",
+                      headers=factory.headers(member)).status_code == 403
+
+
+def test_deleting_a_project_deletes_its_webhooks_and_deliveries(client, owner, deliver, receivers):
+    add_hook(client, owner, receivers().url)
+    new_issue(client, owner)
+    deliver()
+    assert client.delete("/api/v1/projects/WEB", headers=owner).status_code == 204
+    assert scalar("SELECT count(*) FROM webhooks") == 0
+    assert scalar("SELECT count(*) FROM webhook_deliveries") == 0 and scalar("SELECT count(*) FROM webhook_attempts") == 0
