@@ -1,7 +1,7 @@
 """Routes: /api/v1/projects/{key}/webhooks, /api/v1/admin/webhooks, /api/v1/webhooks/..."""
 from ..auth.permissions import load_project
 from ..auth.tokens import current_user, require_admin
-from ..http import etag, if_match_version
+from ..versions import etag, if_match_version
 from ..pagination import PageArgs, page_schema
 from . import bp, service
 from .schemas import DeliveryDetail, DeliveryOutput, WebhookInput, WebhookOutput, WebhookPatch

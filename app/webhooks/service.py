@@ -15,7 +15,7 @@ from ..audit import record_audit
 from ..auth.permissions import role_in
 from ..errors import Problem, conflict, not_found, validation_error
 from ..extensions import db
-from ..http import check_version
+from ..versions import check_version
 from ..models import Project, Webhook, WebhookAttempt, WebhookDelivery
 from ..models.base import isoformat, utcnow
 from ..pagination import Key, paginate

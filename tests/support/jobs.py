@@ -1,6 +1,9 @@
 """Job functions the worker tests enqueue (importable by worker processes), and a burst
 worker that runs the queued jobs in the test's own thread."""
-from app.worker import ThreadWorker, get_queue, get_redis, in_app_context
+import os
+
+from app.redis_client import get_redis
+from app.worker import ThreadWorker, get_queue, in_app_context
 
 
 def run_queued_jobs(app):
@@ -26,3 +29,9 @@ def create_issue_as(user_id, project_key, title):
 
     project = db.session.scalar(select(Project).where(Project.key == project_key))
     return create_issue(project, db.session.get(User, user_id), {"title": title}).id
+
+
+@in_app_context
+def record_pid(key):
+    """Note which process ran this job (a list in Redis)."""
+    get_redis().rpush(key, os.getpid())
