@@ -5,6 +5,7 @@ import { $, chrome, flash, h, showError, when } from "./ui.js";
 chrome();
 const key = location.pathname.split("/")[2];
 let shown = null; // the webhook whose deliveries are open
+let refresh = null; // the next look at its pending deliveries
 
 async function loadWebhooks() {
   const hooks = await listAll(`/projects/${key}/webhooks`, 200);
@@ -35,6 +36,11 @@ async function showDeliveries(hook) {
     h("td", {}, d.event_type), h("td", {}, d.status), h("td", {}, String(d.attempts)),
     h("td", {}, d.response_status ? String(d.response_status) : (d.error || "")), h("td", {}, when(d.created_at)),
     h("td", {}, h("button", { type: "button", onclick: () => redeliver(d.id) }, `Redeliver #${d.id}`)))));
+  // Pending ones change on their own: look again while the log is open.
+  if (data.items.some((d) => d.status === "pending")) {
+    clearTimeout(refresh);
+    refresh = setTimeout(() => { if (shown === hook) showDeliveries(hook); }, 2000);
+  }
 }
 
 async function detail(id) {
