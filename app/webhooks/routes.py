@@ -4,14 +4,14 @@ from ..auth.tokens import current_user, require_admin
 from ..versions import etag, if_match_version
 from ..pagination import PageArgs, page_schema
 from . import bp, service
-from .schemas import DeliveryDetail, DeliveryOutput, WebhookInput, WebhookOutput, WebhookPatch
+from .schemas import DeliveryDetail, DeliveryOutput, WebhookInput, WebhookOutput, WebhookPatch, WebhookWithSecret
 
 WebhookPage = page_schema(WebhookOutput, "WebhookPage")
 DeliveryPage = page_schema(DeliveryOutput, "DeliveryPage")
 
 
 def _created(webhook, key):
-    return service.webhook_dict(webhook, key, with_secret=True), 201, etag(webhook.version)
+    return service.webhook_with_secret(webhook, key), 201, etag(webhook.version)
 
 
 def _page(page, key):
@@ -21,7 +21,7 @@ def _page(page, key):
 
 @bp.route("/projects/<string:key>/webhooks", methods=["POST"])
 @bp.arguments(WebhookInput)
-@bp.response(201, WebhookOutput)
+@bp.response(201, WebhookWithSecret)
 def create_project_webhook(data, key):
     """Create a webhook of the project (maintainers). The answer is the only one with its secret."""
     user = current_user()
@@ -39,7 +39,7 @@ def list_project_webhooks(args, key):
 
 @bp.route("/admin/webhooks", methods=["POST"])
 @bp.arguments(WebhookInput)
-@bp.response(201, WebhookOutput)
+@bp.response(201, WebhookWithSecret)
 def create_admin_webhook(data):
     """Create an admin webhook, for backup.* and alert.* events (admins)."""
     return _created(service.create_webhook(None, require_admin(), data), None)
@@ -80,13 +80,13 @@ def delete_webhook(webhook_id):
 
 
 @bp.route("/webhooks/<int:webhook_id>/rotate-secret", methods=["POST"])
-@bp.response(200, WebhookOutput)
+@bp.response(200, WebhookWithSecret)
 def rotate_secret(webhook_id):
     """A new secret (in this answer only); the old one keeps signing beside it for 24 hours."""
     user = current_user()
     webhook, key = service.load_webhook(webhook_id, user)
     webhook = service.rotate_secret(webhook, user)
-    return service.webhook_dict(webhook, key, with_secret=True), 200, etag(webhook.version)
+    return service.webhook_with_secret(webhook, key), 200, etag(webhook.version)
 
 
 @bp.route("/webhooks/<int:webhook_id>/ping", methods=["POST"])

@@ -29,10 +29,14 @@ class WebhookOutput(Schema):
     events = fields.List(fields.String())
     active = fields.Boolean()
     description = fields.String()
-    secret = fields.String(metadata={"description": "Only when created and after a rotation."})
     created_at = Timestamp()
     version = fields.Integer()
     disabled_reason = fields.String(allow_none=True)
+
+
+class WebhookWithSecret(WebhookOutput):
+    """The answer that creates a webhook or rotates its secret: the only ones with it."""
+    secret = fields.String()
 
 
 class DeliveryOutput(Schema):

@@ -19,9 +19,11 @@ from ..versions import check_version
 from ..models import Project, Webhook, WebhookAttempt, WebhookDelivery
 from ..models.base import isoformat, utcnow
 from ..pagination import Key, paginate
+from ..schemas import renderer
 from . import fanout
 from .addresses import UnsafeUrl, resolve
 from .jobs import enqueue_deliveries
+from .schemas import AttemptOutput, DeliveryOutput, WebhookOutput, WebhookWithSecret
 from .signing import new_secret
 
 MAX_PER_OWNER = 20
@@ -29,15 +31,8 @@ ROTATION_OVERLAP = timedelta(hours=24)
 ADMIN_DEFAULT_EVENTS = ["backup.*", "alert.*"]
 
 
-def webhook_dict(webhook, project_key, *, with_secret=False):
-    shown = {
-        "id": webhook.id, "project": project_key, "url": webhook.url, "events": webhook.events,
-        "active": webhook.active, "description": webhook.description, "created_at": isoformat(webhook.created_at),
-        "version": webhook.version, "disabled_reason": webhook.disabled_reason,
-    }
-    if with_secret:
-        shown["secret"] = webhook.secret
-    return shown
+webhook_dict = renderer(WebhookOutput, ("project_key",), project=lambda _webhook, key: key)
+webhook_with_secret = renderer(WebhookWithSecret, ("project_key",), project=lambda _webhook, key: key)
 
 
 def _check_url(url):
@@ -143,24 +138,15 @@ def ping(webhook):
     return db.session.get(WebhookDelivery, fanout.deliver_ping(webhook))
 
 
-def delivery_dict(delivery):
-    return {
-        "id": delivery.id, "webhook_id": delivery.webhook_id, "event_type": delivery.event_type,
-        "event_id": delivery.event_id, "status": delivery.status, "attempts": delivery.attempts,
-        "response_status": delivery.response_status, "error": delivery.error,
-        "next_attempt_at": isoformat(delivery.next_attempt_at) if delivery.status == "pending" else None,
-        "created_at": isoformat(delivery.created_at), "duration_ms": delivery.duration_ms,
-    }
+delivery_dict = renderer(DeliveryOutput, next_attempt_at=lambda d: isoformat(d.next_attempt_at)
+                         if d.status == "pending" else None)
+_attempt_dict = renderer(AttemptOutput, ("body",), request_body=lambda _attempt, body: body)
 
 
 def delivery_detail(delivery):
     attempts = db.session.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery.id)
                                   .order_by(WebhookAttempt.number, WebhookAttempt.id)).all()
-    return {**delivery_dict(delivery), "attempt_log": [{
-        "number": a.number, "at": isoformat(a.at), "url": a.url, "request_headers": a.request_headers,
-        "request_body": delivery.body, "response_status": a.response_status,
-        "response_headers": a.response_headers, "response_body": a.response_body, "error": a.error,
-        "duration_ms": a.duration_ms} for a in attempts]}
+    return {**delivery_dict(delivery), "attempt_log": [_attempt_dict(a, delivery.body) for a in attempts]}
 
 
 def list_deliveries(webhook_id, limit, cursor):
