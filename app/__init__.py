@@ -7,7 +7,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import admin, after_commit, analytics, auth, backups, batches, comments, events, fastjson, instance, issues, ops
-from . import projects, search, web, webhooks
+from . import notifications, projects, search, web, webhooks
 from .auth.permissions import forget_seen
 from .backups.cli import backup_cli
 from .backups.jobs import register_schedule as schedule_backups
@@ -15,6 +15,8 @@ from .batches.jobs import register_schedule as schedule_reaper
 from .config import Config
 from .database import configure_engine
 from .errors import BeaconApi, register_error_handlers
+from .notifications import fanout, unsubscribe
+from .notifications.emails import register_schedule as schedule_digests
 from .extensions import db, migrate, socketio
 from .ids import IdConverter
 from .json_provider import JSONProvider
@@ -97,16 +99,20 @@ def _configure_database(app):
 
 
 def _register_after_commit(app):
-    """What follows every commit (``after_commit``): committed events go to the sockets;
-    the webhooks that want them get deliveries queued; what a transaction remembered about
-    roles is forgotten when it ends."""
-    after_commit.register(app, consumers=[broadcast.events, deliver_events], resetters=[forget_seen])
+    """What follows every commit (``after_commit``): committed events go to the sockets,
+    then become notifications (``notifications.fanout``; ``NOTIFICATIONS=off`` skips them,
+    for the benchmark's baseline), then deliveries to the webhooks that want them
+    (``webhooks.fanout``); what a transaction remembered about roles is forgotten when it ends."""
+    consumers = [broadcast.events] + ([fanout.notify] if app.config["NOTIFICATIONS"] else []) + [deliver_events]
+    after_commit.register(app, consumers=consumers, resetters=[forget_seen])
 
 
 def _register_blueprints(app, api):
-    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin, webhooks):
+    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin,
+                    notifications, webhooks):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(web.bp)
 
 
@@ -119,6 +125,7 @@ def _register_schedules(app):
     """The periodic jobs the scheduler enqueues (in `flask worker` or the embedded worker)."""
     schedule_backups(app)
     schedule_reaper(app)
+    schedule_digests(app)
     schedule_webhooks(app)
 
 

@@ -127,6 +127,11 @@ class Config:
         self.BACKUP_SCHEDULE = env.get("BACKUP_SCHEDULE", "0 * * * *")
         self.BACKUP_RETENTION = env.get("BACKUP_RETENTION", "hourly=24,daily=7,weekly=4,monthly=12")
         self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        self.NOTIFICATIONS = env.get("NOTIFICATIONS", "on") != "off"
+        self.SMTP_URL = env.get("SMTP_URL") or None
+        self.MAIL_FROM = env.get("MAIL_FROM") or "Beacon <beacon@localhost>"
+        self.PUBLIC_URL = (env.get("PUBLIC_URL") or f"http://localhost:{server_settings(env).port}").rstrip("/")
+        self.NOTIFICATION_DIGEST_MINUTES = max(1, int(env.get("NOTIFICATION_DIGEST_MINUTES", 15)))
         self.METRICS_CACHE_SECONDS = float(env.get("METRICS_CACHE_SECONDS", 5))
         self.RATE_LIMIT_SIGNIN = env.get("RATE_LIMIT_SIGNIN", "10/minute;100/minute")
         self.SIGNIN_BACKOFF_MAX_SECONDS = float(env.get("SIGNIN_BACKOFF_MAX_SECONDS", 2))

@@ -1,7 +1,7 @@
 """webhooks: per-project and admin webhooks, their deliveries and attempts
 
 Revision ID: 0005_webhooks
-Revises: 0003_access_changes
+Revises: 0006_notifications
 Create Date: 2026-12-05 03:10:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005_webhooks'
-down_revision = '0003_access_changes'
+down_revision = '0006_notifications'  # main merged 0006 first: chained after it
 branch_labels = None
 depends_on = None
 
