@@ -7,7 +7,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import admin, after_commit, analytics, auth, backups, batches, comments, events, fastjson, instance, issues, ops
-from . import graphql_api, notifications, projects, search, web
+from . import graphql_api, notifications, projects, search, web, webhooks
 from .auth.permissions import forget_seen
 from .backups.cli import backup_cli
 from .backups.jobs import register_schedule as schedule_backups
@@ -28,6 +28,8 @@ from .realtime import broadcast
 from .realtime.manager import client_manager
 from .realtime.namespace import register as register_realtime
 from .users.cli import seed_demo_command, users_cli
+from .webhooks.fanout import deliver_events
+from .webhooks.jobs import register_schedule as schedule_webhooks
 from .worker import worker_command
 
 SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
@@ -101,15 +103,15 @@ def _configure_database(app):
 def _register_after_commit(app):
     """What follows every commit (``after_commit``): committed events go to the sockets,
     then become notifications (``notifications.fanout``; ``NOTIFICATIONS=off`` skips them,
-    for the benchmark's baseline);
-    what a transaction remembered about roles is forgotten when it ends."""
-    consumers = [broadcast.events] + ([fanout.notify] if app.config["NOTIFICATIONS"] else [])
+    for the benchmark's baseline), then deliveries to the webhooks that want them
+    (``webhooks.fanout``); what a transaction remembered about roles is forgotten when it ends."""
+    consumers = [broadcast.events] + ([fanout.notify] if app.config["NOTIFICATIONS"] else []) + [deliver_events]
     after_commit.register(app, consumers=consumers, resetters=[forget_seen])
 
 
 def _register_blueprints(app, api):
     for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin,
-                    notifications):
+                    notifications, webhooks):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(graphql_api.bp)
@@ -127,6 +129,7 @@ def _register_schedules(app):
     schedule_backups(app)
     schedule_reaper(app)
     schedule_digests(app)
+    schedule_webhooks(app)
 
 
 def _init_socketio(app):

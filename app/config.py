@@ -70,6 +70,14 @@ def log_settings(env):
     return env.get("LOG_LEVEL", "INFO").upper(), env.get("LOG_FORMAT", "json")
 
 
+DEFAULT_WEBHOOK_RETRIES = "5,300,1800,7200,18000,36000,50400,72000,86400"
+
+
+def _seconds_list(text):
+    """``"5,300,1800"`` as ``[5.0, 300.0, 1800.0]`` (a retry schedule)."""
+    return [float(part) for part in text.split(",") if part.strip()]
+
+
 def _limits(env, name, default):
     """A rate-limit setting such as ``"20/second;300/minute"``, checked now: the limiter
     counts a limit it cannot parse as a storage failure, and would serve without it."""
@@ -167,6 +175,17 @@ class Config:
         self.CONTENT_SECURITY_POLICY = env.get("CONTENT_SECURITY_POLICY") or None
         self.PERFORMANCE_TRACKING = _env_bool("PERFORMANCE_TRACKING", True)
         self.PERFORMANCE_FLUSH_SECONDS = float(env.get("PERFORMANCE_FLUSH_SECONDS", 1))
+        # Webhooks (CONTRACT section 14): retries after these delays (seconds, +-10% jitter).
+        self.WEBHOOK_RETRY_SCHEDULE = _seconds_list(env.get("WEBHOOK_RETRY_SCHEDULE") or DEFAULT_WEBHOOK_RETRIES)
+        self.WEBHOOK_ALLOW_PRIVATE = _env_bool("WEBHOOK_ALLOW_PRIVATE")
+        self.WEBHOOK_TIMEOUT_SECONDS = float(env.get("WEBHOOK_TIMEOUT_SECONDS", 10))
+        # A send's lease: a worker that dies mid-send leaves it; once it lapses the delivery
+        # is sent again. Longer than the timeout, so a live send never loses it.
+        self.WEBHOOK_LEASE_SECONDS = float(env.get("WEBHOOK_LEASE_SECONDS", 30))
+        self.WEBHOOK_DISPATCH_SECONDS = int(env.get("WEBHOOK_DISPATCH_SECONDS", 2))
+        self.WEBHOOK_SENDERS = int(env.get("WEBHOOK_SENDERS", 16))
+        self.WEBHOOK_SENDERS_PER_ENDPOINT = int(env.get("WEBHOOK_SENDERS_PER_ENDPOINT", 4))
+        self.WEBHOOK_RETENTION_DAYS = float(env.get("WEBHOOK_RETENTION_DAYS", 30))
         self.EMBEDDED_WORKER = self.REDIS_URL is None and _env_bool("EMBEDDED_WORKER", True)
         self.TESTING = _env_bool("TESTING")
         # flask-smorest / OpenAPI

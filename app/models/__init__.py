@@ -7,8 +7,10 @@ from .issues import Comment, Issue, IssueLabel, IssueStatusChange
 from .notifications import IssueWatcher, Notification
 from .projects import Membership, Project
 from .users import AccessChange, ApiToken, User
+from .webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "AccessChange", "ApiToken", "AuditEntry", "Backup", "Batch", "BatchResult", "Comment", "Event",
     "Issue", "IssueLabel", "IssueStatusChange", "IssueWatcher", "Membership", "Notification", "Project", "User",
+    "Webhook", "WebhookAttempt", "WebhookDelivery",
 ]
