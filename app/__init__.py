@@ -93,10 +93,12 @@ def _register_after_commit(app):
 
 
 def _register_blueprints(app, api):
-    from . import admin, analytics, auth, backups, batches, comments, events, issues, ops, projects, search, web
+    from . import admin, analytics, attachments, auth, backups, batches, comments, events, issues, ops, projects, search, web
+    from .attachments import tus
 
-    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin):
+    for package in (auth, projects, issues, comments, attachments, events, search, analytics, batches, backups, admin):
         api.register_blueprint(package.bp)
+    app.register_blueprint(tus.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(web.bp)
 
@@ -112,11 +114,13 @@ def _register_cli(app):
 
 def _register_schedules(app):
     """The periodic jobs the scheduler enqueues (in `flask worker` or the embedded worker)."""
+    from .attachments.sweeps import register_schedule as schedule_upload_sweep
     from .backups.jobs import register_schedule as schedule_backups
     from .batches.jobs import register_schedule as schedule_reaper
 
     schedule_backups(app)
     schedule_reaper(app)
+    schedule_upload_sweep(app)
 
 
 def _init_socketio(app):

@@ -1,4 +1,5 @@
 """The database model, one module per aggregate."""
+from .attachments import Attachment, Blob, Upload
 from .audit import AuditEntry
 from .backups import Backup
 from .batches import Batch, BatchResult
@@ -8,6 +9,6 @@ from .projects import Membership, Project
 from .users import AccessChange, ApiToken, User
 
 __all__ = [
-    "AccessChange", "ApiToken", "AuditEntry", "Backup", "Batch", "BatchResult", "Comment", "Event",
-    "Issue", "IssueLabel", "IssueStatusChange", "Membership", "Project", "User",
+    "AccessChange", "ApiToken", "Attachment", "AuditEntry", "Blob", "Backup", "Batch", "BatchResult", "Comment", "Event",
+    "Issue", "IssueLabel", "IssueStatusChange", "Membership", "Project", "Upload", "User",
 ]
