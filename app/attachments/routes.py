@@ -33,7 +33,10 @@ def upload_attachment(issue_id):
     sent = request.files.get("file") if request.mimetype == "multipart/form-data" else None
     if sent is None:
         raise validation_error({"file": ["Send the file as the multipart/form-data field 'file'."]})
-    path, size, sha256 = _receive(sent.stream)
+    try:
+        path, size, sha256 = _receive(sent.stream)
+    finally:
+        sent.close()  # a large form file is spooled to a temporary file
     service.check_size(size)
     service.check_quota(issue.project_id, size)
     attachment = service.add_attachment(issue, user, sent.filename or "file", path, size, sha256)
