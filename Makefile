@@ -24,7 +24,8 @@ VENDOR_FILES := node_modules/socket.io-client/dist/socket.io.esm.min.js \
 	node_modules/socket.io-client/dist/socket.io.esm.min.js.map \
 	node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map \
 	node_modules/marked/lib/marked.esm.js node_modules/marked/lib/marked.esm.js.map \
-	node_modules/dompurify/dist/purify.es.mjs node_modules/dompurify/dist/purify.es.mjs.map
+	node_modules/dompurify/dist/purify.es.mjs node_modules/dompurify/dist/purify.es.mjs.map \
+	node_modules/tus-js-client/dist/tus.min.js node_modules/tus-js-client/dist/tus.min.js.map
 assets:
 	@if ! command -v npm >/dev/null; then \
 		echo "npm is missing: the API works, the browser pages need it (apt-get install npm)"; \
