@@ -96,9 +96,9 @@ def _register_blueprints(app, api):
     from . import admin, analytics, attachments, auth, backups, batches, comments, events, issues, ops, projects, search, web
     from .attachments import tus
 
-    for package in (auth, projects, issues, comments, attachments, events, search, analytics, batches, backups, admin):
+    for package in (auth, projects, issues, comments, attachments, tus, events, search, analytics, batches, backups,
+                    admin):
         api.register_blueprint(package.bp)
-    app.register_blueprint(tus.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(web.bp)
 

@@ -4,15 +4,16 @@ core protocol with creation, creation-with-upload, termination, checksum and exp
 Every request but ``OPTIONS`` must say ``Tus-Resumable: 1.0.0`` (else 412, naming the
 version this server speaks), and every answer carries it. Errors are problem+json as
 everywhere else; the status codes are the protocol's (409 offset, 415 content type,
-460 checksum, 410 expired, 413 too large). Not in the OpenAPI document: its bodies are
-bytes, not JSON.
+460 checksum, 410 expired, 413 too large). In the OpenAPI document with the headers
+each request takes; the bodies are bytes, not JSON.
 """
 import base64
 import binascii
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Response, current_app, request, url_for
 from werkzeug.http import http_date
 
+from ..api import Blueprint
 from ..auth.tokens import current_user
 from ..errors import Problem
 from ..http import plain_int
@@ -22,7 +23,21 @@ TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 OFFSET_STREAM = "application/offset+octet-stream"
 
-bp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads")
+bp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads", description="Resumable uploads (tus 1.0.0)")
+
+
+def _documented(*names, body=False):
+    """The OpenAPI description of a tus request: the headers it takes, and its byte body."""
+    headers = {"Tus-Resumable": {"type": "string", "enum": [TUS_VERSION]},
+               "Upload-Length": {"type": "integer", "minimum": 0}, "Upload-Offset": {"type": "integer", "minimum": 0},
+               "Upload-Metadata": {"type": "string"}, "Upload-Checksum": {"type": "string"}}
+    doc = {"parameters": [{"in": "header", "name": name, "required": name in ("Tus-Resumable", "Upload-Length",
+                                                                                  "Upload-Offset"),
+                           "schema": headers[name]} for name in ("Tus-Resumable", *names)]}
+    if body:
+        doc["requestBody"] = {"required": False, "content": {OFFSET_STREAM: {"schema": {"type": "string",
+                                                                                         "format": "binary"}}}}
+    return doc
 
 
 @bp.before_request
@@ -40,11 +55,11 @@ def say_tus_version(response):
 
 @bp.route("", methods=["OPTIONS"], provide_automatic_options=False)
 def describe():
-    return "", 204, {
+    return Response(status=204, headers={
         "Tus-Version": TUS_VERSION, "Tus-Extension": EXTENSIONS,
         "Tus-Checksum-Algorithm": ",".join(uploads.CHECKSUMS),
         "Tus-Max-Size": str(current_app.config["ATTACHMENT_MAX_BYTES"]),
-    }
+    })
 
 
 def _number_header(name, required=True):
@@ -93,6 +108,8 @@ def _state_headers(upload):
 
 
 @bp.route("", methods=["POST"])
+@bp.doc(**_documented("Upload-Length", "Upload-Metadata", "Upload-Checksum", body=True))
+@bp.response(201, description="Created: ``Location`` names the upload; ``Upload-Offset`` says how much arrived.")
 def create():
     user = current_user()
     if request.headers.get("Upload-Defer-Length") is not None:
@@ -106,7 +123,7 @@ def create():
         _write_body(upload, user)
     headers = _state_headers(upload)
     headers["Location"] = url_for("uploads.status", upload_id=upload.id, _external=True)
-    return "", 201, headers
+    return Response(status=201, headers=headers)
 
 
 @bp.route("/<upload_id>", methods=["HEAD"])
@@ -116,20 +133,23 @@ def status(upload_id):
     headers.update({"Upload-Length": str(upload.length), "Cache-Control": "no-store"})
     if upload.metadata_header:
         headers["Upload-Metadata"] = upload.metadata_header
-    return "", 200, headers
+    return Response(status=200, headers=headers)
 
 
 @bp.route("/<upload_id>", methods=["PATCH"])
+@bp.doc(**_documented("Upload-Offset", "Upload-Checksum", body=True))
+@bp.response(204, description="Written: ``Upload-Offset`` is the new offset.")
 def append(upload_id):
     user = current_user()
     upload = uploads.load_upload(upload_id, user)
     if request.mimetype != OFFSET_STREAM:
         raise Problem(415, f"A PATCH body must be {OFFSET_STREAM}.")
     _write_body(upload, user)
-    return "", 204, _state_headers(upload)
+    return None, 204, _state_headers(upload)
 
 
 @bp.route("/<upload_id>", methods=["DELETE"])
+@bp.doc(**_documented())
+@bp.response(204)
 def terminate(upload_id):
     uploads.terminate(uploads.load_upload(upload_id, current_user()))
-    return "", 204
