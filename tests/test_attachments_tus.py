@@ -322,3 +322,19 @@ def test_the_sha256_shortcut_never_reveals_a_file_of_an_unreadable_project(clien
     assert response.status_code == 201
     assert response.headers["Upload-Offset"] == "0"  # an ordinary upload: nothing told
     assert "Beacon-Attachment-Id" not in response.headers
+
+
+def test_a_patch_larger_than_max_content_length_is_taken_whole(make_app):
+    from tests.support.factory import Factory
+
+    app = make_app(MAX_CONTENT_LENGTH=1000)  # the app's limit for other bodies
+    with app.app_context():
+        client = app.test_client()
+        factory = Factory(app, client)
+        owner = factory.user()
+        issue = factory.issue(factory.project(owner), owner)
+        headers = {**factory.headers(owner), **TUS}
+        body = b"z" * 5000
+        location = create(client, headers, issue.id, len(body)).headers["Location"]
+        done = patch(client, headers, location, 0, body)
+        assert done.status_code == 204 and done.headers["Upload-Offset"] == "5000"

@@ -26,18 +26,15 @@ OFFSET_STREAM = "application/offset+octet-stream"
 bp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads", description="Resumable uploads (tus 1.0.0)")
 
 
-def _documented(*names, body=False):
-    """The OpenAPI description of a tus request: the headers it takes, and its byte body."""
+def _documented(*names):
+    """The OpenAPI description of a tus request: the headers it takes. (Its body, bytes of
+    ``application/offset+octet-stream``, is left out: OpenAPI tools cannot generate it.)"""
     headers = {"Tus-Resumable": {"type": "string", "enum": [TUS_VERSION]},
                "Upload-Length": {"type": "integer", "minimum": 0}, "Upload-Offset": {"type": "integer", "minimum": 0},
                "Upload-Metadata": {"type": "string"}, "Upload-Checksum": {"type": "string"}}
-    doc = {"parameters": [{"in": "header", "name": name, "required": name in ("Tus-Resumable", "Upload-Length",
-                                                                                  "Upload-Offset"),
-                           "schema": headers[name]} for name in ("Tus-Resumable", *names)]}
-    if body:
-        doc["requestBody"] = {"required": False, "content": {OFFSET_STREAM: {"schema": {"type": "string",
-                                                                                         "format": "binary"}}}}
-    return doc
+    return {"parameters": [{"in": "header", "name": name, "schema": headers[name],
+                            "required": name in ("Tus-Resumable", "Upload-Length", "Upload-Offset")}
+                           for name in ("Tus-Resumable", *names)]}
 
 
 @bp.before_request
@@ -54,6 +51,7 @@ def say_tus_version(response):
 
 
 @bp.route("", methods=["OPTIONS"], provide_automatic_options=False)
+@bp.response(204, description="The server's tus version, extensions, checksum algorithms and largest upload.")
 def describe():
     return Response(status=204, headers={
         "Tus-Version": TUS_VERSION, "Tus-Extension": EXTENSIONS,
@@ -88,7 +86,9 @@ def _checksum():
 
 def _write_body(upload, user):
     """Append the request's body to ``upload`` at the offset it names (or 0 on creation)."""
-    request.max_content_length = None  # an upload's size is checked against its own Upload-Length
+    # An upload's body is bounded by its own Upload-Length, not the app's MAX_CONTENT_LENGTH
+    # (None here would mean "the app's setting"); a body past it is refused as it arrives.
+    request.max_content_length = current_app.config["ATTACHMENT_MAX_BYTES"]
     offset = _number_header("Upload-Offset") if request.method == "PATCH" else upload.offset
     checksum = _checksum()
     try:
@@ -108,7 +108,7 @@ def _state_headers(upload):
 
 
 @bp.route("", methods=["POST"])
-@bp.doc(**_documented("Upload-Length", "Upload-Metadata", "Upload-Checksum", body=True))
+@bp.doc(**_documented("Upload-Length", "Upload-Metadata", "Upload-Checksum"))
 @bp.response(201, description="Created: ``Location`` names the upload; ``Upload-Offset`` says how much arrived.")
 def create():
     user = current_user()
@@ -127,6 +127,8 @@ def create():
 
 
 @bp.route("/<upload_id>", methods=["HEAD"])
+@bp.doc(**_documented())
+@bp.response(200, description="``Upload-Offset`` (where to resume) and ``Upload-Length``; no body.")
 def status(upload_id):
     upload = uploads.load_upload(upload_id, current_user())
     headers = _state_headers(upload)
@@ -137,7 +139,7 @@ def status(upload_id):
 
 
 @bp.route("/<upload_id>", methods=["PATCH"])
-@bp.doc(**_documented("Upload-Offset", "Upload-Checksum", body=True))
+@bp.doc(**_documented("Upload-Offset", "Upload-Checksum"))
 @bp.response(204, description="Written: ``Upload-Offset`` is the new offset.")
 def append(upload_id):
     user = current_user()
