@@ -64,7 +64,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(start_s
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
         env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-3000:]
-    assert "Operations:       61 selected / 61 total" in result.stdout, result.stdout[-5000:]
+    assert "Operations:       65 selected / 65 total" in result.stdout, result.stdout[-5000:]
     assert "Stateful (in" in result.stdout and "API Links:" in result.stdout, result.stdout[-5000:]
     assert "Traceback" not in server.output()
     # The run's own token outlived it: signing out was sent with the other one.
