@@ -19,12 +19,16 @@ INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def hold_blob(sha256, size, content_type):
-    """The blob row of ``sha256``, made if missing, locked for the rest of the transaction."""
-    insert = INSERTS[db.session.get_bind().dialect.name]
-    db.session.execute(insert(Blob).values(sha256=sha256, size=size, content_type=content_type, created_at=utcnow())
-                       .on_conflict_do_nothing(index_elements=["sha256"]))
-    return db.session.scalar(select(Blob).where(Blob.sha256 == sha256).with_for_update()
-                             .execution_options(populate_existing=True))
+    """The blob row of ``sha256``, made if missing, locked for the rest of the transaction
+    (one statement when it exists, as for every deduplicated upload)."""
+    locked = select(Blob).where(Blob.sha256 == sha256).with_for_update().execution_options(populate_existing=True)
+    blob = db.session.scalar(locked)
+    if blob is None:
+        insert = INSERTS[db.session.get_bind().dialect.name]
+        db.session.execute(insert(Blob).values(sha256=sha256, size=size, content_type=content_type,
+                                               created_at=utcnow()).on_conflict_do_nothing(index_elements=["sha256"]))
+        blob = db.session.scalar(locked)
+    return blob
 
 
 def store_blob(sha256, size, content_type, source):

@@ -18,9 +18,8 @@ from .storage import storage
 log = logging.getLogger(__name__)
 
 
-def queue_processing(attachment):
+def queue_processing(attachment, blob):
     """Queue the job if the attachment waits for a scan or its blob can have a preview."""
-    blob = attachment.blob
     wanted = filetypes.previewable(attachment.content_type)
     needs_preview = wanted is not None and blob.thumbnail_sha256 is None and blob.preview is None
     if attachment.status == "processing" or needs_preview:

@@ -24,8 +24,9 @@ from ..pagination import Key, paginate
 from . import blobs, filetypes, jobs
 
 
-def attachment_dict(attachment):
-    blob = attachment.blob if attachment.status != "rejected" else None
+def attachment_dict(attachment, blob=None):
+    """The contract's attachment; ``blob`` when the caller holds it (else it is loaded)."""
+    blob = (blob or attachment.blob) if attachment.status != "rejected" else None
     base = f"/api/v1/attachments/{attachment.id}"
     return {
         "id": attachment.id, "issue_id": attachment.issue_id, "filename": attachment.filename,
@@ -66,21 +67,22 @@ def add_attachment(issue, user, filename, path, size, sha256, *, upload=None):
     ``upload`` it finishes, if any)."""
     content_type, reason = filetypes.sniff(path)
     status = "rejected" if reason else ("processing" if current_app.config["CLAMD_ADDRESS"] else "ready")
+    blob = None
     if reason:
         os.unlink(path)
     else:
-        blobs.store_blob(sha256, size, content_type, path)
-    return _record(issue, user, filename, content_type, size, sha256, status, reason, upload)
+        blob = blobs.store_blob(sha256, size, content_type, path)
+    return _record(issue, user, filename, content_type, size, sha256, status, reason, upload, blob)
 
 
 def add_from_blob(issue, user, filename, blob, *, upload=None):
     """Make an attachment of bytes already stored (the deduplicated upload; commits)."""
-    blobs.hold_blob(blob.sha256, blob.size, blob.content_type)
+    blob = blobs.hold_blob(blob.sha256, blob.size, blob.content_type)
     status = "processing" if current_app.config["CLAMD_ADDRESS"] else "ready"
-    return _record(issue, user, filename, blob.content_type, blob.size, blob.sha256, status, None, upload)
+    return _record(issue, user, filename, blob.content_type, blob.size, blob.sha256, status, None, upload, blob)
 
 
-def _record(issue, user, filename, content_type, size, sha256, status, reason, upload):
+def _record(issue, user, filename, content_type, size, sha256, status, reason, upload, blob):
     attachment = Attachment(issue_id=issue.id, project_id=issue.project_id, uploader_id=user.id,
                             filename=filetypes.sanitize_filename(filename), content_type=content_type, size=size,
                             sha256=sha256, status=status, reason=reason, created_at=utcnow())
@@ -88,12 +90,11 @@ def _record(issue, user, filename, content_type, size, sha256, status, reason, u
     db.session.flush()
     if upload is not None:
         upload.attachment_id = attachment.id
-    db.session.refresh(attachment, ["blob"])
     record_event(issue.project, "attachment.added", user.id,
-                 {"issue_id": issue.id, "attachment": attachment_dict(attachment)})
+                 {"issue_id": issue.id, "attachment": attachment_dict(attachment, blob)})
     db.session.commit()
     if status != "rejected":
-        jobs.queue_processing(attachment)
+        jobs.queue_processing(attachment, blob)
     return attachment
 
 
