@@ -11,9 +11,7 @@ import time
 import pytest
 
 from app.attachments.storage import storage
-from app.extensions import db
-from app.worker import set_job_app
-from tests.support.jobs import run_queued_jobs
+from tests.support.jobs import run_jobs
 from tests.support.live import free_port
 
 CLAMD = shutil.which("clamd") or "/usr/sbin/clamd"
@@ -60,13 +58,7 @@ def test_clamd_rejects_an_infected_file_and_passes_a_clean_one(app, client, fact
     assert infected["status"] == clean["status"] == "processing"
     with client.get(clean["url"], headers=headers) as response:
         assert response.status_code == 409
-    db.session.commit()
-    set_job_app(app)
-    try:
-        run_queued_jobs(app)
-    finally:
-        set_job_app(None)
-    db.session.expire_all()
+    run_jobs(app)
     infected = client.get(f"/api/v1/attachments/{infected['id']}", headers=headers).get_json()
     clean = client.get(f"/api/v1/attachments/{clean['id']}", headers=headers).get_json()
     assert infected["status"] == "rejected" and "Beacon.Test.Marker" in infected["reason"]

@@ -6,9 +6,8 @@ import json
 import pytest
 from PIL import Image
 
-from app.extensions import db
-from app.worker import get_queue, set_job_app
-from tests.support.jobs import run_queued_jobs
+from app.worker import get_queue
+from tests.support.jobs import run_jobs
 
 
 @pytest.fixture
@@ -17,16 +16,6 @@ def setup(factory):
     project = factory.project(owner)
     issue = factory.issue(project, owner)
     return issue, factory.headers(owner)
-
-
-def run_jobs(app):
-    db.session.commit()  # on SQLite the test's open transaction would hold the write lock
-    set_job_app(app)
-    try:
-        run_queued_jobs(app)
-    finally:
-        set_job_app(None)
-    db.session.expire_all()
 
 
 def upload(client, headers, issue_id, body, filename):

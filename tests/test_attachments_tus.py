@@ -338,3 +338,14 @@ def test_a_patch_larger_than_max_content_length_is_taken_whole(make_app):
         location = create(client, headers, issue.id, len(body)).headers["Location"]
         done = patch(client, headers, location, 0, body)
         assert done.status_code == 204 and done.headers["Upload-Offset"] == "5000"
+
+
+def test_an_empty_patch_at_the_end_of_a_complete_upload_is_204(client, setup):
+    _owner, _project, issue, headers = setup
+    location = create(client, headers, issue.id, 3).headers["Location"]
+    done = patch(client, headers, location, 0, b"abc")
+    again = patch(client, headers, location, 3, b"")
+    assert again.status_code == 204
+    assert again.headers["Upload-Offset"] == "3"
+    assert again.headers["Beacon-Attachment-Id"] == done.headers["Beacon-Attachment-Id"]
+    assert scalar("SELECT count(*) FROM attachments") == 1

@@ -14,8 +14,9 @@ import os
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..auth.permissions import load_readable, readable_project_ids, require_project_role
-from ..errors import Problem, forbidden
+from ..auth.permissions import (load_readable, readable_project_ids, require_owner_or_maintainer,
+                                require_project_role)
+from ..errors import Problem
 from ..events.service import record_event
 from ..extensions import db
 from ..models import Attachment, Blob, Upload
@@ -120,9 +121,8 @@ def load_attachment(attachment_id, user, *, for_update=False):
 def delete_attachment(attachment, user):
     """Remove an attachment (its uploader, or a maintainer), then free its blob if unused."""
     project = attachment.issue.project
-    role = require_project_role(project, user, "viewer")
-    if not (role == "maintainer" or (role == "member" and attachment.uploader_id == user.id)):
-        raise forbidden("Only the uploader or a maintainer may remove this attachment.")
+    require_owner_or_maintainer(project, user, attachment.uploader_id,
+                                "Only the uploader or a maintainer may remove this attachment.")
     record_event(project, "attachment.removed", user.id,
                  {"issue_id": attachment.issue_id, "attachment": attachment_dict(attachment)})
     sha256 = attachment.sha256

@@ -161,6 +161,8 @@ def append(upload, user, stream, offset, checksum=None):
     bytes are dropped (ChecksumMismatch). The last byte makes the attachment."""
     if offset != upload.offset:
         raise conflict(f"Upload-Offset is {offset}, but the upload is at {upload.offset}.")
+    if upload.offset == upload.length:
+        return False  # complete: its bytes are an attachment's now, and there is nothing to add
     with _exclusive(upload) as fd:
         db.session.refresh(upload)  # a PATCH that held the lock before us may have moved it
         if offset != upload.offset:

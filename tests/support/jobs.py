@@ -1,11 +1,24 @@
 """Job functions the worker tests enqueue (importable by worker processes), and a burst
 worker that runs the queued jobs in the test's own thread."""
-from app.worker import ThreadWorker, get_queue, get_redis, in_app_context
+from app.extensions import db
+from app.worker import ThreadWorker, get_queue, get_redis, in_app_context, set_job_app
 
 
 def run_queued_jobs(app):
     """Run every queued job in this thread with an RQ worker (burst), as `flask worker` would."""
     ThreadWorker([get_queue(app)], connection=get_redis(app)).work(burst=True, logging_level="WARNING")
+
+
+def run_jobs(app):
+    """``run_queued_jobs`` from a test holding the app's session: its transaction ends
+    first (on SQLite it would hold the write lock), and what the jobs wrote is read afresh."""
+    db.session.commit()
+    set_job_app(app)
+    try:
+        run_queued_jobs(app)
+    finally:
+        set_job_app(None)
+    db.session.expire_all()
 
 
 @in_app_context
