@@ -4,18 +4,36 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test worker venv assets
+.PHONY: run test worker venv dev-venv assets lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when requirements.txt changes.
-$(VENV)/.installed: requirements.txt | $(BIN)/python
+# The venv installs the locked trees (every package, indirect ones included, at the version
+# and hashes CI tested), and again only when a lock file changes. requirements.txt (run
+# time) and requirements-dev.txt (tests, benchmarks) list what the project asks for.
+$(VENV)/.installed: requirements.lock | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.lock $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
 	touch $@
 
 venv: $(VENV)/.installed
+
+dev-venv: $(VENV)/.installed-dev
+
+# After changing requirements.txt or requirements-dev.txt: write both lock files again.
+# Versions already locked stay unless a requirement moves them; the run-time tree is the
+# development tree's subset, at the same versions.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip show --quiet uv >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet uv==0.13.8
+	$(BIN)/uv pip compile --quiet --python $(BIN)/python --generate-hashes --custom-compile-command "make lock" \
+		requirements-dev.txt -o requirements-dev.lock
+	$(BIN)/uv pip compile --quiet --python $(BIN)/python --generate-hashes --custom-compile-command "make lock" \
+		-c requirements-dev.lock requirements.txt -o requirements.lock
 
 # Browser libraries come from the npm registry (package.json and its lock file);
 # their dist files are copied to where the pages load them.
@@ -42,7 +60,7 @@ run: venv assets
 	$(BIN)/flask users ensure-admin
 	$(BIN)/python app.py
 
-test: venv assets
+test: dev-venv assets
 	$(BIN)/python -m pytest
 
 worker: venv

@@ -6,14 +6,28 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import after_commit, fastjson, instance
+from . import admin, after_commit, analytics, attachments, auth, backups, batches, comments, events, fastjson, instance
+from . import issues, ops, projects, search, web
+from .attachments import tus
+from .attachments.sweeps import register_schedule as schedule_upload_sweep
+from .auth.permissions import forget_seen
+from .backups.cli import backup_cli
+from .backups.jobs import register_schedule as schedule_backups
+from .batches.jobs import register_schedule as schedule_reaper
 from .config import Config
+from .database import configure_engine
 from .errors import BeaconApi, register_error_handlers
 from .extensions import db, migrate, socketio
-from .http import IdConverter
+from .ids import IdConverter
 from .json_provider import JSONProvider
 from .ops import init_app as ops_init_app
 from .ops.requests import EngineIoRequests
+from .ops.security import socket_origin_check
+from .realtime import broadcast
+from .realtime.manager import client_manager
+from .realtime.namespace import register as register_realtime
+from .users.cli import seed_demo_command, users_cli
+from .worker import worker_command
 
 SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}]}
@@ -71,14 +85,13 @@ def create_app(overrides=None):
 def _init_async_mode(app):
     """Under eventlet, make psycopg2 cooperative so a slow query does not stall the loop."""
     if app.config["SOCKETIO_ASYNC_MODE"] == "eventlet" and "+psycopg2" in app.config["SQLALCHEMY_DATABASE_URI"]:
+        # Only under eventlet: psycogreen.eventlet imports eventlet, which elsewhere only warns.
         from psycogreen.eventlet import patch_psycopg
 
         patch_psycopg()
 
 
 def _configure_database(app):
-    from .database import configure_engine
-
     with app.app_context():
         configure_engine(db.engine)
 
@@ -86,16 +99,10 @@ def _configure_database(app):
 def _register_after_commit(app):
     """What follows every commit (``after_commit``): committed events go to the sockets;
     what a transaction remembered about roles is forgotten when it ends."""
-    from .auth.permissions import forget_seen
-    from .realtime import broadcast
-
     after_commit.register(app, consumers=[broadcast.events], resetters=[forget_seen])
 
 
 def _register_blueprints(app, api):
-    from . import admin, analytics, attachments, auth, backups, batches, comments, events, issues, ops, projects, search, web
-    from .attachments import tus
-
     for package in (auth, projects, issues, comments, attachments, tus, events, search, analytics, batches, backups,
                     admin):
         api.register_blueprint(package.bp)
@@ -104,29 +111,18 @@ def _register_blueprints(app, api):
 
 
 def _register_cli(app):
-    from .backups.cli import backup_cli
-    from .users.cli import seed_demo_command, users_cli
-    from .worker import worker_command
-
     for command in (users_cli, seed_demo_command, worker_command, backup_cli):
         app.cli.add_command(command)
 
 
 def _register_schedules(app):
     """The periodic jobs the scheduler enqueues (in `flask worker` or the embedded worker)."""
-    from .attachments.sweeps import register_schedule as schedule_upload_sweep
-    from .backups.jobs import register_schedule as schedule_backups
-    from .batches.jobs import register_schedule as schedule_reaper
-
     schedule_backups(app)
     schedule_reaper(app)
     schedule_upload_sweep(app)
 
 
 def _init_socketio(app):
-    from .ops.security import socket_origin_check
-    from .realtime.manager import client_manager
-
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
@@ -137,6 +133,4 @@ def _init_socketio(app):
     )
     # Engine.IO answers /socket.io/ before Flask's hooks run: the same id, log line and headers.
     app.wsgi_app = EngineIoRequests(app.wsgi_app)
-    from .realtime.namespace import register
-
-    register(app)
+    register_realtime(app)

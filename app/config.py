@@ -40,6 +40,7 @@ def async_mode(env):
 def eventlet_patched():
     if "eventlet" not in sys.modules:  # never imported: cannot have patched anything
         return False
+    # Imported only where it already is: importing eventlet elsewhere warns of its deprecation.
     import eventlet.patcher
 
     return eventlet.patcher.is_monkey_patched("socket")

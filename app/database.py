@@ -153,19 +153,3 @@ def reads_first():
         yield
     finally:
         g.beacon_reads_first = False
-
-
-def add_unique(row, conflict_detail):
-    """Add and flush ``row``; a unique-constraint violation becomes a 409 with this detail."""
-    from sqlalchemy.exc import IntegrityError
-
-    from .errors import conflict
-    from .extensions import db
-
-    db.session.add(row)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise conflict(conflict_detail) from None
-    return row

@@ -4,11 +4,13 @@ import re
 
 from flask import current_app, g, jsonify, request
 from flask_smorest import Api
-from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 from werkzeug.exceptions import InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
 from . import database
+from .adapters.smorest_spec import ProblemDocument
+from .extensions import db
 from .json_provider import BodyError
 
 log = logging.getLogger(__name__)
@@ -61,8 +63,6 @@ def flatten_errors(errors, prefix=""):
 
 
 def problem_response(status, detail, *, title=None, errors=None, headers=None):
-    from werkzeug.http import HTTP_STATUS_CODES
-
     body = {
         "type": PROBLEM_TYPE,
         "title": title or HTTP_STATUS_CODES.get(status, "Error"),
@@ -98,28 +98,10 @@ class ProblemSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
 
 
-class BeaconApi(Api):
+class BeaconApi(ProblemDocument, Api):
     """flask-smorest's Api with problem+json errors."""
 
     ERROR_SCHEMA = ProblemSchema
-
-    def _register_responses(self):
-        """Document every error response as the problem+json it is (not flask-smorest's JSON)."""
-        import http
-
-        for status in http.HTTPStatus:
-            response = {"description": status.phrase}
-            if not (100 <= status < 200) and status not in (204, 304):
-                response["schema"] = self.ERROR_SCHEMA
-            prepare_response(response, self.spec, "application/problem+json")
-            self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
-        prepare_response(response, self.spec, "application/problem+json")
-        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
-
-    def _openapi_json(self):
-        """The document in the one JSON style of every response (flask-smorest indents it)."""
-        return jsonify(self.spec.to_dict())
 
     def handle_http_exception(self, error):
         _rollback()
@@ -137,8 +119,6 @@ class BeaconApi(Api):
 
 def _rollback():
     """An error answer never leaves a half-done transaction behind."""
-    from .extensions import db
-
     db.session.rollback()
 
 

@@ -6,8 +6,8 @@ latest event) it was rendered at, and served only while the stamp is the same; a
 stamp's page replaces the old one, so the cache holds one page per query. Every change
 to a project's issues, comments or members writes an event in the same transaction, so
 the stamp moves with the data and a page is never served after what it shows has
-changed; the caller's access is still checked on every request (``project_access``,
-``issue_access``), before the cache is asked.
+changed; the caller's access is still checked on every request (``caller_access``),
+before the cache is asked.
 """
 import threading
 from collections import OrderedDict
@@ -59,15 +59,15 @@ def page_cache(app):
     return per_app(app, "beacon_pages", PageCache)
 
 
-def cached_json(query, project, render):
-    """The JSON response for ``query`` on ``project`` (a ``ProjectAccess``): the page kept at
-    the project's stamp, or ``render()`` -> ``(value, headers)`` encoded and kept, unless a
-    change landed while it was read."""
+def cached_json(query, access, render):
+    """The JSON response for ``query`` on the project of ``access`` (a ``ProjectAccess``):
+    the page kept at the project's stamp, or ``render()`` -> ``(value, headers)`` encoded
+    and kept, unless a change landed while it was read."""
     cache = page_cache(current_app)
-    cached = cache.get(query, project.stamp)
+    cached = cache.get(query, access.stamp)
     if cached is None:
         value, headers = render()
         cached = current_app.json.encode(value), headers
-        if content_stamp(project, fresh=True) == project.stamp:
-            cache.put(query, project.stamp, *cached)
+        if content_stamp(access.id) == access.stamp:
+            cache.put(query, access.stamp, *cached)
     return current_app.response_class(cached[0], mimetype="application/json", headers=cached[1])

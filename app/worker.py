@@ -1,4 +1,4 @@
-"""The RQ side: the Redis connection, the queue, jobs with an app context, and workers.
+"""The RQ side: the queue, jobs with an app context, workers and the scheduler.
 
 With ``REDIS_URL`` set, jobs run in ``flask worker`` processes. Without it (the embedded
 mode of ``make run``) Redis is an in-process fakeredis server and one worker thread in
@@ -8,22 +8,17 @@ exactly one scheduler (a lease in Redis) enqueues them, whatever the number of w
 import functools
 import logging
 import os
-import socket
 import threading
 import time
-import uuid
 
 import click
-import redis
 from flask import current_app
 from flask.cli import with_appcontext
-from redis.exceptions import WatchError
 from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
-from rq.defaults import DEFAULT_WORKER_TTL
 from rq.timeouts import TimerDeathPenalty
 
-from .extensions import per_app
+from .redis_client import Lease, get_redis, worker_redis
 
 log = logging.getLogger(__name__)
 
@@ -33,50 +28,7 @@ SCHEDULER_LEASE_KEY = "beacon:scheduler:leader"
 # the reaper at once: a batch whose runner died with the leader resumes within a batch
 # lease and a reaper interval, as it does when only the runner dies. At 30 s it took 29 s.
 SCHEDULER_LEASE_SECONDS = 10
-# An RQ worker's own connections time out after this long. Its blocking dequeue waits up
-# to the worker TTL less 15 s (405 s); redis-py 8 gives connections a 5 s timeout unless
-# told, which cut every idle wait at 5 s (see ``worker_redis``).
-WORKER_SOCKET_TIMEOUT = DEFAULT_WORKER_TTL
-
-_embedded_server = None
-_embedded_lock = threading.Lock()
 _job_app = None
-
-
-def get_redis(app=None):
-    """The app's Redis connection: real with ``REDIS_URL``, else the process's fakeredis."""
-    app = app or current_app
-
-    def make():
-        if not app.config["REDIS_URL"]:
-            return _fake_redis()
-        return redis.Redis.from_url(app.config["REDIS_URL"], health_check_interval=30)
-
-    return per_app(app, "beacon_redis", make)
-
-
-def worker_redis(app):
-    """A Redis client of an RQ worker's own: its blocking dequeue, heartbeats and job records.
-
-    Not the app's client: RQ raises the socket timeout of its connection's pool above its
-    dequeue wait, but only for connections made afterwards, and the app's pool already held
-    some that the scheduler thread had opened with redis-py's 5 s default. A worker that
-    dequeued on one of them failed every idle wait after 5 s ("Timeout reading from
-    socket"), and RQ backed off (1, 2, 4, 8 s...) before it dequeued again: it took no job
-    for a minute. Its own timeout also keeps the app's commands at the 5 s default.
-    """
-    return redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=WORKER_SOCKET_TIMEOUT,
-                                health_check_interval=30)
-
-
-def _fake_redis():
-    global _embedded_server
-    import fakeredis
-
-    with _embedded_lock:
-        if _embedded_server is None:
-            _embedded_server = fakeredis.FakeServer()
-    return fakeredis.FakeRedis(server=_embedded_server)
 
 
 def get_queue(app=None):
@@ -95,6 +47,7 @@ def job_app():
     """The Flask app jobs run in: the worker's own, created once per process."""
     global _job_app
     if _job_app is None:
+        # A real cycle: the app factory (app/__init__.py) imports this module for its CLI.
         from . import create_app
 
         _job_app = create_app()
@@ -130,51 +83,6 @@ class ThreadWorker(SimpleWorker):
 
     def _install_signal_handlers(self):
         pass
-
-
-class Lease:
-    """A Redis key that one owner holds at a time; it lapses ``seconds`` after its owner
-    stops renewing it (a dead process never holds it for long)."""
-
-    def __init__(self, connection, key, seconds):
-        self.connection, self.key, self.seconds = connection, key, seconds
-        # Unique, and says who holds it (host and process), for people reading Redis.
-        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
-        self.stopped = threading.Event()
-
-    def hold(self):
-        """Take the lease, or renew it if ours; True while this owner holds it."""
-        milliseconds = int(self.seconds * 1000)
-        if self.connection.set(self.key, self.token, nx=True, px=milliseconds):
-            return True
-        return self._if_ours(lambda pipe: pipe.pexpire(self.key, milliseconds))
-
-    def keep_alive(self):
-        """Renew the lease from a heartbeat thread until ``release`` (or until it is lost)."""
-        def beat():
-            while not self.stopped.wait(self.seconds / 3) and self.hold():
-                pass
-
-        threading.Thread(target=beat, name=f"lease-{self.key}", daemon=True).start()
-
-    def release(self):
-        self.stopped.set()
-        self._if_ours(lambda pipe: pipe.delete(self.key))
-
-    def _if_ours(self, action):
-        """Run ``action`` on the key only while this owner holds it, in one transaction: a
-        lease that lapses between the check and the action is left to its new owner."""
-        with self.connection.pipeline() as pipe:
-            try:
-                pipe.watch(self.key)
-                if pipe.get(self.key) != self.token.encode():
-                    return False
-                pipe.multi()
-                action(pipe)
-                pipe.execute()
-                return True
-            except WatchError:
-                return False
 
 
 class Scheduler:
@@ -229,6 +137,7 @@ def worker_command(burst, no_scheduler):
     # the process is covered like a killed worker: the reaper resumes its batch.
     connection = worker_redis(app)
     worker = SimpleWorker([Queue(QUEUE, connection=connection)], connection=connection)
+    # A real cycle, as in ``job_app``: the package imports this module for its CLI.
     from . import freeze_startup_heap
 
     freeze_startup_heap()

@@ -223,7 +223,7 @@ def test_answers_are_cached_unless_no_cache(make_app, factory):
     app = make_app(ANALYTICS_CACHE_SECONDS=30)
     client = app.test_client()
     with app.app_context():
-        from app.worker import get_redis
+        from app.redis_client import get_redis
 
         get_redis().flushdb()
         owner = factory.user()

@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 from app.backups import service
 from app.extensions import db
 from app.models import AuditEntry, Backup, Issue
-from app.worker import get_queue, get_redis, set_job_app
+from app.redis_client import get_redis
+from app.worker import get_queue, set_job_app
 from tests.support.jobs import run_queued_jobs
 from tests.support.backups import chunk_path, flip_byte, populate, repo_dir, table_chunk
 

@@ -168,7 +168,7 @@ def test_flask_worker_process_runs_a_queued_backup_from_real_redis(make_app, red
 
     from app.backups import jobs
     from app.backups.create import queue_backup
-    from app.worker import get_redis
+    from app.redis_client import get_redis
 
     app = make_app(REDIS_URL=redis_url, BACKUP_DIR=str(tmp_path / "repository"))
     with app.app_context():

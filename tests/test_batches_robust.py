@@ -38,7 +38,7 @@ def reap(app):
     """Run the reaper as the schedule would, once the last requeue's grace has passed."""
     from app.batches.jobs import REQUEUED_KEY, reap_batches
     from app.extensions import db
-    from app.worker import get_redis
+    from app.redis_client import get_redis
 
     db.session.commit()  # the reaper runs in its own session: hold no lock
     for key in get_redis(app).keys(REQUEUED_KEY.format(id="*")):
@@ -147,7 +147,8 @@ def test_a_batch_whose_runs_keep_ending_in_an_error_is_failed_after_max_attempts
     from rq.registry import ScheduledJobRegistry
 
     from app.batches.jobs import ATTEMPTS_KEY
-    from app.worker import get_queue, get_redis
+    from app.redis_client import get_redis
+    from app.worker import get_queue
 
     _owner, _project, headers = web
     monkeypatch.setitem(app.config, "BATCH_CHUNK_SIZE", 2)
@@ -173,7 +174,7 @@ def test_a_batch_whose_runs_keep_ending_in_an_error_is_failed_after_max_attempts
 
 def test_a_batch_whose_runner_keeps_dying_is_failed_after_max_attempts(batches, web, app, monkeypatch):
     from app.batches.jobs import ATTEMPTS_KEY, run_batch
-    from app.worker import get_redis
+    from app.redis_client import get_redis
 
     _owner, _project, headers = web
     monkeypatch.setitem(app.config, "BATCH_MAX_ATTEMPTS", 2)

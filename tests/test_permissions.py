@@ -1,5 +1,9 @@
 """Who may do what: role (none, viewer, member, maintainer, admin) x action x status."""
 import pytest
+from flask import g
+
+from app.auth.permissions import load_project
+from app.errors import Problem
 
 ROLES = ["none", "viewer", "member", "maintainer", "admin"]
 RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -94,3 +98,24 @@ def test_search_never_crosses_projects(client, factory):
     factory.issue(beta, bob, title="secret beta plan")
     hits = client.get("/api/v1/search?q=secret", headers=factory.headers(bob)).json["items"]
     assert [(h["type"], h["project"]) for h in hits] == [("issue", "BETA")]
+
+
+@pytest.mark.parametrize("role,needed,outcome", [
+    ("none", "viewer", 404), ("viewer", "viewer", None), ("viewer", "member", 403), ("member", "member", None),
+    ("member", "maintainer", 403), ("maintainer", "maintainer", None), ("admin", "maintainer", None)])
+def test_load_project_takes_the_actor_outside_any_request(app, factory, role, needed, outcome):
+    """A job or a GraphQL resolver calls ``load_project`` with the actor it has: no request,
+    no bearer token, no ``flask.g``."""
+    owner = factory.user("Owner")
+    project = factory.project(owner, "WEB")
+    actor = factory.admin() if role == "admin" else factory.user()
+    if role not in ("none", "admin"):
+        factory.member(project, actor, role)
+    assert "user" not in g
+    if outcome is None:
+        assert load_project("WEB", actor, needed).id == project.id
+    else:
+        with pytest.raises(Problem) as raised:
+            load_project("WEB", actor, needed)
+        assert raised.value.status == outcome
+    assert "user" not in g

@@ -95,7 +95,7 @@ def test_sequencer_parks_a_later_writers_events_until_the_earlier_one_sends(app,
     assert sent == [1, 2, 3, 4, 5]
     sequencer.send_in_order("ORD", [event(6)], send)
     assert sent == [1, 2, 3, 4, 5, 6]
-    from app.worker import get_redis
+    from app.redis_client import get_redis
 
     assert not get_redis(app).exists(sequencer.PARKED_KEY.format(key="ORD"))
 
@@ -236,7 +236,8 @@ def test_batch_progress_is_throttled_with_the_latest_counts_last(monkeypatch):
 def test_the_embedded_worker_thread_emits_in_process(make_app, factory):
     """Embedded mode: no message queue; a job run by the worker thread reaches sockets."""
     from app.extensions import socketio
-    from app.worker import ThreadWorker, enqueue_job, get_queue, get_redis, set_job_app
+    from app.redis_client import get_redis
+    from app.worker import ThreadWorker, enqueue_job, get_queue, set_job_app
     from tests.support.jobs import create_issue_as
 
     app = make_app(REDIS_URL=None, SOCKETIO_MESSAGE_QUEUE=None)
@@ -263,17 +264,17 @@ def test_sequencer_survives_redis_failing_while_it_takes_the_lock(app, sent, mon
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     send = lambda events: sent.extend(e["seq"] for e in events)  # noqa: E731
-    real_redis = sequencer.redis()
+    real_redis = sequencer.get_redis()
 
     class Down:
         def set(self, *_args, **_kwargs):
             raise RedisConnectionError("down")
 
     key = f"DOWN{uuid.uuid4().hex[:6]}"  # a lock leaked by one run must not hang the next
-    monkeypatch.setattr(sequencer, "redis", lambda: Down())
+    monkeypatch.setattr(sequencer, "get_redis", lambda: Down())
     with pytest.raises(RedisConnectionError):
         sequencer.send_in_order(key, [event(1)], send)
-    monkeypatch.setattr(sequencer, "redis", lambda: real_redis)
+    monkeypatch.setattr(sequencer, "get_redis", lambda: real_redis)
     done = threading.Event()
 
     def write():
@@ -284,6 +285,39 @@ def test_sequencer_survives_redis_failing_while_it_takes_the_lock(app, sent, mon
     threading.Thread(target=write, daemon=True).start()
     assert done.wait(5), "the next writer hung on the lock of the one that failed"
     assert sent == [1]
+
+
+def test_the_sequencer_keeps_no_process_lock_for_a_project_no_writer_is_using(app, sent):
+    """A lock per project key kept for ever grows with every project a server ever sees."""
+    send = lambda events: sent.extend(e["seq"] for e in events)  # noqa: E731
+    keys = [f"LOCKS{uuid.uuid4().hex[:6]}" for _ in range(20)]
+
+    def write(key):
+        with app.app_context():
+            sequencer.send_in_order(key, [event(1)], send)
+
+    threads = [threading.Thread(target=write, args=(key,)) for key in keys for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(sent) == 60
+    assert len(sequencer._process_locks) == 0
+
+
+def test_batch_progress_forgets_the_batches_that_went_quiet(monkeypatch):
+    """A batch that finished in another process (or whose runner died) is never taken out
+    by ``batch_finished`` here: it must not stay for the life of the process."""
+    monkeypatch.setattr(broadcast, "emit", lambda name, payload, to: None)
+    monkeypatch.setattr(broadcast, "PROGRESS_KEPT", 0.05)
+    quiet = range(7000, 7100)
+    for batch_id in quiet:
+        broadcast.batch_progress({"id": batch_id, "done": 1, "total": 2, "succeeded": 1, "failed": 0}, user_id=4)
+    time.sleep(0.1)
+    broadcast.batch_progress({"id": 7100, "done": 1, "total": 2, "succeeded": 1, "failed": 0}, user_id=4)
+    assert not set(quiet) & set(broadcast._progress)
+    assert 7100 in broadcast._progress
+    broadcast.batch_finished({"id": 7100, "done": 2, "total": 2, "succeeded": 2, "failed": 0}, user_id=4)
 
 
 def test_an_emit_to_a_room_with_no_socket_here_builds_no_packet(app, factory, monkeypatch):
@@ -330,7 +364,7 @@ def test_a_leave_is_never_folded_away_by_the_update_recorded_before_it(redis_app
         connections.add(tab)
         presence.add("project:WEB", tab.sid, user, server_id(), "WEB")
     diffs.take("project:WEB")
-    diffs.redis().delete(diffs.LOCK_KEY.format(room="project:WEB"))
+    diffs.get_redis().delete(diffs.LOCK_KEY.format(room="project:WEB"))
     real_remove = presence.remove
 
     def stalled_remove(room, sid, *args, **kwargs):

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from app.models import User
-from app.worker import SCHEDULER_LEASE_KEY, enqueue_job, get_redis, start_embedded_worker
+from app.redis_client import get_redis
+from app.worker import SCHEDULER_LEASE_KEY, enqueue_job, start_embedded_worker
 from tests.support.batches import start_worker  # noqa: F401
 from tests.support.jobs import create_named_user
 from tests.support.live import ROOT

@@ -18,7 +18,8 @@ from rq.results import Result
 from ..errors import conflict, not_found
 from ..models.base import isoformat
 from ..ops.perf import summary
-from ..worker import get_queue, get_redis
+from ..redis_client import get_redis
+from ..worker import get_queue
 
 STATUS = {JobStatus.CREATED: "queued", JobStatus.QUEUED: "queued", JobStatus.DEFERRED: "queued",
           JobStatus.SCHEDULED: "queued", JobStatus.READY_TO_ENQUEUE: "queued", JobStatus.RATE_LIMITED: "queued",

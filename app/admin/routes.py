@@ -2,11 +2,11 @@
 from flask import current_app
 
 from ..auth.tokens import require_admin
-from ..http import etag, if_match_version
 from ..ops import perf
 from ..pagination import page_schema
 from ..users.schemas import UserOutput
 from ..users.service import create_user, user_dict
+from ..versions import etag, if_match_version
 from . import bp, queues, service
 from .schemas import (AdminUserInput, AuditListArgs, AuditOutput, JobOutput, JobsOutput, PerformanceOutput,
                       UserListArgs, UserPatch)

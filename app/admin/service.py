@@ -11,11 +11,12 @@ from ..auth.tokens import revoke_user_tokens
 from ..batches.service import cancel_user_batches
 from ..errors import conflict, not_found
 from ..extensions import db
-from ..http import check_version
 from ..models import AuditEntry, User
-from ..models.base import isoformat
 from ..pagination import Key, paginate
 from ..realtime import broadcast
+from ..schemas import renderer
+from ..versions import check_version
+from .schemas import AuditOutput
 
 # One audit action per field and direction, so the log can be filtered by what happened.
 ACTIONS = {("active", False): "user.deactivated", ("active", True): "user.activated",
@@ -75,10 +76,7 @@ def update_user(actor, user_id, changes, expected_version=None):
     return user
 
 
-def audit_dict(entry):
-    return {"id": entry.id, "at": isoformat(entry.at), "actor_id": entry.actor_id, "action": entry.action,
-            "target_type": entry.target_type, "target_id": entry.target_id, "data": entry.data or {},
-            "request_id": entry.request_id}
+audit_dict = renderer(AuditOutput, data=lambda entry: entry.data or {})  # an audit entry as responses show it
 
 
 def list_audit(args):

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from ..auth.tokens import current_user
 from ..projects.schemas import KEY as PROJECT_KEY
 from ..schemas import Integer
-from ..worker import get_redis
+from ..redis_client import get_redis
 from . import batch_figures, bp, issue_figures, people
 from .scope import scope_for
 

@@ -8,10 +8,10 @@ import hashlib
 
 from flask import request, send_file
 
-from ..auth.permissions import issue_access
+from ..auth.access import caller_access
 from ..auth.tokens import current_user
 from ..errors import Problem, validation_error
-from ..issues.service import checked_issue, load_issue
+from ..issues.service import load_issue
 from ..pagination import PageArgs, page_schema
 from . import bp, filetypes, service
 from .schemas import AttachmentForm, AttachmentOutput
@@ -61,8 +61,8 @@ def _receive(stream):
 @bp.response(200, AttachmentPage)
 def list_attachments(args, issue_id):
     """List an issue's attachments, oldest first."""
-    issue_id, _project = issue_access(issue_id)
-    page = service.list_attachments(checked_issue(issue_id).id, args["limit"], args["cursor"])
+    access = caller_access(issue_id=issue_id)
+    page = service.list_attachments(access.issue_id, args["limit"], args["cursor"])
     page["items"] = [service.attachment_dict(a) for a in page["items"]]
     return page
 

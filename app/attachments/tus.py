@@ -16,7 +16,7 @@ from werkzeug.http import http_date
 from ..api import Blueprint
 from ..auth.tokens import current_user
 from ..errors import Problem
-from ..http import plain_int
+from ..ids import plain_int
 from . import uploads
 
 TUS_VERSION = "1.0.0"

@@ -1,13 +1,12 @@
 """Routes: sign in (create a token) and sign out (revoke it)."""
 from flask import g, request
 
-from ..errors import Problem
-from ..extensions import db
 from ..models.base import isoformat
 from ..users.service import user_dict
-from . import bp, throttle
+from . import bp
 from .schemas import SignInInput, TokenOutput
-from .tokens import authenticate, current_user, issue_token, sign_out
+from .service import sign_in_with_password, sign_out
+from .tokens import current_user
 
 
 @bp.route("/tokens", methods=["POST"])
@@ -19,15 +18,8 @@ def create_token(data):
     Limited by `RATE_LIMIT_SIGNIN`: failed attempts per e-mail from one client address, and
     attempts per address (429); failures at an e-mail from everywhere make its sign-ins wait
     a little (at most `SIGNIN_BACKOFF_MAX_SECONDS`), never refuse them."""
-    email, address = data["email"].strip().lower(), str(request.remote_addr)
-    throttle.before_attempt(email, address)
-    user = authenticate(email, data["password"])
-    if user is None:
-        throttle.failed(email, address)
-        raise Problem(401, "The e-mail or password is wrong.", headers={"WWW-Authenticate": "Bearer"})
-    plain, row = issue_token(user)
-    db.session.commit()
-    return {"token": plain, "expires_at": isoformat(row.expires_at), "user": user_dict(user)}, 201
+    plain, row = sign_in_with_password(data["email"], data["password"], str(request.remote_addr))
+    return {"token": plain, "expires_at": isoformat(row.expires_at), "user": user_dict(row.user)}, 201
 
 
 @bp.route("/tokens/current", methods=["DELETE"])
@@ -36,7 +28,3 @@ def revoke_token():
     """Sign out: revoke the token of this request."""
     current_user()
     sign_out(g.token)
-    db.session.commit()
-    from ..realtime import broadcast
-
-    broadcast.token_revoked(g.token.id, g.token.user_id)

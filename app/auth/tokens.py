@@ -71,8 +71,9 @@ def resolve_token(plain):
     return row if is_live(row, plain) else None
 
 
-def sign_out(token):
-    """Revoke one token, and remember it where a restore does not reach."""
+def revoke_token(token):
+    """Revoke one token, and remember it where a restore does not reach (``auth.service.sign_out``
+    commits and closes its sockets)."""
     token.revoked_at = utcnow()
     access_changes.record(access_changes.TOKEN_REVOKED, token.user_id, at=token.revoked_at,
                           token_hash=token.token_hash)

@@ -14,25 +14,20 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Backup
 from ..models.base import isoformat, utcnow
+from ..schemas import renderer
 from .configured import BackupError, sealer
 from .crypto import BackupIntegrityError
 from .lock import is_held
 from .reader import load_manifest
 from .repository import RepositoryError
+from .schemas import BackupOutput
 
 INTERRUPTED = "the process making this backup stopped before it finished"
 UNVERIFIED = "never verified (the process stopped before verifying it); verify it before relying on it"
 
 
-def record_dict(row):
-    """The contract's backup record."""
-    return {
-        "id": row.id, "status": row.status, "created_at": isoformat(row.created_at),
-        "completed_at": isoformat(row.completed_at), "schema_revision": row.schema_revision,
-        "engine": row.engine, "tables": row.tables or {}, "size_bytes": row.size_bytes,
-        "new_bytes": row.new_bytes, "sha256": row.sha256, "encrypted": bool(row.encrypted),
-        "note": row.note, "verified_at": isoformat(row.verified_at), "error": row.error,
-    }
+# ``record_dict(row)``: the contract's backup record.
+record_dict = renderer(BackupOutput, tables=lambda row: row.tables or {}, encrypted=lambda row: bool(row.encrypted))
 
 
 def chunk_bytes(manifest):

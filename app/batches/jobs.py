@@ -17,7 +17,10 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Batch
 from ..models.base import utcnow
-from ..worker import Lease, add_schedule, get_redis, in_app_context
+from ..redis_client import Lease, get_redis
+from ..worker import add_schedule, in_app_context
+from .runner import Runner
+from .service import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +33,6 @@ GAVE_UP = "Not applied: the batch was stopped after {attempts} runs that ended i
 @in_app_context
 def run_batch(batch_id):
     """Run (or resume) a batch; a no-op when another live worker holds it or it finished."""
-    from .runner import Runner
-
     # A key saying "a live worker runs this batch": it lapses BATCH_LEASE_SECONDS after its
     # worker dies, and the reaper then queues the batch again. (Exactly once does not rest
     # on the lease: chunk claims in the database do that. It only keeps two live workers
@@ -73,8 +74,6 @@ def reap_batches():
     """Queue again the unfinished batches no live worker holds and no job waits to run:
     running ones whose lease expired (their run ended or died), and queued ones whose job
     is gone."""
-    from .service import enqueue
-
     redis = get_redis()
     grace = current_app.config["BATCH_LEASE_SECONDS"]
     requeued = []

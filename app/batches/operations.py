@@ -1,11 +1,12 @@
 """Apply a batch's operations inside the caller's transaction.
 
 Issue creates, the bulk of most batches, are checked one by one with the issue service's
-own rules (role, assignee, labels, numbering), then written in bulk (``app/bulk.py``: COPY
-on PostgreSQL, else ``executemany``), one statement each for issues, labels, status
-changes, and events (through ``record_events``). If the bulk write fails, the run falls
-back to ``create_issue`` one operation at a time, so the operation at fault is found and
-fails alone. Other operations call their services (``update_issue``, ``delete_issue``,
+own check (``check_new_issue``: role, assignee) and built by the one issue builder
+(``issues/build.py``: defaults, labels, ``resolved_at``, the status-change row), then
+written in bulk (``app/bulk.py``: COPY on PostgreSQL, else ``executemany``), one statement
+each for issues, labels, status changes, and events (through ``record_events``). If the
+bulk write fails, the run falls back to ``create_issue`` one operation at a time, so the
+operation at fault is found and fails alone. Other operations call their services (``update_issue``, ``delete_issue``,
 ``create_comment``) directly.
 
 Whatever an operation meets, it is that operation's failure, never the run's: a rule it
@@ -22,17 +23,15 @@ from rq.timeouts import BaseTimeoutException
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..auth.permissions import require_project_role
 from ..bulk import insert_rows, inserting_with_ids
 from ..comments.service import create_comment
 from ..errors import Problem, not_found
 from ..events.service import record_events, reserve_seqs, savepoint
 from ..extensions import db
-from ..issues.service import (check_assignee, create_issue, delete_issue, issue_dict, load_issue,
-                              normalize_labels, update_issue)
+from ..issues.build import new_issue, status_change
+from ..issues.service import check_new_issue, create_issue, created_event, delete_issue, load_issue, update_issue
 from ..models import Issue, IssueLabel, IssueStatusChange, Project
 from ..models.base import utcnow
-from ..models.issues import DONE_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +96,13 @@ class Applier:
         self.operations = operations
         self.isolate = isolate  # best effort: each operation stands alone
         self.lids = dict(lids or {})
-        self.projects, self.creatable = {}, set()
+        self.projects = {}
 
     def apply(self, indexes):
         """Apply the operations at ``indexes``; return ``{index: (status, resource_id, error)}``."""
         results = {}
-        # Looked up and checked again each chunk: the session expired them. ``creatable``:
-        # the ids of the projects where the submitter may create issues.
-        self.projects, self.creatable = {}, set()
+        # Looked up again each chunk: the session expired them.
+        self.projects = {}
         for is_create, run in groupby(indexes, key=lambda i: operation_name(self.operations[i]) == "issue.create"):
             run = list(run)
             if is_create:
@@ -174,11 +172,7 @@ class Applier:
 
     def _check_create(self, data):
         project = self._project(data["project"])
-        if project.id not in self.creatable:
-            require_project_role(project, self.user, "member")
-            self.creatable.add(project.id)
-        if data.get("assignee_id") is not None:
-            check_assignee(project.id, data["assignee_id"])
+        check_new_issue(project, self.user, data)
         return project
 
     def _create_issues(self, indexes, results):
@@ -240,28 +234,20 @@ class Applier:
         firsts = {pid: reserve_seqs(pid, len(idx), issue_numbers=len(idx)) for pid, (_p, idx) in by_project.items()}
         numbers = {pid: number for pid, (_seq, number) in firsts.items()}
         for index, project in valid:
-            data = self.operations[index]["data"]
-            status = data.get("status", "open")
-            rows.append({
-                "project_id": project.id, "number": numbers[project.id], "title": data["title"],
-                "description": data.get("description", ""), "status": status,
-                "priority": data.get("priority", "medium"), "assignee_id": data.get("assignee_id"),
-                "reporter_id": user_id, "created_at": now, "updated_at": now,
-                "resolved_at": now if status in DONE_STATUSES else None, "version": 1,
-            })
-            labels.append(normalize_labels(data.get("labels", [])))
+            row, names = new_issue(project.id, numbers[project.id], user_id, self.operations[index]["data"], now)
+            rows.append(row)
+            labels.append(names)
             numbers[project.id] += 1
         with inserting_with_ids(Issue.__table__, rows, "project_id", "number") as ids:
             # Prepared while the database takes the issues in.
             label_rows = [{"issue_id": i, "name": n} for i, names in zip(ids, labels, strict=True) for n in names]
-            status_rows = [{"issue_id": i, "project_id": r["project_id"], "from_status": None,
-                            "to_status": r["status"], "at": now, "actor_id": user_id}
+            status_rows = [status_change(i, r["project_id"], None, r["status"], now, user_id)
                            for i, r in zip(ids, rows, strict=True)]
             changes = {pid: [] for pid in by_project}
             for issue_id, row, names in zip(ids, rows, labels, strict=True):
                 issue = SimpleNamespace(id=issue_id, labels=names, **row)
                 project = by_project[row["project_id"]][0]
-                changes[project.id].append(("issue.created", user_id, {"issue": issue_dict(issue, project.key)}))
+                changes[project.id].append(created_event(issue, project.key, user_id))
         insert_rows(IssueLabel.__table__, label_rows)
         insert_rows(IssueStatusChange.__table__, status_rows)
         for pid, project_changes in changes.items():

@@ -22,7 +22,7 @@ from ..extensions import db
 from ..models import Batch, BatchResult, User
 from ..models.base import utcnow
 from ..realtime import broadcast
-from ..worker import get_redis
+from ..redis_client import get_redis
 from .operations import CANCELLED, DEACTIVATED, ROLLED_BACK, Applier, OperationFailed, operation_name
 from .service import CANCEL_KEY, FINISHED, batch_dict
 

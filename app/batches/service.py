@@ -11,9 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import conflict, not_found, validation_error
 from ..extensions import db
 from ..models import Batch, BatchResult
-from ..models.base import isoformat, utcnow
+from ..models.base import utcnow
 from ..pagination import Key, paginate
-from ..worker import enqueue_job, get_redis
+from ..redis_client import get_redis
+from ..schemas import renderer
+from ..worker import enqueue_job
+from .schemas import BatchAccepted, BatchOutput
 
 log = logging.getLogger(__name__)
 
@@ -21,19 +24,13 @@ FINISHED = ("succeeded", "partially_succeeded", "failed", "cancelled")
 UNFINISHED = ("queued", "running")
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 CANCEL_KEY = "beacon:batch:{id}:cancel"
+# The job, by the name RQ stores anyway: jobs.py (the worker's side) imports this module
+# through the runner and the reaper, so this one names the job rather than import it.
+RUN_BATCH = "app.batches.jobs.run_batch"
 
 
-def batch_dict(batch):
-    return {
-        "id": batch.id, "mode": batch.mode, "dry_run": batch.dry_run, "status": batch.status,
-        "total": batch.total, "done": batch.done, "succeeded": batch.succeeded, "failed": batch.failed,
-        "created_at": isoformat(batch.created_at), "started_at": isoformat(batch.started_at),
-        "finished_at": isoformat(batch.finished_at), "duration_ms": batch.duration_ms,
-    }
-
-
-def accepted_dict(batch):
-    return {"id": batch.id, "status": batch.status, "total": batch.total, "url": f"/api/v1/batches/{batch.id}"}
+batch_dict = renderer(BatchOutput)  # a batch record as responses and socket events show it
+accepted_dict = renderer(BatchAccepted, url=lambda batch: f"/api/v1/batches/{batch.id}")
 
 
 def body_hash(body):
@@ -89,10 +86,8 @@ def submit(user, data, digest, key=None):
 
 def enqueue(batch):
     """Queue the batch's job (queued again by the reaper if it fails or is lost)."""
-    from .jobs import run_batch
-
     try:
-        job = enqueue_job(run_batch, batch.id, job_type="batch")
+        job = enqueue_job(RUN_BATCH, batch.id, job_type="batch")
     except RedisError:  # the reaper queues it when Redis is back
         log.exception("could not queue batch %s", batch.id)
         return

@@ -1,10 +1,10 @@
 """Routes: comments of an issue, and comments by id."""
-from ..auth.permissions import issue_access
+from ..auth.access import caller_access
 from ..auth.tokens import current_user
-from ..http import etag, if_match_version
 from ..issues.service import load_issue
 from ..page_cache import cached_json
 from ..pagination import PageArgs, page_schema
+from ..versions import etag, if_match_version
 from . import bp, service
 from .schemas import CommentInput, CommentOutput
 
@@ -25,14 +25,14 @@ def create_comment(data, issue_id):
 @bp.response(200, CommentPage)
 def list_comments(args, issue_id):
     """List an issue's comments, oldest first."""
-    issue_id, project = issue_access(issue_id)
+    access = caller_access(issue_id=issue_id)
 
     def render():
         page = service.list_comments(issue_id, args["limit"], args["cursor"])
         page["items"] = [service.comment_dict(c) for c in page["items"]]
         return page, None
 
-    return cached_json(("comments", issue_id, args["limit"], args["cursor"]), project, render)
+    return cached_json(("comments", issue_id, args["limit"], args["cursor"]), access, render)
 
 
 @bp.route("/comments/<int:comment_id>", methods=["PATCH"])

@@ -15,21 +15,18 @@ from ..auth.permissions import load_readable, require_owner_or_maintainer, requi
 from ..errors import validation_error
 from ..events.service import record_event
 from ..extensions import db
-from ..http import check_version
 from ..models import Comment, Event
-from ..models.base import isoformat, utcnow
+from ..models.base import utcnow
 from ..pagination import Key, paginate
+from ..schemas import renderer
+from ..versions import check_version
+from .schemas import CommentOutput
 
 TEXT_EVENTS = ("comment.created", "comment.updated")
 NEAR = 20  # events read from the comment's last change on, to find the one that holds its text
 
 
-def comment_dict(comment):
-    return {
-        "id": comment.id, "issue_id": comment.issue_id, "author_id": comment.author_id,
-        "body": comment.body, "created_at": isoformat(comment.created_at),
-        "updated_at": isoformat(comment.updated_at), "version": comment.version,
-    }
+comment_dict = renderer(CommentOutput)  # a comment as responses and events show it
 
 
 def _check_body(body):

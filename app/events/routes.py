@@ -1,7 +1,7 @@
 """Route: /api/v1/projects/{key}/events, the change feed, oldest first."""
 from marshmallow import Schema, fields
 
-from ..auth.permissions import project_access
+from ..auth.access import caller_access
 from ..page_cache import cached_json
 from ..pagination import PageArgs, page_schema
 from ..schemas import Integer, Timestamp
@@ -30,9 +30,9 @@ EventPage = page_schema(EventOutput, "EventPage")
 @bp.response(200, EventPage)
 def list_events(args, key):
     """The project's change feed after ``after_seq``, oldest first."""
-    project = project_access(key)
+    access = caller_access(project_key=key)
 
     def render():
-        return service.list_events(project.id, key, args["after_seq"], args["limit"], args["cursor"]), None
+        return service.list_events(access.id, key, args["after_seq"], args["limit"], args["cursor"]), None
 
-    return cached_json(("events", project.id, args["after_seq"], args["limit"], args["cursor"]), project, render)
+    return cached_json(("events", access.id, args["after_seq"], args["limit"], args["cursor"]), access, render)

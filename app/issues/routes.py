@@ -1,11 +1,12 @@
 """Routes: issues of a project, and issues by id or key."""
-from ..auth.permissions import issue_access, load_project, project_access
+from ..auth.access import caller_access
+from ..auth.permissions import load_project
 from ..auth.tokens import current_user
 from ..events.routes import EventPage
 from ..events.service import serialize_event
-from ..http import etag, if_match_version
 from ..page_cache import cached_json
 from ..pagination import PageArgs, page_schema
+from ..versions import etag, if_match_version
 from . import bp, service
 from .schemas import IssueInput, IssueListArgs, IssueListItem, IssueOutput, IssuePatch
 
@@ -26,8 +27,8 @@ def _one(issue):
 @bp.response(201, IssueOutput)
 def create_issue(data, key):
     """Create an issue (members and up); it is open and medium unless told otherwise."""
-    project = load_project(key)
-    issue = service.create_issue(project, current_user(), data)
+    user = current_user()
+    issue = service.create_issue(load_project(key, user), user, data)
     return service.issue_dict(issue, key), 201, etag(issue.version)
 
 
@@ -37,10 +38,10 @@ def create_issue(data, key):
 def list_issues(args, key):
     """List a project's issues with filters, text search and sorting, each with its
     number of comments and attachments; ``Beacon-Seq`` names the project seq the list shows."""
-    project = project_access(key)
+    access = caller_access(project_key=key)
 
     def read():
-        page = service.list_issues(project, args)
+        page = service.list_issues(access.id, args)
         ids = [issue.id for issue in page["items"]]
         comments, attachments = service.comment_counts(ids), service.attachment_counts(ids)
         page["items"] = [{**service.issue_dict(issue, key), "comment_count": comments.get(issue.id, 0),
@@ -48,22 +49,22 @@ def list_issues(args, key):
         return page
 
     def render():
-        page, seq = service.read_at_one_seq(project, read)
+        page, seq = service.read_at_one_seq(access.id, read)
         return page, None if seq is None else {SEQ_HEADER: str(seq)}
 
-    return cached_json(("issues", project.id, tuple(sorted(args.items()))), project, render)
+    return cached_json(("issues", access.id, tuple(sorted(args.items()))), access, render)
 
 
 @bp.route("/issues/<int:issue_id>", methods=["GET"])
 @bp.response(200, IssueOutput)
 def get_issue(issue_id):
-    return _read_one(*issue_access(issue_id=issue_id))
+    return _read_one(caller_access(issue_id=issue_id))
 
 
 @bp.route("/issues/by-key/<string:issue_key>", methods=["GET"])
 @bp.response(200, IssueOutput)
 def get_issue_by_key(issue_key):
-    return _read_one(*issue_access(key=issue_key))
+    return _read_one(caller_access(issue_key=issue_key))
 
 
 @bp.route("/issues/<int:issue_id>/events", methods=["GET"])
@@ -72,24 +73,24 @@ def get_issue_by_key(issue_key):
 def list_issue_events(args, issue_id):
     """An issue's history: the events of the change feed that name it (its changes and
     its comments'), oldest first."""
-    issue_id, project = issue_access(issue_id)
+    access = caller_access(issue_id=issue_id)
 
     def render():
-        page = service.issue_events(issue_id, project.id, args["limit"], args["cursor"])
-        page["items"] = [serialize_event(event, project.key) for event in page["items"]]
+        page = service.issue_events(issue_id, access.id, args["limit"], args["cursor"])
+        page["items"] = [serialize_event(event, access.key) for event in page["items"]]
         return page, None
 
-    return cached_json(("issue-events", issue_id, args["limit"], args["cursor"]), project, render)
+    return cached_json(("issue-events", issue_id, args["limit"], args["cursor"]), access, render)
 
 
-def _read_one(issue_id, project):
+def _read_one(access):
     """One issue, kept in the page cache like a list (by id and by key alike)."""
 
     def render():
-        issue = service.checked_issue(issue_id)
-        return service.issue_dict(issue, project.key), etag(issue.version)
+        issue = service.checked_issue(access.issue_id)
+        return service.issue_dict(issue, access.key), etag(issue.version)
 
-    return cached_json(("issue", issue_id), project, render)
+    return cached_json(("issue", access.issue_id), access, render)
 
 
 @bp.route("/issues/<int:issue_id>", methods=["PATCH"])

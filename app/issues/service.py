@@ -9,11 +9,14 @@ from ..auth.permissions import content_stamp, load_readable, require_project_rol
 from ..errors import not_found, validation_error
 from ..events.service import record_event, reserve_seqs
 from ..extensions import db
-from ..http import check_version
 from ..models import Attachment, Comment, Event, Issue, IssueLabel, IssueStatusChange, Membership, Project
-from ..models.base import isoformat, utcnow
-from ..models.issues import DONE_STATUSES, PRIORITIES
+from ..models.base import utcnow
+from ..models.issues import PRIORITIES
 from ..pagination import Key, paginate
+from ..schemas import renderer
+from ..versions import check_version
+from .build import new_issue, normalize_labels, resolved_at_after, status_change
+from .schemas import IssueOutput
 
 READ_TRIES = 3  # reads of a list before giving up on naming the seq it shows
 
@@ -22,15 +25,9 @@ priority_rank = case(PRIORITY_RANK, value=Issue.priority)
 FIELDS = ("title", "description", "status", "priority", "assignee_id", "labels")
 
 
-def issue_dict(issue, project_key):
-    return {
-        "id": issue.id, "key": f"{project_key}-{issue.number}", "number": issue.number,
-        "project": project_key, "title": issue.title, "description": issue.description,
-        "status": issue.status, "priority": issue.priority, "assignee_id": issue.assignee_id,
-        "reporter_id": issue.reporter_id, "labels": issue.labels,
-        "created_at": isoformat(issue.created_at), "updated_at": isoformat(issue.updated_at),
-        "resolved_at": isoformat(issue.resolved_at), "version": issue.version,
-    }
+# ``issue_dict(issue, project_key)``: an issue as responses and events show it.
+issue_dict = renderer(IssueOutput, ("project_key",), key=lambda issue, project_key: f"{project_key}-{issue.number}",
+                      project=lambda issue, project_key: project_key)
 
 
 def check_assignee(project_id, assignee_id):
@@ -42,36 +39,30 @@ def check_assignee(project_id, assignee_id):
         raise validation_error({"assignee_id": ["The assignee must be a member of the project."]})
 
 
-def normalize_labels(labels):
-    return sorted({label.strip() for label in labels if label.strip()})
+def check_new_issue(project, user, data):
+    """Raise unless ``user`` may create this issue in ``project`` (a member, and an assignee
+    who is one too)."""
+    require_project_role(project, user, "member")
+    check_assignee(project.id, data.get("assignee_id"))
 
 
-def resolved_at_after(issue, new_status, now):
-    """When an issue counts as resolved: set on entering resolved/closed, cleared on reopening."""
-    if new_status in DONE_STATUSES:
-        return issue.resolved_at or now
-    return None
+def created_event(issue, project_key, actor_id):
+    """The ``(type, actor, data)`` of a new issue's event, for ``record_event(s)``."""
+    return "issue.created", actor_id, {"issue": issue_dict(issue, project_key)}
 
 
 def create_issue(project, user, data, *, commit=True):
-    require_project_role(project, user, "member")
-    check_assignee(project.id, data.get("assignee_id"))
+    """Create an issue in ``project`` from its input ``data`` (see ``build.new_issue``)."""
+    check_new_issue(project, user, data)
     now = utcnow()
-    status = data.get("status", "open")
     seq, number = reserve_seqs(project.id, issue_numbers=1)
-    issue = Issue(
-        project_id=project.id, number=number, title=data["title"],
-        description=data.get("description", ""), status=status,
-        priority=data.get("priority", "medium"), assignee_id=data.get("assignee_id"),
-        reporter_id=user.id, created_at=now, updated_at=now,
-        resolved_at=now if status in DONE_STATUSES else None,
-    )
-    issue.label_rows = [IssueLabel(name=name) for name in normalize_labels(data.get("labels", []))]
+    columns, labels = new_issue(project.id, number, user.id, data, now)
+    issue = Issue(**columns)
+    issue.label_rows = [IssueLabel(name=name) for name in labels]
     db.session.add(issue)
     db.session.flush()
-    db.session.add(IssueStatusChange(issue_id=issue.id, project_id=project.id, from_status=None,
-                                     to_status=status, at=now, actor_id=user.id))
-    record_event(project, "issue.created", user.id, {"issue": issue_dict(issue, project.key)}, seq)
+    db.session.add(IssueStatusChange(**status_change(issue.id, project.id, None, issue.status, now, user.id)))
+    record_event(project, *created_event(issue, project.key, user.id), seq)
     if commit:
         db.session.commit()
     return issue
@@ -90,9 +81,8 @@ def update_issue(issue, user, changes, expected_version=None, *, commit=True):
         now = utcnow()
         if "status" in diff:
             old, new = diff["status"]
-            issue.resolved_at = resolved_at_after(issue, new, now)
-            db.session.add(IssueStatusChange(issue_id=issue.id, project_id=project.id, from_status=old,
-                                             to_status=new, at=now, actor_id=user.id))
+            issue.resolved_at = resolved_at_after(issue.resolved_at, new, now)
+            db.session.add(IssueStatusChange(**status_change(issue.id, project.id, old, new, now, user.id)))
         for field, (_old, new) in diff.items():
             if field == "labels":
                 issue.label_rows = [IssueLabel(name=name) for name in new]
@@ -121,7 +111,7 @@ def load_issue(issue_id, user, *, for_update=False):
 
 
 def checked_issue(issue_id):
-    """The issue whose reader's access ``issue_access`` has checked; 404 if it is gone since."""
+    """The issue whose reader's access ``caller_access`` has checked; 404 if it is gone since."""
     issue = db.session.get(Issue, issue_id)
     if issue is None:
         raise not_found("issue")
@@ -143,8 +133,9 @@ def escape_like(text):
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def list_issues(project, args):
-    query = select(Issue).where(Issue.project_id == project.id)
+def list_issues(project_id, args):
+    """A page of a project's issues, filtered and sorted as ``IssueListArgs`` says."""
+    query = select(Issue).where(Issue.project_id == project_id)
     for field in ("status", "priority", "assignee_id"):
         if args.get(field) is not None:
             query = query.where(getattr(Issue, field) == args[field])
@@ -175,7 +166,7 @@ def _counts(model, issue_ids, *conditions):
     return dict(rows.all())
 
 
-def read_at_one_seq(project, read):
+def read_at_one_seq(project_id, read):
     """``(read(), seq)``: what ``read`` returned and the project's seq it shows, or None for
     the seq when changes kept landing while it read.
 
@@ -185,9 +176,9 @@ def read_at_one_seq(project, read):
     equal stamps show exactly that seq: a board then applies only the events after it.
     """
     for _ in range(READ_TRIES):
-        before = content_stamp(project, fresh=True)
+        before = content_stamp(project_id)
         value = read()
-        if content_stamp(project, fresh=True) == before:
+        if content_stamp(project_id) == before:
             return value, before[0]
     return value, None
 

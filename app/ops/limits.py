@@ -30,6 +30,7 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from ..auth.tokens import bearer_token, hash_token
 from ..errors import Problem
 from ..extensions import per_app
+from ..redis_client import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -245,8 +246,6 @@ class ApiCallCounter:
         if not live:
             return
         keys = sorted(live)
-        from ..worker import get_redis
-
         try:
             pipe = get_redis(self.app).pipeline(transaction=False)
             counts_at = []  # where each key's count is among the answers

@@ -8,6 +8,7 @@ import sys
 import time
 
 from flask import g, has_request_context
+from rq import get_current_job
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged too.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -45,8 +46,6 @@ class ContextFilter(logging.Filter):
 
 
 def _current_job_id():
-    from rq import get_current_job
-
     try:
         job = get_current_job()
     except Exception:  # no job context (or no connection): not inside a job

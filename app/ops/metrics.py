@@ -28,7 +28,8 @@ from ..extensions import db, per_app
 from ..models import Backup, Batch
 from ..models.base import utcnow
 from ..realtime import connections
-from ..worker import get_queue, get_redis
+from ..redis_client import get_redis
+from ..worker import get_queue
 from . import bp, perf
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 
 from ..extensions import per_app
 from ..models.base import isoformat, utcnow
-from ..worker import get_redis
+from ..redis_client import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,6 @@ SLOW_KEEP = 100
 FLUSH_SIZE = 500
 # Latency buckets (seconds) of the request histogram.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-def _redis():
-    return get_redis(current_app)
 
 
 def _bucket(seconds):
@@ -98,7 +94,7 @@ def flush():
         samples[endpoint].append(round(duration_ms, 3))
         if slow_entry:
             slow.append(slow_entry)
-    pipe = _redis().pipeline(transaction=False)
+    pipe = get_redis().pipeline(transaction=False)
     pipe.sadd(ENDPOINTS_KEY, *samples)
     for (key, field), amount in counters.items():
         pipe.hincrby(key, field, amount)
@@ -133,7 +129,7 @@ def summary(durations):
 def endpoint_figures():
     """Per endpoint: count, errors, client_errors and p50/p95/p99 over the latest samples."""
     flush()
-    connection = _redis()
+    connection = get_redis()
     endpoints = sorted(e.decode() for e in connection.smembers(ENDPOINTS_KEY))
     pipe = connection.pipeline(transaction=False)
     for endpoint in endpoints:
@@ -152,14 +148,14 @@ def endpoint_figures():
 def slow_requests():
     """The latest requests over ``SLOW_REQUEST_MS``, slowest first."""
     flush()
-    found = [json.loads(raw) for raw in _redis().lrange(SLOW_KEY, 0, -1)]
+    found = [json.loads(raw) for raw in get_redis().lrange(SLOW_KEY, 0, -1)]
     return sorted(found, key=lambda entry: entry["duration_ms"], reverse=True)
 
 
 def histograms():
     """``{(endpoint, status): {"buckets": {le: n}, "sum": s, "count": n}}`` for ``/metrics``."""
     flush()
-    connection = _redis()
+    connection = get_redis()
     endpoints = sorted(e.decode() for e in connection.smembers(ENDPOINTS_KEY))
     pipe = connection.pipeline(transaction=False)
     for endpoint in endpoints:

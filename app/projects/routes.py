@@ -1,8 +1,8 @@
 """Routes: /api/v1/projects and /api/v1/projects/{key}/members."""
 from ..auth.permissions import load_project
 from ..auth.tokens import current_user
-from ..http import etag, if_match_version
 from ..pagination import PageArgs, page_schema
+from ..versions import etag, if_match_version
 from . import bp, service
 from .schemas import (MemberInput, MemberInvite, MemberInviteOutput, MemberOutput, ProjectInput, ProjectOutput,
                       ProjectPatch)
@@ -34,8 +34,9 @@ def list_projects(args):
 @bp.route("/<string:key>", methods=["GET"])
 @bp.response(200, ProjectOutput)
 def get_project(key):
-    project = load_project(key)
-    return service.project_dict(project, service.caller_role(project, current_user())), 200, etag(project.version)
+    user = current_user()
+    project = load_project(key, user)
+    return service.project_dict(project, service.caller_role(project, user)), 200, etag(project.version)
 
 
 @bp.route("/<string:key>", methods=["PATCH"])
@@ -59,9 +60,8 @@ def delete_project(key):
 @bp.arguments(PageArgs, location="query")
 @bp.response(200, MemberPage)
 def list_members(args, key):
-    project = load_project(key)
-    page = service.list_members(project, args["limit"], args["cursor"])
     user = current_user()
+    page = service.list_members(load_project(key, user), args["limit"], args["cursor"])
     page["items"] = [service.member_dict(m, user) for m in page["items"]]
     return page
 

@@ -11,24 +11,26 @@ from sqlalchemy import delete, select
 
 from ..audit import record_audit
 from ..auth.permissions import readable_project_ids, require_project_role, role_in
-from ..database import add_unique
+from ..unique import add_unique
 from ..errors import not_found, validation_error
 from ..events.service import record_event
 from ..extensions import db
-from ..http import check_version
 from ..models import Membership, Project, User
-from ..models.base import isoformat, utcnow
+from ..models.base import utcnow
 from ..ops import limits
 from ..pagination import Key, paginate
 from ..realtime import broadcast
+from ..schemas import renderer
+from ..versions import check_version
+from .schemas import MemberOutput, ProjectOutput
+
+
+_project_response = renderer(ProjectOutput, ("role",), role=lambda _project, role: role)
 
 
 def project_dict(project, role=None):
-    return {
-        "id": project.id, "key": project.key, "name": project.name, "description": project.description,
-        "role": role, "created_at": isoformat(project.created_at), "updated_at": isoformat(project.updated_at),
-        "version": project.version,
-    }
+    """A project as responses show it, with the caller's ``role`` in it."""
+    return _project_response(project, role)
 
 
 def event_project(project):
@@ -73,10 +75,14 @@ def delete_project(project, user):
     broadcast.room_closed(f"project:{project.key}")  # a new project may take the key
 
 
-def member_dict(membership, viewer):
-    """A member as ``viewer`` may see it: the e-mail only for themself, and for admins."""
-    email = membership.user.email if viewer.is_admin or viewer.id == membership.user_id else None
-    return {"user_id": membership.user_id, "name": membership.user.name, "email": email, "role": membership.role}
+def _email_for(membership, viewer):
+    return membership.user.email if viewer.is_admin or viewer.id == membership.user_id else None
+
+
+# ``member_dict(membership, viewer)``: a member as ``viewer`` may see it, the e-mail only
+# for themself and for admins.
+member_dict = renderer(MemberOutput, ("viewer",), name=lambda membership, _viewer: membership.user.name,
+                       email=_email_for)
 
 
 def list_members(project, limit, cursor):

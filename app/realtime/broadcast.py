@@ -12,11 +12,12 @@ on: ``access.lost`` takes a socket out of a room, ``session.ended`` closes it.
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 
 from redis.exceptions import RedisError
 
 from ..extensions import socketio
+from . import sequencer
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/realtime"
@@ -69,14 +70,12 @@ def messages(targets, view, project_key):
 
 def events(payloads):
     """Emit committed events to their rooms: each once per socket, in seq order per project."""
-    from .sequencer import send_in_order
-
     by_project = defaultdict(list)
     for event in payloads:
         by_project[event["project"]].append(event)
     for project_key, project_events in by_project.items():
         try:
-            send_in_order(project_key, sorted(project_events, key=lambda e: e["seq"]), _send_events)
+            sequencer.send_in_order(project_key, sorted(project_events, key=lambda e: e["seq"]), _send_events)
         except Exception:  # the change is committed whatever fails here: the caller gets its
             # answer, and the project's next broadcast sends these first, from the events table
             log.exception("broadcast of %s events of %s failed", len(project_events), project_key)
@@ -85,9 +84,7 @@ def events(payloads):
 def send_overdue():
     """Send the events parked for earlier ones that never came (see ``sequencer``); the
     upkeep calls it and logs what fails."""
-    from .sequencer import send_overdue
-
-    send_overdue(_send_events)
+    sequencer.send_overdue(_send_events)
 
 
 def _send_events(project_events):
@@ -134,14 +131,18 @@ def room_closed(room):
 def to_admins(name, payload):
     """Send ``backup.finished``, ``backup.restored``, ... to every admin's sockets."""
     if name == "backup.restored":
-        from .sequencer import forget_all
-
-        forget_all()  # the restore rewound every project's seq
+        sequencer.forget_all()  # the restore rewound every project's seq
     emit(name, payload, "admins")
 
 
-_progress = {}  # batch id -> {"last": monotonic time, "sent": payload, "pending": (payload, user_id)}
+# Batch id -> {"last": monotonic time, "sent": payload, "pending": (payload, user_id)}, the
+# least recently sent first. ``batch_finished`` takes a batch out, but only in the process
+# that sent its progress; a batch whose runner died, or that finished in another process,
+# is dropped once idle for ``PROGRESS_KEPT`` (past the throttle window it only spares its
+# ``batch_finished`` a repeat of the last counts).
+_progress = OrderedDict()
 _progress_lock = threading.Lock()
+PROGRESS_KEPT = 600
 
 
 def batch_progress(batch, user_id):
@@ -149,6 +150,7 @@ def batch_progress(batch, user_id):
     latest counts last. ``batch``: a mapping or object with id, done, total, succeeded, failed."""
     payload = _progress_payload(batch)
     with _progress_lock:
+        _drop_idle_progress()
         state = _progress.setdefault(payload["id"], {"last": 0.0, "sent": None, "pending": None})
         wait = PROGRESS_INTERVAL - (time.monotonic() - state["last"])
         if wait > 0 and payload["done"] < payload["total"]:
@@ -159,6 +161,7 @@ def batch_progress(batch, user_id):
             state["pending"] = (payload, user_id)
             return
         state.update(last=time.monotonic(), sent=payload, pending=None)
+        _progress.move_to_end(payload["id"])
     _emit_batch("batch.progress", payload, user_id)
 
 
@@ -179,7 +182,18 @@ def _send_pending_progress(batch_id):
             return
         (payload, user_id), state["pending"] = state["pending"], None
         state.update(last=time.monotonic(), sent=payload)
+        _progress.move_to_end(batch_id)
     _emit_batch("batch.progress", payload, user_id)
+
+
+def _drop_idle_progress():
+    """Forget the batches that sent no progress for ``PROGRESS_KEPT`` (under the lock)."""
+    idle_since = time.monotonic() - PROGRESS_KEPT
+    while _progress:
+        state = next(iter(_progress.values()))
+        if state["last"] > idle_since or state["pending"] is not None:
+            return
+        _progress.popitem(last=False)
 
 
 def _progress_payload(batch):

@@ -13,18 +13,12 @@ only one of them send that room's diff in each window, however many processes th
 """
 import json
 
-from flask import current_app
+from ..redis_client import get_redis
 
 WINDOW_MS = 250
 PENDING_KEY = "beacon:diff:{room}"
 ROOMS_KEY = "beacon:diff:rooms"
 LOCK_KEY = "beacon:diff:lock:{room}"
-
-
-def redis():
-    from ..worker import get_redis
-
-    return get_redis(current_app)
 
 
 def record(pipe, room, kind, member):
@@ -55,9 +49,9 @@ def fold(changes):
 
 def take(room):
     """Take a room's pending changes if no process sent its diff in this window; else None."""
-    if not redis().set(LOCK_KEY.format(room=room), "1", nx=True, px=WINDOW_MS):
+    if not get_redis().set(LOCK_KEY.format(room=room), "1", nx=True, px=WINDOW_MS):
         return None
-    pipe = redis().pipeline()
+    pipe = get_redis().pipeline()
     pipe.lrange(PENDING_KEY.format(room=room), 0, -1)
     pipe.delete(PENDING_KEY.format(room=room))
     pipe.srem(ROOMS_KEY, room)
@@ -67,7 +61,7 @@ def take(room):
 
 def flush(send):
     """Send each room's coalesced diff with ``send(room, diff)``."""
-    for room in sorted(r.decode() for r in redis().smembers(ROOMS_KEY)):
+    for room in sorted(r.decode() for r in get_redis().smembers(ROOMS_KEY)):
         diff = take(room)
         if diff and any(diff.values()):
             send(room, {"room": room, **diff})

@@ -24,9 +24,13 @@ from collections import defaultdict
 import socketio
 
 from .. import fastjson
+from ..extensions import db
+from ..models import User
+from ..adapters.socketio_queue import publish_only
 from . import connections
 from .broadcast import DELIVER, NAMESPACE, bulk_messages, messages, rooms_for
 from .catchup import Gate
+from .namespace import drop_rooms, sids_of_token
 from .rooms import may_read
 
 CONTROL = {"access.lost", "session.ended", "room.closed", "admin.changed"}
@@ -84,8 +88,6 @@ class Gatekeeper(socketio.Manager):
         socketio.Manager.emit(self, event, data, NAMESPACE, room=sid)
 
     def _control(self, event, data, room):
-        from . import namespace
-
         sids = [sid for sid, _eio_sid in self.get_participants(NAMESPACE, room)]
         if not sids:
             return
@@ -101,7 +103,7 @@ class Gatekeeper(socketio.Manager):
                 for sid in sids:
                     self.take_out(sid, data["room"], "room.closed")
             else:
-                for sid in namespace.sids_of_token(sids, data.get("token_id")):
+                for sid in sids_of_token(sids, data.get("token_id")):
                     self.end_session(sid, data["reason"])
 
     def end_session(self, sid, reason):
@@ -117,9 +119,7 @@ class Gatekeeper(socketio.Manager):
     def take_out(self, sid, room, notice):
         """Take one socket of this process out of ``room`` (and, for a project, out of its
         issues' rooms), telling it ``notice`` for each room it left."""
-        from . import namespace
-
-        for lost in namespace.drop_rooms(sid, room):
+        for lost in drop_rooms(sid, room):
             self.basic_leave_room(sid, NAMESPACE, lost)
             self.send_local(sid, notice, {"room": lost})
 
@@ -135,9 +135,6 @@ class Gatekeeper(socketio.Manager):
             self.basic_leave_room(sid, NAMESPACE, "admins")
 
     def _recheck_admin(self, sids, user_id):
-        from ..extensions import db
-        from ..models import User
-
         user = db.session.get(User, user_id)
         is_admin = bool(user is not None and user.is_admin)
         for sid in sids:
@@ -161,14 +158,9 @@ class QueueManager(socketio.RedisManager, Gatekeeper):
         if kwargs.get("ignore_queue") or callback is not None or (namespace or "/") != NAMESPACE:
             return super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
                                 callback=callback, to=to, **kwargs)
-        if isinstance(data, tuple):
-            data = list(data)
-        else:
-            data = [data]
         # No local delivery here and no host id of ours: our own listener delivers it, in
         # the queue's order, like every other process's.
-        self._publish({"method": "emit", "event": event, "data": data, "binary": False, "namespace": namespace,
-                       "room": to or room, "skip_sid": skip_sid, "callback": None, "host_id": "any"})
+        publish_only(self, event, data, namespace, to or room, skip_sid)
 
 
 def client_manager(app):

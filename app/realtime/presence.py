@@ -19,9 +19,11 @@ its state the most recently set one of any of its tabs.
 import json
 import time
 
-from flask import current_app
-from redis.exceptions import WatchError
+from sqlalchemy import select
 
+from ..extensions import db
+from ..models import Project
+from ..redis_client import get_redis, transact
 from . import diffs
 
 USERS_KEY = "beacon:presence:{room}:users"
@@ -32,12 +34,6 @@ LEASE_KEY = "beacon:server:{server_id}"
 ENTRIES_KEY = "beacon:server:{server_id}:entries"
 CONNECTIONS_KEY = "beacon:connections:user:{user_id}"
 SERVER_CONNECTIONS_KEY = "beacon:server:{server_id}:connections"
-
-
-def redis():
-    from ..worker import get_redis
-
-    return get_redis(current_app)
 
 
 def member_from(entries):
@@ -59,8 +55,8 @@ def _entry_id(room, sid, user_id):
 
 def members(room):
     """The room's members, one per user, in order of user id."""
-    user_ids = sorted(int(u) for u in redis().smembers(USERS_KEY.format(room=room)))
-    pipe = redis().pipeline(transaction=False)
+    user_ids = sorted(int(u) for u in get_redis().smembers(USERS_KEY.format(room=room)))
+    pipe = get_redis().pipeline(transaction=False)
     for user_id in user_ids:
         pipe.hgetall(USER_KEY.format(room=room, user_id=user_id))
     found = (member_from(_decode(raw)) for raw in pipe.execute())
@@ -140,27 +136,14 @@ def _update(user_key, plan):
     """``plan(entries)`` gives ``(result, write)``: run ``write(pipe)`` as one transaction on
     one user's entries in one room, reading them again if another tab of that user changed
     them meanwhile; return ``result`` (nothing is written when ``write`` is None)."""
-    with redis().pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(user_key)
-                result, write = plan(_decode(pipe.hgetall(user_key)))
-                if write is None:
-                    pipe.unwatch()
-                    return result
-                pipe.multi()
-                write(pipe)
-                pipe.execute()
-                return result
-            except WatchError:
-                continue
+    return transact(get_redis(), user_key, lambda pipe: plan(_decode(pipe.hgetall(user_key))))
 
 
 def open_connection(user_id, sid, server_id, cap=None):
     """Count one open connection of a user, across every process; past ``cap`` it is not
     counted and the answer is False."""
     key = CONNECTIONS_KEY.format(user_id=user_id)
-    pipe = redis().pipeline()
+    pipe = get_redis().pipeline()
     pipe.sadd(key, sid)
     pipe.scard(key)
     pipe.sadd(SERVER_CONNECTIONS_KEY.format(server_id=server_id), json.dumps([sid, user_id]))
@@ -172,7 +155,7 @@ def open_connection(user_id, sid, server_id, cap=None):
 
 
 def close_connection(user_id, sid, server_id):
-    pipe = redis().pipeline()
+    pipe = get_redis().pipeline()
     pipe.srem(CONNECTIONS_KEY.format(user_id=user_id), sid)
     pipe.srem(SERVER_CONNECTIONS_KEY.format(server_id=server_id), json.dumps([sid, user_id]))
     pipe.execute()
@@ -180,12 +163,12 @@ def close_connection(user_id, sid, server_id):
 
 def connections_of(server_id):
     """``[(sid, user_id)]`` of the connections a process counted."""
-    return [tuple(json.loads(raw)) for raw in redis().smembers(SERVER_CONNECTIONS_KEY.format(server_id=server_id))]
+    return [tuple(json.loads(raw)) for raw in get_redis().smembers(SERVER_CONNECTIONS_KEY.format(server_id=server_id))]
 
 
 def renew_lease(server_id, seconds):
     """Hold this process's lease; return False if it had lapsed (the others may have swept us)."""
-    pipe = redis().pipeline(transaction=False)
+    pipe = get_redis().pipeline(transaction=False)
     pipe.set(LEASE_KEY.format(server_id=server_id), "1", px=int(seconds * 1000), get=True)
     pipe.sadd(SERVERS_KEY, server_id)
     held, _ = pipe.execute()
@@ -194,8 +177,8 @@ def renew_lease(server_id, seconds):
 
 def dead_servers(server_id):
     """The processes other than this one whose lease lapsed."""
-    others = [s.decode() for s in redis().smembers(SERVERS_KEY) if s.decode() != server_id]
-    pipe = redis().pipeline(transaction=False)
+    others = [s.decode() for s in get_redis().smembers(SERVERS_KEY) if s.decode() != server_id]
+    pipe = get_redis().pipeline(transaction=False)
     for other in others:
         pipe.exists(LEASE_KEY.format(server_id=other))
     return [other for other, alive in zip(others, pipe.execute()) if not alive]
@@ -203,11 +186,11 @@ def dead_servers(server_id):
 
 def entries_of(server_id):
     """``[(room, sid, user_id)]`` that a process put into presence."""
-    return [tuple(json.loads(raw)) for raw in redis().smembers(ENTRIES_KEY.format(server_id=server_id))]
+    return [tuple(json.loads(raw)) for raw in get_redis().smembers(ENTRIES_KEY.format(server_id=server_id))]
 
 
 def forget_server(server_id):
-    pipe = redis().pipeline()
+    pipe = get_redis().pipeline()
     pipe.delete(ENTRIES_KEY.format(server_id=server_id))
     pipe.delete(SERVER_CONNECTIONS_KEY.format(server_id=server_id))
     pipe.srem(SERVERS_KEY, server_id)
@@ -216,13 +199,8 @@ def forget_server(server_id):
 
 def online_counts(project_ids):
     """Distinct users and connections present in the rooms of these projects (ids)."""
-    from sqlalchemy import select
-
-    from ..extensions import db
-    from ..models import Project
-
     keys = db.session.scalars(select(Project.key).where(Project.id.in_(list(project_ids)))).all() if project_ids else []
-    pipe = redis().pipeline(transaction=False)
+    pipe = get_redis().pipeline(transaction=False)
     for key in keys:
         pipe.smembers(PROJECT_ROOMS_KEY.format(key=key))
     rooms = sorted({room.decode() for found in pipe.execute() for room in found})

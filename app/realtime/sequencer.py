@@ -20,12 +20,13 @@ as sent by such a fill.
 import json
 import threading
 import time
-from collections import defaultdict
 
-from flask import current_app
 from sqlalchemy import select
 
-from ..worker import Lease, get_redis
+from ..events.service import serialize_event
+from ..extensions import db
+from ..models import Event, Project
+from ..redis_client import Lease, get_redis
 
 CURSOR_KEY = "beacon:emitted:{key}"
 LOCK_KEY = "beacon:emitting:{key}"
@@ -34,10 +35,6 @@ PARKED_KEY = "beacon:parked:{key}"  # sorted set: events waiting for earlier one
 PARKED_PROJECTS = "beacon:parked"  # the keys of the projects with parked events
 WAIT_SECONDS = 1.0  # how long parked events wait for the writers before them
 LOCK_MS = 5000  # a lock outlives a holder that died with it by this much at most
-
-
-def redis():
-    return get_redis(current_app)
 
 
 def send_in_order(project_key, events, send):
@@ -61,7 +58,7 @@ def send_in_order(project_key, events, send):
 
 def send_overdue(send):
     """Send the parked events that have waited too long, of every project."""
-    for member in redis().smembers(PARKED_PROJECTS):
+    for member in get_redis().smembers(PARKED_PROJECTS):
         project_key = member.decode()
         with _locked(project_key):
             _send_parked(project_key, _cursor(project_key), send)
@@ -70,9 +67,9 @@ def send_overdue(send):
 def forget_all():
     """Drop every cursor and parked event (after a restore rewinds the projects' seqs)."""
     for pattern in (CURSOR_KEY.format(key="*"), PARKED_KEY.format(key="*")):
-        for key in redis().scan_iter(match=pattern):
-            redis().delete(key)
-    redis().delete(PARKED_PROJECTS)
+        for key in get_redis().scan_iter(match=pattern):
+            get_redis().delete(key)
+    get_redis().delete(PARKED_PROJECTS)
 
 
 def _send_parked(project_key, done, send):
@@ -80,7 +77,7 @@ def _send_parked(project_key, done, send):
     the cursor."""
     parked_key = PARKED_KEY.format(key=project_key)
     while True:
-        head = redis().zrange(parked_key, 0, 0, withscores=True)
+        head = get_redis().zrange(parked_key, 0, 0, withscores=True)
         if not head:
             break
         member, first = head[0][0], int(head[0][1])
@@ -95,8 +92,8 @@ def _send_parked(project_key, done, send):
         if first > done:  # else sent already: by a fill, or before a rewind
             send(parked["events"])
             done = parked["events"][-1]["seq"]
-        redis().zrem(parked_key, member)
-    with redis().pipeline(transaction=False) as pipe:
+        get_redis().zrem(parked_key, member)
+    with get_redis().pipeline(transaction=False) as pipe:
         if not head:
             pipe.srem(PARKED_PROJECTS, project_key)
         pipe.set(CURSOR_KEY.format(key=project_key), done)
@@ -105,18 +102,44 @@ def _send_parked(project_key, done, send):
 
 def _park(project_key, events):
     member = json.dumps({"at": time.time(), "events": events}, separators=(",", ":"))
-    with redis().pipeline(transaction=False) as pipe:
+    with get_redis().pipeline(transaction=False) as pipe:
         pipe.zadd(PARKED_KEY.format(key=project_key), {member: events[0]["seq"]})
         pipe.sadd(PARKED_PROJECTS, project_key)
         pipe.execute()
 
 
 def _cursor(project_key):
-    return int(redis().get(CURSOR_KEY.format(key=project_key)) or 0)
+    return int(get_redis().get(CURSOR_KEY.format(key=project_key)) or 0)
 
 
-_local_locks = defaultdict(threading.Lock)  # project key -> this process's lock
-_local_locks_lock = threading.Lock()
+class ProcessLocks:
+    """This process's lock per project key, kept only while a writer holds or waits for it:
+    a long-running server sees every project's key, and a lock kept for each would grow
+    without bound."""
+
+    def __init__(self):
+        self._guard = threading.Lock()
+        self._locks = {}  # project key -> [lock, writers holding or waiting for it]
+
+    def acquire(self, project_key):
+        with self._guard:
+            entry = self._locks.setdefault(project_key, [threading.Lock(), 0])
+            entry[1] += 1
+        entry[0].acquire()
+
+    def release(self, project_key):
+        with self._guard:
+            entry = self._locks[project_key]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[project_key]
+        entry[0].release()
+
+    def __len__(self):
+        return len(self._locks)
+
+
+_process_locks = ProcessLocks()
 
 
 class _locked:
@@ -124,34 +147,29 @@ class _locked:
     writers queue up here rather than poll Redis, then a ``Lease`` on the Redis key."""
 
     def __init__(self, project_key):
+        self.project_key = project_key
         self.key = LOCK_KEY.format(key=project_key)
-        with _local_locks_lock:
-            self.local = _local_locks[project_key]
 
     def __enter__(self):
-        self.local.acquire()
+        _process_locks.acquire(self.project_key)
         try:
-            self.lease = Lease(redis(), self.key, LOCK_MS / 1000)
+            self.lease = Lease(get_redis(), self.key, LOCK_MS / 1000)
             while not self.lease.hold():
                 time.sleep(0.002)
         except BaseException:  # Redis is down: the next writer of this process must not hang here
-            self.local.release()
+            _process_locks.release(self.project_key)
             raise
 
     def __exit__(self, *_exc):
         try:
             self.lease.release()
         finally:
-            self.local.release()
+            _process_locks.release(self.project_key)
 
 
 def _load(project_key, first, last):
     """The committed events ``first..last`` of a project, as payloads (a fresh connection:
     this runs after a commit, where the session may not query)."""
-    from ..events.service import serialize_event
-    from ..extensions import db
-    from ..models import Event, Project
-
     with db.engine.connect() as connection:
         rows = connection.execute(
             select(Event).join(Project, Project.id == Event.project_id)
@@ -160,12 +178,12 @@ def _load(project_key, first, last):
 
 
 def _mark_filled(project_key, events):
-    pipe = redis().pipeline(transaction=False)
+    pipe = get_redis().pipeline(transaction=False)
     for event in events:
         pipe.set(FILLED_KEY.format(key=project_key, seq=event["seq"]), event["id"], ex=300)
     pipe.execute()
 
 
 def _already_filled(project_key, events):
-    marks = redis().mget([FILLED_KEY.format(key=project_key, seq=event["seq"]) for event in events])
+    marks = get_redis().mget([FILLED_KEY.format(key=project_key, seq=event["seq"]) for event in events])
     return all(mark is not None and int(mark) == event["id"] for mark, event in zip(marks, events))

@@ -10,6 +10,7 @@ from ..extensions import socketio
 from . import broadcast, connections, diffs, presence
 from .broadcast import NAMESPACE
 from .connections import server_id
+from .namespace import change_state
 from .revalidate import revalidate
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,6 @@ def renew_lease(seconds):
 
 def expire_typing():
     """Typing lapses back to viewing after ``REALTIME_TYPING_SECONDS`` without a refresh."""
-    from .namespace import change_state
-
     now = time.time()
     for connection in connections.snapshot():
         for room, (deadline, state) in list(connection.typing.items()):

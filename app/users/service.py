@@ -1,15 +1,14 @@
 """Creating users."""
 from ..audit import record_audit
 from ..auth.passwords import hash_password
-from ..database import add_unique
+from ..unique import add_unique
 from ..extensions import db
 from ..models import User
-from ..models.base import isoformat
+from ..schemas import renderer
+from .schemas import UserOutput
 
 
-def user_dict(user):
-    return {"id": user.id, "email": user.email, "name": user.name, "is_admin": user.is_admin,
-            "active": user.active, "created_at": isoformat(user.created_at)}
+user_dict = renderer(UserOutput)  # a user as responses show it
 
 
 def create_user(email, name, password, is_admin=False, actor_id=None):

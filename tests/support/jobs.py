@@ -1,7 +1,8 @@
 """Job functions the worker tests enqueue (importable by worker processes), and a burst
 worker that runs the queued jobs in the test's own thread."""
 from app.extensions import db
-from app.worker import ThreadWorker, get_queue, get_redis, in_app_context, set_job_app
+from app.redis_client import get_redis
+from app.worker import ThreadWorker, get_queue, in_app_context, set_job_app
 
 
 def run_queued_jobs(app):
