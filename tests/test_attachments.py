@@ -189,3 +189,20 @@ def test_only_raster_images_and_pdf_are_inline(client, setup, body, filename, co
     assert response.mimetype == content_type
     assert response.headers["Content-Disposition"].split(";")[0] == disposition
     assert response.headers["Content-Security-Policy"] == "sandbox"
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("../../etc/passwd", "passwd"), ("C:\\Users\\x\\report.pdf", "report.pdf"), ("a\x00b\x1b[31mc.txt", "ab[31mc.txt"),
+    (".htaccess", "htaccess"), ('what?<is>"this".txt', "what__is__this_.txt"), ("", "file"), ("\u202egnp.exe", "gnp.exe"),
+])
+def test_filenames_are_sanitised(given, expected):
+    from app.attachments.filetypes import sanitize_filename
+
+    assert sanitize_filename(given) == expected
+
+
+def test_a_long_filename_keeps_its_extension_within_255_bytes():
+    from app.attachments.filetypes import sanitize_filename
+
+    name = sanitize_filename("é" * 200 + ".png")
+    assert len(name.encode()) <= 255 and name.endswith(".png")

@@ -66,9 +66,9 @@ def sanitize_filename(name):
     name = re.split(r"[\\/]", name or "")[-1]
     name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
     name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
-    if len(name.encode()) > MAX_FILENAME:
+    if len(name.encode()) > MAX_FILENAME:  # cut the stem, keep a short extension
         stem, dot, extension = name.rpartition(".")
-        extension = extension[:16] if dot and stem else ""
-        keep = MAX_FILENAME - len(extension.encode()) - 1
-        name = (stem if dot and stem else name).encode()[:keep].decode("utf-8", "ignore") + (f".{extension}" if extension else "")
+        suffix = f".{extension[:16]}" if dot and stem else ""
+        stem = stem if suffix else name
+        name = stem.encode()[:MAX_FILENAME - len(suffix.encode())].decode("utf-8", "ignore") + suffix
     return name or "file"
