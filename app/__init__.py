@@ -7,7 +7,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import admin, after_commit, analytics, attachments, auth, backups, batches, comments, events, fastjson, instance
-from . import issues, ops, projects, search, web
+from . import issues, notifications, ops, projects, search, web
 from .attachments import tus
 from .attachments.sweeps import register_schedule as schedule_upload_sweep
 from .auth.permissions import forget_seen
@@ -17,6 +17,8 @@ from .batches.jobs import register_schedule as schedule_reaper
 from .config import Config
 from .database import configure_engine
 from .errors import BeaconApi, register_error_handlers
+from .notifications import fanout, unsubscribe
+from .notifications.emails import register_schedule as schedule_digests
 from .extensions import db, migrate, socketio
 from .ids import IdConverter
 from .json_provider import JSONProvider
@@ -97,16 +99,20 @@ def _configure_database(app):
 
 
 def _register_after_commit(app):
-    """What follows every commit (``after_commit``): committed events go to the sockets;
+    """What follows every commit (``after_commit``): committed events go to the sockets,
+    then become notifications (``notifications.fanout``; ``NOTIFICATIONS=off`` skips them,
+    for the benchmark's baseline);
     what a transaction remembered about roles is forgotten when it ends."""
-    after_commit.register(app, consumers=[broadcast.events], resetters=[forget_seen])
+    consumers = [broadcast.events] + ([fanout.notify] if app.config["NOTIFICATIONS"] else [])
+    after_commit.register(app, consumers=consumers, resetters=[forget_seen])
 
 
 def _register_blueprints(app, api):
     for package in (auth, projects, issues, comments, attachments, tus, events, search, analytics, batches, backups,
-                    admin):
+                    admin, notifications):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(web.bp)
 
 
@@ -120,6 +126,7 @@ def _register_schedules(app):
     schedule_backups(app)
     schedule_reaper(app)
     schedule_upload_sweep(app)
+    schedule_digests(app)
 
 
 def _init_socketio(app):

@@ -46,10 +46,10 @@ def write_rows(connection, table, columns, rows):
         pass
 
 
-def insert_rows(table, rows):
+def insert_rows(table, rows, connection=None):
     """Insert ``rows`` (dicts with the same keys) into ``table``, in the session's
-    transaction, with the values Core would send (JSON columns as JSON)."""
-    with _inserting(table, rows):
+    transaction (or on ``connection``), with the values Core would send (JSON columns as JSON)."""
+    with _inserting(table, rows, connection):
         pass
 
 
@@ -82,12 +82,12 @@ def inserting_with_ids(table, rows, scope, order):
 
 
 @contextmanager
-def _inserting(table, rows):
+def _inserting(table, rows, connection=None):
     """Send ``rows``; with COPY, the block runs before the server has taken them all in."""
     if not rows:
         yield
         return
-    connection = db.session.connection()
+    connection = connection or db.session.connection()
     sqlite = connection.dialect.name == "sqlite"
     if not sqlite and not can_copy(connection):
         connection.execute(insert(table), rows)

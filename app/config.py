@@ -126,6 +126,11 @@ class Config:
         self.UPLOAD_EXPIRY_HOURS = float(env.get("UPLOAD_EXPIRY_HOURS", 24))
         self.UPLOAD_SWEEP_SECONDS = int(env.get("UPLOAD_SWEEP_SECONDS", 600))
         self.CLAMD_ADDRESS = env.get("CLAMD_ADDRESS") or None
+        self.NOTIFICATIONS = env.get("NOTIFICATIONS", "on") != "off"
+        self.SMTP_URL = env.get("SMTP_URL") or None
+        self.MAIL_FROM = env.get("MAIL_FROM") or "Beacon <beacon@localhost>"
+        self.PUBLIC_URL = (env.get("PUBLIC_URL") or f"http://localhost:{server_settings(env).port}").rstrip("/")
+        self.NOTIFICATION_DIGEST_MINUTES = max(1, int(env.get("NOTIFICATION_DIGEST_MINUTES", 15)))
         self.METRICS_CACHE_SECONDS = float(env.get("METRICS_CACHE_SECONDS", 5))
         self.RATE_LIMIT_SIGNIN = env.get("RATE_LIMIT_SIGNIN", "10/minute;100/minute")
         self.SIGNIN_BACKOFF_MAX_SECONDS = float(env.get("SIGNIN_BACKOFF_MAX_SECONDS", 2))

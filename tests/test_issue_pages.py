@@ -146,13 +146,14 @@ def test_one_issue_is_served_from_the_cache_until_it_changes(client, setup, monk
     first, again = client.get(url, headers=headers), client.get(url, headers=headers)
     keyed = client.get(by_key, headers=headers)
     assert len(reads) == 1 and again.data == first.data == keyed.data  # both ways share the page
-    assert first.json == issue and first.headers["ETag"] == '"1"' == keyed.headers["ETag"]
+    assert first.json == {**issue, "watching": True} and first.headers["ETag"] == '"1"' == keyed.headers["ETag"]
     changed = client.patch(url, json={"title": "Uno"}, headers={**headers, "If-Match": first.headers["ETag"]})
     assert changed.status_code == 200
     after = client.get(url, headers=headers)
-    assert after.json == changed.json and after.json["title"] == "Uno" and after.headers["ETag"] == '"2"'
+    assert after.json == {**changed.json, "watching": True} and after.json["title"] == "Uno"
+    assert after.headers["ETag"] == '"2"'
     client.post(LIST, json={"title": "Another issue of the project"}, headers=headers)  # a new stamp: read again
-    assert client.get(by_key, headers=headers).json == changed.json and len(reads) == 3
+    assert client.get(by_key, headers=headers).json == {**changed.json, "watching": True} and len(reads) == 3
 
 
 def test_access_to_one_issue_is_checked_even_when_it_is_cached(client, factory, setup):

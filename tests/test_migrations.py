@@ -53,3 +53,21 @@ def test_0002_leaves_a_comment_s_text_only_in_its_latest_event(old_app):
     assert [data.get("redacted") for data in after[:6]] == [True, True, True, None, None, None]
     assert after[1]["changes"] == after[3]["changes"] == {"body": True}
     assert after[6] == written[6][1]  # other events as they were
+
+
+def test_0006_gives_every_existing_user_a_unique_handle_from_their_email(old_app):
+    from sqlalchemy import text
+
+    with old_app.app_context():
+        upgrade(revision="0003_access_changes")
+        for email in ("ann.lee@one.test", "Ann.Lee@two.test", "x@three.test", "ann-lee2@four.test"):
+            db.session.execute(text("INSERT INTO users (email, name, password_hash, is_admin, active, created_at, "
+                                    "version) VALUES (:email, 'N', 'h', false, true, :at, 1)"),
+                               {"email": email.lower(), "at": utcnow()})
+        db.session.commit()
+        upgrade(revision="0006_notifications")
+        rows = db.session.execute(text("SELECT email, handle, email_notifications FROM users ORDER BY id")).all()
+        assert [tuple(row) for row in rows] == [
+            ("ann.lee@one.test", "ann-lee", "digest"), ("ann.lee@two.test", "ann-lee2", "digest"),
+            ("x@three.test", "user", "digest"), ("ann-lee2@four.test", "ann-lee22", "digest")]
+        db.session.remove()

@@ -25,7 +25,9 @@ def test_responses_match_their_documented_schemas(client, factory):
     from app.comments.schemas import CommentOutput
     from app.events.routes import EventPage
     from app.issues.routes import IssuePage
-    from app.issues.schemas import IssueOutput
+    from app.issues.schemas import IssueRead
+    from app.notifications.routes import NotificationPage
+    from app.notifications.schemas import MeOutput, UnreadCount
     from app.projects.routes import MemberPage, ProjectPage
     from app.projects.schemas import MemberInviteOutput, MemberOutput, ProjectOutput
     from app.search.routes import SearchPage
@@ -46,12 +48,15 @@ def test_responses_match_their_documented_schemas(client, factory):
                                   headers=headers).json),
         (MemberInviteOutput, client.post("/api/v1/projects/WEB/members",
                                          json={"email": "x@example.test", "role": "viewer"}, headers=headers).json),
-        (IssueOutput, client.get(f"/api/v1/issues/{issue.id}", headers=headers).json),
+        (IssueRead, client.get(f"/api/v1/issues/{issue.id}", headers=headers).json),
         (IssuePage, client.get("/api/v1/projects/WEB/issues", headers=headers).json),
         (CommentOutput, client.get(f"/api/v1/issues/{issue.id}/comments", headers=headers).json["items"][0]),
         (CommentPage, client.get(f"/api/v1/issues/{issue.id}/comments", headers=headers).json),
         (EventPage, client.get("/api/v1/projects/WEB/events", headers=headers).json),
         (SearchPage, client.get("/api/v1/search?q=issue", headers=headers).json),
+        (MeOutput, client.get("/api/v1/me", headers=headers).json),
+        (UnreadCount, client.get("/api/v1/notifications/unread-count", headers=headers).json),
+        (NotificationPage, client.get("/api/v1/notifications", headers=headers).json),
     ]
     for schema, body in checks:
         schema().load(body)  # raises on an extra or mistyped field

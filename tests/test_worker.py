@@ -11,7 +11,7 @@ from app.models import User
 from app.redis_client import get_redis
 from app.worker import SCHEDULER_LEASE_KEY, enqueue_job, start_embedded_worker
 from tests.support.batches import start_worker  # noqa: F401
-from tests.support.jobs import create_named_user
+from tests.support.jobs import create_named_user, record_pid
 from tests.support.live import ROOT
 
 
@@ -64,6 +64,24 @@ def test_flask_worker_process_runs_jobs_from_real_redis(make_app, redis_url, dat
         assert result.returncode == 0, result.stderr
         db.session.remove()
         assert "process" in _user_names(db)
+
+
+def test_flask_worker_runs_its_jobs_in_its_own_process_without_forking(make_app, redis_url, database_url):
+    """A deliberate fast path (docs/ARCHITECTURE.md): a work horse forked per job started each
+    batch with cold caches; every job of one worker runs in that one process."""
+    app = make_app(REDIS_URL=redis_url)
+    with app.app_context():
+        get_redis(app).delete("test:pids")
+        for _ in range(3):
+            enqueue_job(record_pid, "test:pids", job_type="test")
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst", "--no-scheduler"],
+            cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REDIS_URL": redis_url,
+                           "DATABASE_URL": database_url, "BEACON_INSTANCE_PATH": app.instance_path},
+            capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        pids = get_redis(app).lrange("test:pids", 0, -1)
+        assert len(pids) == 3 and len(set(pids)) == 1
 
 
 @pytest.mark.backends("production")

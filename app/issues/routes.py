@@ -1,14 +1,17 @@
 """Routes: issues of a project, and issues by id or key."""
+from flask import g
+
 from ..auth.access import caller_access
 from ..auth.permissions import load_project
 from ..auth.tokens import current_user
 from ..events.routes import EventPage
 from ..events.service import serialize_event
+from ..notifications.service import is_watching
 from ..page_cache import cached_json
 from ..pagination import PageArgs, page_schema
 from ..versions import etag, if_match_version
 from . import bp, service
-from .schemas import IssueInput, IssueListArgs, IssueListItem, IssueOutput, IssuePatch
+from .schemas import IssueInput, IssueListArgs, IssueListItem, IssueOutput, IssuePatch, IssueRead
 
 IssuePage = page_schema(IssueListItem, "IssuePage")
 SEQ_HEADER = "Beacon-Seq"
@@ -56,13 +59,13 @@ def list_issues(args, key):
 
 
 @bp.route("/issues/<int:issue_id>", methods=["GET"])
-@bp.response(200, IssueOutput)
+@bp.response(200, IssueRead)
 def get_issue(issue_id):
     return _read_one(caller_access(issue_id=issue_id))
 
 
 @bp.route("/issues/by-key/<string:issue_key>", methods=["GET"])
-@bp.response(200, IssueOutput)
+@bp.response(200, IssueRead)
 def get_issue_by_key(issue_key):
     return _read_one(caller_access(issue_key=issue_key))
 
@@ -84,13 +87,18 @@ def list_issue_events(args, issue_id):
 
 
 def _read_one(access):
-    """One issue, kept in the page cache like a list (by id and by key alike)."""
+    """One issue, kept in the page cache like a list (by id and by key alike), with
+    whether the caller watches it: the cached body is the same for every reader, so
+    ``watching`` joins it on the way out."""
 
     def render():
         issue = service.checked_issue(access.issue_id)
         return service.issue_dict(issue, access.key), etag(issue.version)
 
-    return cached_json(("issue", access.issue_id), access, render)
+    response = cached_json(("issue", access.issue_id), access, render)
+    watching = b"true" if is_watching(access.issue_id, g.user_id) else b"false"  # caller_access noted g.user_id
+    response.set_data(response.get_data().rstrip()[:-1] + b',"watching":' + watching + b"}")
+    return response
 
 
 @bp.route("/issues/<int:issue_id>", methods=["PATCH"])

@@ -54,6 +54,12 @@ class IssueOutput(Schema):
     version = fields.Integer()
 
 
+class IssueRead(IssueOutput):
+    """One issue as its reader sees it: with whether they watch it."""
+
+    watching = fields.Boolean()
+
+
 class IssueListItem(IssueOutput):
     """An issue as lists show it: with its numbers of comments and attachments, which a
     board card shows and one issue (or its events) does not carry."""

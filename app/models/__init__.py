@@ -5,10 +5,11 @@ from .backups import Backup
 from .batches import Batch, BatchResult
 from .events import Event
 from .issues import Comment, Issue, IssueLabel, IssueStatusChange
+from .notifications import IssueWatcher, Notification
 from .projects import Membership, Project
 from .users import AccessChange, ApiToken, User
 
 __all__ = [
-    "AccessChange", "ApiToken", "Attachment", "AuditEntry", "Blob", "Backup", "Batch", "BatchResult", "Comment", "Event",
-    "Issue", "IssueLabel", "IssueStatusChange", "Membership", "Project", "Upload", "User",
+    "AccessChange", "ApiToken", "Attachment", "AuditEntry", "Backup", "Batch", "BatchResult", "Blob", "Comment", "Event",
+    "Issue", "IssueLabel", "IssueStatusChange", "IssueWatcher", "Membership", "Notification", "Project", "Upload", "User",
 ]

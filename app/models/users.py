@@ -1,6 +1,9 @@
 """Users, their API tokens, and the changes of their access that outlive restores."""
 from ..extensions import db
+from ..users.handles import handle_default
 from .base import BigId, utcnow
+
+EMAIL_NOTIFICATIONS = ("off", "digest", "instant")
 
 
 class User(db.Model):
@@ -8,6 +11,9 @@ class User(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     email = db.Column(db.String(254), nullable=False, unique=True)  # stored lower-cased
     name = db.Column(db.String(100), nullable=False)
+    # unique regardless of case: stored lower-cased; taken from the e-mail when not given
+    handle = db.Column(db.String(32), nullable=False, unique=True, default=handle_default)
+    email_notifications = db.Column(db.String(8), nullable=False, default="digest", server_default="digest")
     password_hash = db.Column(db.String(256), nullable=False)
     is_admin = db.Column(db.Boolean, nullable=False, default=False)
     active = db.Column(db.Boolean, nullable=False, default=True)

@@ -10,6 +10,7 @@ class UserOutput(Schema):
     id = fields.Integer()
     email = fields.String()
     name = fields.String()
+    handle = fields.String()
     is_admin = fields.Boolean()
     active = fields.Boolean()
     created_at = Timestamp()

@@ -48,6 +48,12 @@ def analytics():
     return render_template("analytics.html", page="analytics")
 
 
+@bp.route("/inbox")
+def inbox():
+    """The signed-in user's notifications, live, with mark read."""
+    return render_template("inbox.html", page="inbox")
+
+
 @bp.route("/admin")
 def admin():
     """Backups, users and the audit log (admins only: the API refuses others)."""

@@ -1,5 +1,7 @@
 """Job functions the worker tests enqueue (importable by worker processes), and a burst
 worker that runs the queued jobs in the test's own thread."""
+import os
+
 from app.extensions import db
 from app.redis_client import get_redis
 from app.worker import ThreadWorker, get_queue, in_app_context, set_job_app
@@ -40,3 +42,9 @@ def create_issue_as(user_id, project_key, title):
 
     project = db.session.scalar(select(Project).where(Project.key == project_key))
     return create_issue(project, db.session.get(User, user_id), {"title": title}).id
+
+
+@in_app_context
+def record_pid(key):
+    """Note which process ran this job (a list in Redis)."""
+    get_redis().rpush(key, os.getpid())

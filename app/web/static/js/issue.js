@@ -5,6 +5,7 @@
 import { api, ApiError, listAll } from "./api.js";
 import { Attachments } from "./attachments.js";
 import { renderMarkdown } from "./markdown.js";
+import { attachMentions } from "./mentions.js";
 import { connect, reportTyping, Room } from "./realtime.js";
 import { ago, Timeline } from "./timeline.js";
 import { $, chrome, flash, h, label, showError, when } from "./ui.js";
@@ -45,8 +46,17 @@ function fill(issue) {
   $("#assignee").value = issue.assignee_id ?? "";
   if (document.activeElement !== $("#labels")) $("#labels").value = issue.labels.join(", ");
   $("#meta").textContent = `Updated ${when(issue.updated_at)} · version ${issue.version}`;
+  if (issue.watching !== undefined) showWatching(issue.watching); // reads carry it, events do not
   if (editing() && !state.dirty) openEditor(issue);
   $("#issue").hidden = false;
+}
+
+function showWatching(watching) {
+  state.watching = watching;
+  $("#watch").textContent = watching ? "Unwatch" : "Watch";
+  $("#watch").setAttribute("aria-pressed", String(watching));
+  $("#watch-hint").textContent = watching ? "You are notified of changes and comments."
+    : "Get notified of changes and comments.";
 }
 
 function openEditor(base) {
@@ -242,6 +252,18 @@ form.addEventListener("submit", async (e) => {
     showError($("#save-error"), err);
   }
 });
+
+$("#watch").addEventListener("click", async () => {
+  const watching = !state.watching;
+  try {
+    await api(`/issues/${state.issue.id}/watch`, { method: watching ? "PUT" : "DELETE" });
+    showWatching(watching);
+  } catch (err) {
+    flash(err.describe ? err.describe() : err.message);
+  }
+});
+attachMentions($("#comment-body"), projectKey);
+attachMentions($("#description-source"), projectKey);
 
 $("#status").addEventListener("change", (e) => saveField("status", e.target.value));
 $("#priority").addEventListener("change", (e) => saveField("priority", e.target.value));

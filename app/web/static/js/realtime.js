@@ -12,23 +12,33 @@ const EVENT_TYPES = ["project.created", "project.updated", "issue.created", "iss
 
 let shared = null;
 
-// One socket per page; its rooms re-join (after the last seq they hold) when it reconnects.
+// One socket per page (the bell in the header and the page's own rooms share it); its rooms
+// re-join (after the last seq they hold) when it reconnects. Each caller's `onStatus` hears
+// of its connection state.
 export function connect(onStatus = () => {}) {
-  if (shared) return shared;
+  if (shared) {
+    listenForStatus(shared, onStatus);
+    if (shared.connected) onStatus("live");
+    return shared;
+  }
   // WebSocket first (one handshake, no sticky polling), long-polling if it cannot connect;
   // closing on unload tells the others at once that this tab left.
   const socket = io("/realtime", {
     auth: { token: session.token }, transports: ["websocket", "polling"], tryAllTransports: true, closeOnBeforeunload: true, reconnectionDelayMax: 3000,
   });
-  socket.on("connect", () => onStatus("live"));
-  socket.on("disconnect", () => onStatus("reconnecting"));
-  socket.on("connect_error", () => onStatus("offline"));
+  listenForStatus(socket, onStatus);
   socket.on("session.ended", async () => {
     // The server closes sockets whose token was revoked; this tab's token may be the one.
     await api("/projects?limit=1").catch(() => {});
   });
   shared = socket;
   return socket;
+}
+
+function listenForStatus(socket, onStatus) {
+  socket.on("connect", () => onStatus("live"));
+  socket.on("disconnect", () => onStatus("reconnecting"));
+  socket.on("connect_error", () => onStatus("offline"));
 }
 
 // The issue an event is about, if any (an issue's own events, and its comments').
