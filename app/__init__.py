@@ -6,8 +6,10 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admin, after_commit, analytics, auth, backups, batches, comments, events, fastjson, instance, issues, ops
-from . import graphql_api, notifications, projects, search, web, webhooks
+from . import admin, after_commit, analytics, attachments, auth, backups, batches, comments, events, fastjson, instance
+from . import graphql_api, issues, notifications, ops, projects, search, web, webhooks
+from .attachments import tus
+from .attachments.sweeps import register_schedule as schedule_upload_sweep
 from .auth.permissions import forget_seen
 from .backups.cli import backup_cli
 from .backups.jobs import register_schedule as schedule_backups
@@ -110,8 +112,8 @@ def _register_after_commit(app):
 
 
 def _register_blueprints(app, api):
-    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin,
-                    notifications, webhooks):
+    for package in (auth, projects, issues, comments, attachments, tus, events, search, analytics, batches, backups,
+                    admin, notifications, webhooks):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(graphql_api.bp)
@@ -128,6 +130,7 @@ def _register_schedules(app):
     """The periodic jobs the scheduler enqueues (in `flask worker` or the embedded worker)."""
     schedule_backups(app)
     schedule_reaper(app)
+    schedule_upload_sweep(app)
     schedule_digests(app)
     schedule_webhooks(app)
 

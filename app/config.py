@@ -127,6 +127,13 @@ class Config:
         self.BACKUP_SCHEDULE = env.get("BACKUP_SCHEDULE", "0 * * * *")
         self.BACKUP_RETENTION = env.get("BACKUP_RETENTION", "hourly=24,daily=7,weekly=4,monthly=12")
         self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        # Attachments (CONTRACT section 13): where blobs live, and the limits of an upload.
+        self.ATTACHMENT_STORAGE = env.get("ATTACHMENT_STORAGE") or f"file:{Path(instance_path) / 'attachments'}"
+        self.ATTACHMENT_MAX_BYTES = int(env.get("ATTACHMENT_MAX_BYTES", 100 * 1024 * 1024))
+        self.ATTACHMENT_PROJECT_QUOTA_BYTES = int(env.get("ATTACHMENT_PROJECT_QUOTA_BYTES", 10 * 1024**3))
+        self.UPLOAD_EXPIRY_HOURS = float(env.get("UPLOAD_EXPIRY_HOURS", 24))
+        self.UPLOAD_SWEEP_SECONDS = int(env.get("UPLOAD_SWEEP_SECONDS", 600))
+        self.CLAMD_ADDRESS = env.get("CLAMD_ADDRESS") or None
         self.NOTIFICATIONS = env.get("NOTIFICATIONS", "on") != "off"
         self.SMTP_URL = env.get("SMTP_URL") or None
         self.MAIL_FROM = env.get("MAIL_FROM") or "Beacon <beacon@localhost>"

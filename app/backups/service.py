@@ -19,6 +19,7 @@ from . import catalog, retention
 from .configured import BackupError, repository, sealer
 from .create import create_backup
 from .crypto import BackupIntegrityError, UnauthenticatedBackup
+from .files import piece_hashes
 from .lock import LockBusy, is_held, maintenance
 from .reader import load_manifest
 from .restore import restore_backup
@@ -167,6 +168,7 @@ def sweep(repo):
             for chunk in table.get("chunks", []):
                 referenced.add(chunk["hash"])
                 referenced.add(chunk.get("base"))
+        referenced |= piece_hashes(manifest)
     deleted = 0
     for name in repo.all_chunks():
         if name not in referenced:

@@ -12,8 +12,8 @@ what it says now.
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 
-from ..auth.permissions import load_readable, require_project_role
-from ..errors import forbidden, validation_error
+from ..auth.permissions import load_readable, require_owner_or_maintainer, require_project_role
+from ..errors import validation_error
 from ..events.service import record_event
 from ..extensions import db
 from ..models import Comment, Event
@@ -83,10 +83,9 @@ def load_comment(comment_id, user, *, for_update=False):
 
 def _require_author_or_maintainer(comment, user):
     project = comment.issue.project
-    role = require_project_role(project, user, "viewer")
-    if role == "maintainer" or (role == "member" and comment.author_id == user.id):
-        return project
-    raise forbidden("Only the author or a maintainer may change this comment.")
+    require_owner_or_maintainer(project, user, comment.author_id,
+                                "Only the author or a maintainer may change this comment.")
+    return project
 
 
 def update_comment(comment, user, body, expected_version=None):

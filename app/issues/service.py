@@ -9,7 +9,7 @@ from ..auth.permissions import content_stamp, load_readable, require_project_rol
 from ..errors import not_found, validation_error
 from ..events.service import record_event, reserve_seqs
 from ..extensions import db
-from ..models import Comment, Event, Issue, IssueLabel, IssueStatusChange, Membership, Project
+from ..models import Attachment, Comment, Event, Issue, IssueLabel, IssueStatusChange, Membership, Project
 from ..models.base import utcnow
 from ..models.issues import PRIORITIES
 from ..pagination import Key, paginate
@@ -160,10 +160,19 @@ def issue_query(project_id, args):
 
 def comment_counts(issue_ids):
     """``{issue id: number of comments}`` for these issues (one grouped query; none: absent)."""
+    return _counts(Comment, issue_ids)
+
+
+def attachment_counts(issue_ids):
+    """``{issue id: number of attachments}`` (rejected files not counted)."""
+    return _counts(Attachment, issue_ids, Attachment.status != "rejected")
+
+
+def _counts(model, issue_ids, *conditions):
     if not issue_ids:
         return {}
-    rows = db.session.execute(select(Comment.issue_id, func.count()).where(Comment.issue_id.in_(issue_ids))
-                              .group_by(Comment.issue_id))
+    rows = db.session.execute(select(model.issue_id, func.count()).where(model.issue_id.in_(issue_ids), *conditions)
+                              .group_by(model.issue_id))
     return dict(rows.all())
 
 

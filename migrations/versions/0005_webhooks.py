@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005_webhooks'
-down_revision = '0006_notifications'  # main merged 0006 first: chained after it
+down_revision = '0004_attachments'
 branch_labels = None
 depends_on = None
 
