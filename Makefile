@@ -42,7 +42,10 @@ VENDOR_FILES := node_modules/socket.io-client/dist/socket.io.esm.min.js \
 	node_modules/socket.io-client/dist/socket.io.esm.min.js.map \
 	node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map \
 	node_modules/marked/lib/marked.esm.js node_modules/marked/lib/marked.esm.js.map \
-	node_modules/dompurify/dist/purify.es.mjs node_modules/dompurify/dist/purify.es.mjs.map
+	node_modules/dompurify/dist/purify.es.mjs node_modules/dompurify/dist/purify.es.mjs.map \
+	node_modules/react/umd/react.production.min.js node_modules/react-dom/umd/react-dom.production.min.js \
+	node_modules/graphiql/dist/index.umd.js node_modules/graphiql/dist/index.umd.js.map \
+	node_modules/tus-js-client/dist/tus.min.js node_modules/tus-js-client/dist/tus.min.js.map
 assets:
 	@if ! command -v npm >/dev/null; then \
 		echo "npm is missing: the API works, the browser pages need it (apt-get install npm)"; \
@@ -52,6 +55,8 @@ assets:
 		fi; \
 		mkdir -p $(VENDOR); \
 		cp $(VENDOR_FILES) $(VENDOR)/; \
+		mv $(VENDOR)/index.umd.js $(VENDOR)/graphiql.umd.js; mv $(VENDOR)/index.umd.js.map $(VENDOR)/graphiql.umd.js.map; \
+		cp node_modules/graphiql/dist/style.css $(VENDOR)/graphiql.css; \
 	fi
 
 run: venv assets

@@ -6,8 +6,10 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admin, after_commit, analytics, auth, backups, batches, comments, events, fastjson, instance, issues, ops
-from . import notifications, projects, search, web
+from . import admin, after_commit, analytics, attachments, auth, backups, batches, comments, events, fastjson, instance
+from . import graphql_api, issues, notifications, ops, projects, search, web, webhooks
+from .attachments import tus
+from .attachments.sweeps import register_schedule as schedule_upload_sweep
 from .auth.permissions import forget_seen
 from .backups.cli import backup_cli
 from .backups.jobs import register_schedule as schedule_backups
@@ -15,9 +17,10 @@ from .batches.jobs import register_schedule as schedule_reaper
 from .config import Config
 from .database import configure_engine
 from .errors import BeaconApi, register_error_handlers
+from .extensions import db, migrate, sock, socketio
+from .graphql_api import live
 from .notifications import fanout, unsubscribe
 from .notifications.emails import register_schedule as schedule_digests
-from .extensions import db, migrate, socketio
 from .ids import IdConverter
 from .json_provider import JSONProvider
 from .ops import init_app as ops_init_app
@@ -27,6 +30,8 @@ from .realtime import broadcast
 from .realtime.manager import client_manager
 from .realtime.namespace import register as register_realtime
 from .users.cli import seed_demo_command, users_cli
+from .webhooks.fanout import deliver_events
+from .webhooks.jobs import register_schedule as schedule_webhooks
 from .worker import worker_command
 
 SPEC = {"components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
@@ -64,6 +69,7 @@ def create_app(overrides=None):
     app.session_interface = NoCookieSession()
 
     db.init_app(app)
+    sock.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True)
     ops_init_app(app)
@@ -98,17 +104,18 @@ def _configure_database(app):
 def _register_after_commit(app):
     """What follows every commit (``after_commit``): committed events go to the sockets,
     then become notifications (``notifications.fanout``; ``NOTIFICATIONS=off`` skips them,
-    for the benchmark's baseline);
-    what a transaction remembered about roles is forgotten when it ends."""
-    consumers = [broadcast.events] + ([fanout.notify] if app.config["NOTIFICATIONS"] else [])
+    for the benchmark's baseline), then deliveries to the webhooks that want them
+    (``webhooks.fanout``); what a transaction remembered about roles is forgotten when it ends."""
+    consumers = [broadcast.events] + ([fanout.notify] if app.config["NOTIFICATIONS"] else []) + [deliver_events]
     after_commit.register(app, consumers=consumers, resetters=[forget_seen])
 
 
 def _register_blueprints(app, api):
-    for package in (auth, projects, issues, comments, events, search, analytics, batches, backups, admin,
-                    notifications):
+    for package in (auth, projects, issues, comments, attachments, tus, events, search, analytics, batches, backups,
+                    admin, notifications, webhooks):
         api.register_blueprint(package.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(graphql_api.bp)
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(web.bp)
 
@@ -122,7 +129,9 @@ def _register_schedules(app):
     """The periodic jobs the scheduler enqueues (in `flask worker` or the embedded worker)."""
     schedule_backups(app)
     schedule_reaper(app)
+    schedule_upload_sweep(app)
     schedule_digests(app)
+    schedule_webhooks(app)
 
 
 def _init_socketio(app):
@@ -130,9 +139,12 @@ def _init_socketio(app):
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
-        client_manager=client_manager(app),
+        client_manager=client_manager(app, listeners=[live.deliver],  # GraphQL subscriptions too
+                                      news_listeners=[live.deliver_batch_news]),
         cors_allowed_origins=socket_origin_check(app),
         json=fastjson,
+        ping_interval=app.config["REALTIME_PING_INTERVAL"],
+        ping_timeout=app.config["REALTIME_PING_TIMEOUT"],
     )
     # Engine.IO answers /socket.io/ before Flask's hooks run: the same id, log line and headers.
     app.wsgi_app = EngineIoRequests(app.wsgi_app)

@@ -70,6 +70,14 @@ def log_settings(env):
     return env.get("LOG_LEVEL", "INFO").upper(), env.get("LOG_FORMAT", "json")
 
 
+DEFAULT_WEBHOOK_RETRIES = "5,300,1800,7200,18000,36000,50400,72000,86400"
+
+
+def _seconds_list(text):
+    """``"5,300,1800"`` as ``[5.0, 300.0, 1800.0]`` (a retry schedule)."""
+    return [float(part) for part in text.split(",") if part.strip()]
+
+
 def _limits(env, name, default):
     """A rate-limit setting such as ``"20/second;300/minute"``, checked now: the limiter
     counts a limit it cannot parse as a storage failure, and would serve without it."""
@@ -119,6 +127,13 @@ class Config:
         self.BACKUP_SCHEDULE = env.get("BACKUP_SCHEDULE", "0 * * * *")
         self.BACKUP_RETENTION = env.get("BACKUP_RETENTION", "hourly=24,daily=7,weekly=4,monthly=12")
         self.METRICS_TOKEN = env.get("METRICS_TOKEN") or None
+        # Attachments (CONTRACT section 13): where blobs live, and the limits of an upload.
+        self.ATTACHMENT_STORAGE = env.get("ATTACHMENT_STORAGE") or f"file:{Path(instance_path) / 'attachments'}"
+        self.ATTACHMENT_MAX_BYTES = int(env.get("ATTACHMENT_MAX_BYTES", 100 * 1024 * 1024))
+        self.ATTACHMENT_PROJECT_QUOTA_BYTES = int(env.get("ATTACHMENT_PROJECT_QUOTA_BYTES", 10 * 1024**3))
+        self.UPLOAD_EXPIRY_HOURS = float(env.get("UPLOAD_EXPIRY_HOURS", 24))
+        self.UPLOAD_SWEEP_SECONDS = int(env.get("UPLOAD_SWEEP_SECONDS", 600))
+        self.CLAMD_ADDRESS = env.get("CLAMD_ADDRESS") or None
         self.NOTIFICATIONS = env.get("NOTIFICATIONS", "on") != "off"
         self.SMTP_URL = env.get("SMTP_URL") or None
         self.MAIL_FROM = env.get("MAIL_FROM") or "Beacon <beacon@localhost>"
@@ -141,6 +156,10 @@ class Config:
         self.REALTIME_TYPING_SECONDS = float(env.get("REALTIME_TYPING_SECONDS", 5))
         self.REALTIME_LEASE_SECONDS = float(env.get("REALTIME_LEASE_SECONDS", 15))
         self.REALTIME_MAX_REPLAY = int(env.get("REALTIME_MAX_REPLAY", 20_000))
+        self.REALTIME_MAX_BACKLOG = int(env.get("REALTIME_MAX_BACKLOG", 5_000))
+        # Engine.IO's own defaults; the tests shorten them to see a silent client closed.
+        self.REALTIME_PING_INTERVAL = float(env.get("REALTIME_PING_INTERVAL", 25))
+        self.REALTIME_PING_TIMEOUT = float(env.get("REALTIME_PING_TIMEOUT", 20))
         # How often each server re-checks all its sockets' tokens, users and rooms in the database.
         self.REALTIME_REVALIDATE_SECONDS = float(env.get("REALTIME_REVALIDATE_SECONDS", 1))
         # Abuse limits of /realtime (realtime/quotas.py), in the syntax of RATE_LIMIT_SIGNIN; "" is off.
@@ -155,10 +174,25 @@ class Config:
         self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", 0))
         self.RATE_LIMIT_API = env.get("RATE_LIMIT_API", "1200/minute")
         self.RATE_LIMIT_AUTH_FAILURES = env.get("RATE_LIMIT_AUTH_FAILURES", "60/minute")
+        self.GRAPHQL_MAX_DEPTH = int(env.get("GRAPHQL_MAX_DEPTH", 12))
+        self.GRAPHQL_POINTS_PER_HOUR = int(env.get("GRAPHQL_POINTS_PER_HOUR", 5000))
+        # flask-sock negotiates a subprotocol only when told it, app-wide (NOTES.md).
+        self.SOCK_SERVER_OPTIONS = {"subprotocols": ["graphql-transport-ws"]}
         self.LOG_LEVEL, self.LOG_FORMAT = log_settings(env)
         self.CONTENT_SECURITY_POLICY = env.get("CONTENT_SECURITY_POLICY") or None
         self.PERFORMANCE_TRACKING = _env_bool("PERFORMANCE_TRACKING", True)
         self.PERFORMANCE_FLUSH_SECONDS = float(env.get("PERFORMANCE_FLUSH_SECONDS", 1))
+        # Webhooks (CONTRACT section 14): retries after these delays (seconds, +-10% jitter).
+        self.WEBHOOK_RETRY_SCHEDULE = _seconds_list(env.get("WEBHOOK_RETRY_SCHEDULE") or DEFAULT_WEBHOOK_RETRIES)
+        self.WEBHOOK_ALLOW_PRIVATE = _env_bool("WEBHOOK_ALLOW_PRIVATE")
+        self.WEBHOOK_TIMEOUT_SECONDS = float(env.get("WEBHOOK_TIMEOUT_SECONDS", 10))
+        # A send's lease: a worker that dies mid-send leaves it; once it lapses the delivery
+        # is sent again. Longer than the timeout, so a live send never loses it.
+        self.WEBHOOK_LEASE_SECONDS = float(env.get("WEBHOOK_LEASE_SECONDS", 30))
+        self.WEBHOOK_DISPATCH_SECONDS = int(env.get("WEBHOOK_DISPATCH_SECONDS", 2))
+        self.WEBHOOK_SENDERS = int(env.get("WEBHOOK_SENDERS", 16))
+        self.WEBHOOK_SENDERS_PER_ENDPOINT = int(env.get("WEBHOOK_SENDERS_PER_ENDPOINT", 4))
+        self.WEBHOOK_RETENTION_DAYS = float(env.get("WEBHOOK_RETENTION_DAYS", 30))
         self.EMBEDDED_WORKER = self.REDIS_URL is None and _env_bool("EMBEDDED_WORKER", True)
         self.TESTING = _env_bool("TESTING")
         # flask-smorest / OpenAPI

@@ -137,17 +137,17 @@ def is_storable(text):
     return "\x00" not in text
 
 
-def _unstorable(value, path=""):
+def unstorable(value, path=""):
     """Paths of the strings in ``value`` that are not ``is_storable``."""
     if isinstance(value, str):
         return [] if is_storable(value) else [path or "_schema"]
     found = []
     if isinstance(value, dict):
         for key, item in value.items():
-            found += _unstorable(key, path or "_schema") + _unstorable(item, f"{path}/{key}" if path else str(key))
+            found += unstorable(key, path or "_schema") + unstorable(item, f"{path}/{key}" if path else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found += _unstorable(item, f"{path}/{index}" if path else str(index))
+            found += unstorable(item, f"{path}/{index}" if path else str(index))
     return found
 
 
@@ -167,11 +167,11 @@ def register_error_handlers(app):
                 raise Problem(400, str(error)) from None
             except ValueError:
                 raise Problem(400, "The request body is not valid JSON.") from None
-            bad = _unstorable(g.json_body) if _ESCAPED_NUL_OR_SURROGATE.search(data) else []
+            bad = unstorable(g.json_body) if _ESCAPED_NUL_OR_SURROGATE.search(data) else []
             if bad:
                 raise validation_error({path: ["Contains a character that cannot be stored (NUL or a lone surrogate)."]
                                         for path in bad})
-        if "\x00" in request.path or _unstorable(request.args.to_dict(flat=False)):
+        if "\x00" in request.path or unstorable(request.args.to_dict(flat=False)):
             raise Problem(400, "The URL contains a NUL character.")
 
     @app.errorhandler(Problem)

@@ -1,5 +1,6 @@
 """Extensions, created unbound; create_app() binds them."""
 from flask_migrate import Migrate
+from flask_sock import Sock
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -16,6 +17,7 @@ naming_convention = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention), session_options={"expire_on_commit": False})
 migrate = Migrate()
 socketio = SocketIO()
+sock = Sock()  # raw WebSockets: GraphQL's graphql-transport-ws at /api/graphql/ws
 
 
 def per_app(app, name, make):

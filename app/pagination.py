@@ -114,10 +114,25 @@ def _after(keys, values):
     return or_(*clauses)
 
 
+class Page(dict):
+    """``{"items", "next_cursor"}``, which can also name the cursor of any item it was
+    read with (``cursor_at``): GraphQL's edges carry one each, REST lists only the last.
+    Computed on demand, so a REST page costs nothing more; it holds the rows as read, so
+    a caller may replace ``items`` with their serialized form."""
+
+    def __init__(self, items, next_cursor, keys):
+        super().__init__(items=items, next_cursor=next_cursor)
+        self.rows = list(items)
+        self.keys = keys
+
+    def cursor_at(self, index):
+        return _encode([key.read(self.rows[index]) for key in self.keys])
+
+
 def paginate(query, keys, limit, cursor, *, rows=False):
     """Run ``query`` one page at a time, ordered by ``keys`` (the last key must be unique).
 
-    ``query`` selects entities, or plain rows with ``rows=True``.
+    ``query`` selects entities, or plain rows with ``rows=True``. Returns a ``Page``.
     """
     if cursor:
         query = query.where(_after(keys, _decode(cursor, keys)))
@@ -127,4 +142,4 @@ def paginate(query, keys, limit, cursor, *, rows=False):
     if len(items) > limit:
         items = items[:limit]
         next_cursor = _encode([key.read(items[-1]) for key in keys])
-    return {"items": items, "next_cursor": next_cursor}
+    return Page(items, next_cursor, keys)

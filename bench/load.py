@@ -1,6 +1,7 @@
 """Load: REST clients doing a realistic mix and Socket.IO clients in rooms, for a while.
 
     .venv/bin/python bench/load.py [--rest 50] [--sockets 200] [--seconds 300] [--swarms 4]
+                                   [--mix realistic|writes] [--processes 1] [--quiet-first]
 
 Beacon runs as one `gunicorn -k eventlet -w 1` process on PostgreSQL with Redis
 (`REDIS_URL` and the Socket.IO message queue, the production shape). Each REST client is a
@@ -8,7 +9,11 @@ thread with its own user and token, looping over a mix: list issues 35%, get an 
 search 10%, list events 5%, list comments 5%, create an issue 10%, update an issue 10%,
 comment 5%. Socket clients (green threads in `--swarms` processes, bench/load_swarm.py,
 each process a different user) join `project:WEB` and should receive every event of the
-project committed after they joined: the script counts what each one got.
+project committed after they joined: the script counts what each one got, live or, after
+an ``events.gap``, through the re-join's catch-up (counted apart), and the sockets the
+server closed. ``--mix writes``: only creates, updates and comments. ``--processes N``:
+N such processes on one Redis, sockets and REST clients split between them. ``--quiet-first``:
+the same REST clients first run as long with no socket listening, for the comparison.
 
 Prints requests/s, errors (any status other than the one the call expects; the target is
 0), p50/p95/p99, the serving process's RSS after a warm-up and at the end (target: growth
@@ -17,6 +22,7 @@ bare Flask page under the same gunicorn command for 10 s.
 """
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -35,9 +41,13 @@ from bench.common import database_url_for, drop_database, migrate, seed_issues  
 from bench.realtime import _serving_pid, rss_kb, wait_up  # noqa: E402
 from tests.support.live import Process, free_port  # noqa: E402
 
-REDIS = "redis://127.0.0.1:6379/13"
-MIX = [("list issues", 35), ("get issue", 20), ("search", 10), ("events", 5), ("comments", 5),
-       ("create issue", 10), ("update issue", 10), ("comment", 5)]
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
+MIXES = {
+    "realistic": [("list issues", 35), ("get issue", 20), ("search", 10), ("events", 5), ("comments", 5),
+                  ("create issue", 10), ("update issue", 10), ("comment", 5)],
+    "writes": [("create issue", 40), ("update issue", 40), ("comment", 20)],
+}
+MIX = MIXES["realistic"]
 
 
 def seed_users(url, count):
@@ -63,12 +73,10 @@ def seed_users(url, count):
 
 
 class Swarm:
-    """``count`` Socket.IO clients in one process (bench/load_swarm.py), taking ``tokens``
-    (comma-separated) in turn; with ``rejoin`` they re-join with ``after_seq`` when dropped."""
+    """``count`` Socket.IO clients of one user in one process (bench/load_swarm.py)."""
 
-    def __init__(self, base, tokens, count, room, rejoin=False):
-        args = [sys.executable, "-W", "ignore", str(ROOT / "bench/load_swarm.py"), base, tokens, str(count), room]
-        args += ["--rejoin"] if rejoin else []
+    def __init__(self, base, token, count, room, script="bench/load_swarm.py", options=()):
+        args = [sys.executable, "-W", "ignore", str(ROOT / script), base, token, str(count), room, *options]
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         if self.process.stdout.readline().strip() != "ready":
             raise RuntimeError("a swarm failed to connect")
@@ -97,8 +105,9 @@ def last_seq(url):
 class RestClient(threading.Thread):
     """One user looping over the mix until ``stop`` is set."""
 
-    def __init__(self, base, token, issue_ids, stop, seed):
+    def __init__(self, base, token, issue_ids, stop, seed, mix=MIX):
         super().__init__(daemon=True)
+        self.mix = mix
         self.base, self.stop, self.rng = base, stop, random.Random(seed)
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
@@ -120,7 +129,7 @@ class RestClient(threading.Thread):
         return body
 
     def run(self):
-        names, weights = zip(*MIX)
+        names, weights = zip(*self.mix)
         while not self.stop.is_set():
             name = self.rng.choices(names, weights)[0]
             issue = self.rng.choice(self.issue_ids)
@@ -148,13 +157,14 @@ class RestClient(threading.Thread):
                 self.call(name, "POST", f"/api/v1/issues/{issue}/comments", 201, json={"body": "Seen under load."})
 
 
-def drive(base, tokens, seconds, issue_ids, paths=None):
-    """Run the REST clients for ``seconds``; return their samples and errors."""
+def drive(bases, tokens, seconds, issue_ids, paths=None, mix=MIX):
+    """Run the REST clients for ``seconds`` (client n on ``bases[n % len(bases)]``); return
+    their samples and errors."""
     stop = threading.Event()
     if paths:  # the baseline: plain GETs of the bare page
-        clients = [BareClient(base, paths, stop) for _ in tokens]
+        clients = [BareClient(bases[0], paths, stop) for _ in tokens]
     else:
-        clients = [RestClient(base, token, issue_ids, stop, n) for n, token in enumerate(tokens)]
+        clients = [RestClient(bases[n % len(bases)], token, issue_ids, stop, n, mix) for n, token in enumerate(tokens)]
     for client in clients:
         client.start()
     time.sleep(seconds)
@@ -206,54 +216,78 @@ def run(args):
 
         bare, bare_url = gunicorn("bench.bare_app:app", {}, workdir / "bare.log")
         try:
-            base_samples, base_errors = drive(bare_url, rest_tokens, 10, [], paths=["/page", "/one"])
+            base_samples, base_errors = drive([bare_url], rest_tokens, 10, [], paths=["/page", "/one"])
         finally:
             bare.kill()
         baseline = figures(base_samples, 10)
 
         env = {"DATABASE_URL": url, "REDIS_URL": REDIS, "SOCKETIO_MESSAGE_QUEUE": REDIS, "EMBEDDED_WORKER": "0",
                "BEACON_INSTANCE_PATH": str(workdir), "RATE_LIMIT_API": "100000/minute", "LOG_LEVEL": "WARNING",
-               "SOCKETIO_ASYNC_MODE": "eventlet"}
-        server, base = gunicorn("wsgi:app", env, workdir / "beacon.log")
-        pid = _serving_pid(server)
+               "SOCKETIO_ASYNC_MODE": "eventlet", "SOCKETIO_CHANNEL": f"beacon-load-{uuid.uuid4().hex[:8]}",
+               # one user per swarm: its sockets and joins are not what is measured here
+               "REALTIME_MAX_CONNECTIONS_PER_USER": "100000", "REALTIME_RATE_LIMIT_USER": "100000/second",
+               "REALTIME_RATE_LIMIT_SOCKET": "100000/second"}
+        servers = [gunicorn("wsgi:app", env, workdir / f"beacon{n}.log") for n in range(args.processes)]
+        bases = [base for _server, base in servers]
+        pids = [_serving_pid(server) for server, _base in servers]
+        mix = MIXES[args.mix]
+        quiet = None
         try:
-            rss_idle = rss_kb(pid)
-            swarms = [Swarm(base, token, args.sockets // args.swarms, "project:WEB") for token in socket_tokens]
-            warm, _ = drive(base, rest_tokens, 5, issue_ids)  # warm-up: pools, caches, code paths
-            rss_start = rss_kb(pid)
-            samples, errors = drive(base, rest_tokens, args.seconds, issue_ids)
-            rss_end = rss_kb(pid)
-            time.sleep(3)  # the last events reach the clients
+            rss_idle = sum(rss_kb(pid) for pid in pids)
+            if args.quiet_first:
+                drive(bases, rest_tokens, 5, issue_ids, mix=mix)  # warm-up
+                quiet = drive(bases, rest_tokens, args.seconds, issue_ids, mix=mix)
+            swarms = [Swarm(bases[n % len(bases)], token, args.sockets // args.swarms, "project:WEB")
+                      for n, token in enumerate(socket_tokens)]
+            warm, _ = drive(bases, rest_tokens, 5, issue_ids, mix=mix)  # warm-up: pools, caches, code paths
+            rss_start = sum(rss_kb(pid) for pid in pids)
+            samples, errors = drive(bases, rest_tokens, args.seconds, issue_ids, mix=mix)
+            rss_end = sum(rss_kb(pid) for pid in pids)
+            time.sleep(5)  # the last events (and catch-ups) reach the clients
             final_seq = last_seq(url)
             listeners = [entry for swarm in swarms for entry in swarm.report()]
-            expected = sum(final_seq - joined for joined, *_ in listeners)
-            delivered = sum(got for _joined, got, *_ in listeners)
             for swarm in swarms:
                 swarm.close()
         finally:
-            server.kill()
+            for server, _base in servers:
+                server.kill()
     finally:
         drop_database("postgresql", url)
         redis.Redis.from_url(REDIS).flushdb()
 
+    expected = sum(final_seq - joined for joined, *_rest in listeners)
+    live = sum(entry[1] for entry in listeners)
+    caught_up = sum(entry[2] for entry in listeners)
+    gaps = sum(entry[4] for entry in listeners)
+    closed = sum(1 for entry in listeners if entry[5])
     result = figures(samples, args.seconds)
     by_name = defaultdict(list)
     for name, ms in samples:
         by_name[name].append((name, ms))
-    print(f"{args.rest} REST clients, {args.sockets} Socket.IO clients in project:WEB, {args.seconds} s, "
-          f"gunicorn -k eventlet -w 1 on PostgreSQL + Redis")
+    print(f"{args.rest} REST clients ({args.mix} mix), {args.sockets} Socket.IO clients in project:WEB, "
+          f"{args.seconds} s, {args.processes} x gunicorn -k eventlet -w 1 on PostgreSQL + Redis")
+    if quiet is not None:
+        q = figures(quiet[0], args.seconds)
+        print(f"  no sockets {q['rps']:7.1f} req/s  p50 {q['p50']:6.1f} ms  p95 {q['p95']:6.1f} ms  "
+              f"p99 {q['p99']:6.1f} ms  errors {sum(quiet[1].values())}")
     print(f"  beacon   {result['rps']:7.1f} req/s  p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms  "
           f"p99 {result['p99']:6.1f} ms  errors {sum(errors.values())}  ({result['n']} requests)")
-    for name, _weight in MIX:
+    for name, _weight in mix:
         f = figures(by_name[name], args.seconds)
         print(f"    {name:<13} {f['n']:7}  p50 {f['p50']:6.1f} ms  p95 {f['p95']:6.1f} ms")
+    if quiet is not None:
+        print(f"  writes   p95 with sockets / without: {result['p95'] / q['p95']:.2f}x (target <= 1.5x)")
     print(f"  bare     {baseline['rps']:7.1f} req/s  p50 {baseline['p50']:6.1f} ms  p95 {baseline['p95']:6.1f} ms  "
           f"errors {sum(base_errors.values())}  (same clients, bare Flask page, 10 s)")
     print(f"  ratio    {result['rps'] / baseline['rps']:.1%} of the bare rate; "
           f"p95 {result['p95'] / baseline['p95']:.1f}x")
     print(f"  errors   {dict(errors) or 0}")
-    print(f"  sockets  {len(listeners)} clients received {delivered} of the {expected} events committed after "
-          f"they joined ({delivered / expected:.2%})" if expected else f"  sockets  {len(listeners)} clients")
+    if expected:
+        print(f"  sockets  {len(listeners)} clients received {live + caught_up} of the {expected} events committed "
+              f"after they joined ({(live + caught_up) / expected:.2%}): {live} live ({live / expected:.2%}), "
+              f"{caught_up} through {gaps} events.gap catch-ups; {closed} sockets closed by the server")
+    else:
+        print(f"  sockets  {len(listeners)} clients")
     print(f"  RSS      idle {rss_idle / 1024:.0f} MB, after warm-up {rss_start / 1024:.0f} MB, "
           f"end {rss_end / 1024:.0f} MB"
           f"  growth {(rss_end - rss_start) / rss_start:+.1%} (target < 10%)")
@@ -266,4 +300,7 @@ if __name__ == "__main__":
     parser.add_argument("--sockets", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=300)
     parser.add_argument("--swarms", type=int, default=4)
+    parser.add_argument("--mix", choices=sorted(MIXES), default="realistic")
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--quiet-first", action="store_true")
     run(parser.parse_args())

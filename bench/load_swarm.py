@@ -1,25 +1,20 @@
-"""Socket.IO clients for bench/load.py and bench/reliability.py: green-thread clients in ROOM, counting events.
+"""Socket.IO clients for bench/load.py: COUNT green-thread clients in ROOM, counting events.
 
-    python bench/load_swarm.py URL TOKENS COUNT ROOM [--rejoin]
+    python bench/load_swarm.py URL TOKEN COUNT ROOM
 
-TOKENS is one token or several, comma-separated (clients take them in turn: a user may
-hold only ``REALTIME_MAX_CONNECTIONS_PER_USER`` sockets). Prints ``ready`` once every
-client has joined; each ``report`` line on stdin prints a JSON list, per client, of
-``[seq at join, distinct seqs received after it, highest seq seen, re-joins, {why: joins refused}]`` (events sent
-singly or in ``events.bulk``); ``quit`` disconnects and ends. With ``--rejoin`` a client
-does what the browser pages do: when its connection drops it reconnects, and after a
-reconnect or an ``events.gap`` it joins again with ``after_seq``, the highest seq it has
-seen, so that the server replays what it missed.
+Prints ``ready`` once every client has joined; each ``report`` line on stdin prints a JSON
+list, per client, of ``[seq at join, distinct seqs received live after it, distinct seqs
+received through a catch-up, highest seq seen, events.gap received, closed by the
+server]`` (events sent singly or in ``events.bulk``); ``quit`` disconnects and ends. A
+client told ``events.gap`` re-joins with its ``after_seq``, as the browser pages do: what
+the re-join's replay brings counts as caught up.
 """
 import eventlet
 
 eventlet.monkey_patch()
 
 import json  # noqa: E402
-import logging  # noqa: E402
-import re  # noqa: E402
 import sys  # noqa: E402
-from collections import Counter  # noqa: E402
 
 import socketio  # noqa: E402
 from eventlet import tpool  # noqa: E402
@@ -28,65 +23,52 @@ from realtime_swarm import NAMESPACE, open_and_join  # noqa: E402  (run as a scr
 
 
 class Listener:
-    def __init__(self, url, token, room, rejoin=False):
-        self.room, self.seqs, self.rejoins, self.refused = room, set(), 0, Counter()
-        self.client = socketio.Client(reconnection=rejoin, reconnection_delay=0.5, reconnection_delay_max=3,
-                                      request_timeout=120)
+    def __init__(self, url, token, room):
+        self.room, self.live, self.caught_up = room, set(), set()
+        self.gaps, self.rejoining, self.leaving = 0, False, False
+        self.client = socketio.Client(reconnection=False, request_timeout=120)
         self.client.on("*", self.record, namespace=NAMESPACE)
         self.joined = open_and_join(self.client, url, token, room)["seq"]
-        if rejoin:
-            self.client.on("connect", lambda: eventlet.spawn(self.rejoin), namespace=NAMESPACE)
 
     def record(self, event, data):
+        if event == "events.gap":
+            self.gaps += 1
+            self.rejoining = True
+            eventlet.spawn_n(self.rejoin, data["after_seq"])
+            return
         if event == "events.bulk":
-            self.seqs.update(e["seq"] for e in data["events"])
-        elif event == "events.gap" and self.client.reconnection:
-            eventlet.spawn(self.rejoin, data["after_seq"], leave_first=True)
+            seqs = [e["seq"] for e in data["events"]]
         elif isinstance(data, dict) and "seq" in data and "project" in data:
-            self.seqs.add(data["seq"])
+            seqs = [data["seq"]]
+        else:
+            return
+        (self.caught_up if self.rejoining else self.live).update(seqs)
 
-    def rejoin(self, after_seq=None, leave_first=False):
-        """Join the room again from ``after_seq`` (default: the highest seq seen), leaving it
-        first when the socket is still in it (after an ``events.gap``, or a join that timed
-        out here but was done there); a refused join (a replay over budget, a rate limit) is
-        tried again a second later, for 30 s. A dropped connection ends the attempt: the
-        reconnect starts another."""
-        for _attempt in range(30):
-            seq = max(self.seqs, default=self.joined) if after_seq is None else after_seq
-            try:
-                if leave_first:
-                    self.client.call("leave", {"room": self.room}, namespace=NAMESPACE, timeout=120)
-                answer = self.client.call("join", {"room": self.room, "after_seq": seq}, namespace=NAMESPACE,
-                                          timeout=120)
-            except socketio.exceptions.BadNamespaceError:
-                return
-            except socketio.exceptions.TimeoutError:
-                answer = {"error": "no answer in 120 s"}
-            if answer.get("ok"):
-                self.rejoins += 1
-                return
-            error = str(answer.get("error"))
-            leave_first = error in ("already in that room", "no answer in 120 s")
-            self.refused[re.sub(r"\d+", "N", error)[:90]] += 1
-            eventlet.sleep(1)
+    def rejoin(self, after_seq):
+        """Leave, then join again after ``after_seq``: the replay comes before the answer."""
+        self.client.call("leave", {"room": self.room}, namespace=NAMESPACE, timeout=120)
+        answer = self.client.call("join", {"room": self.room, "after_seq": after_seq}, namespace=NAMESPACE,
+                                  timeout=120)
+        if not answer.get("ok"):
+            print(f"re-join refused: {answer}", file=sys.stderr, flush=True)
+        self.rejoining = False
 
     def report(self):
-        after = [seq for seq in self.seqs if seq > self.joined]
-        return [self.joined, len(after), max(after, default=self.joined), self.rejoins, dict(self.refused)]
+        live = {seq for seq in self.live if seq > self.joined}
+        caught_up = {seq for seq in self.caught_up if seq > self.joined} - live
+        closed = not self.client.connected and not self.leaving
+        return [self.joined, len(live), len(caught_up), max(live | caught_up, default=self.joined), self.gaps, closed]
 
 
 def main():
-    url, tokens, count, room = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), sys.argv[4]
-    rejoin = "--rejoin" in sys.argv[5:]
-    if rejoin:  # dropped connections are expected here, and each would log a line
-        logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
+    url, token, count, room = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     pool = eventlet.GreenPool(25)
-    listeners = list(pool.imap(lambda n: Listener(url, tokens[n % len(tokens)], room, rejoin), range(count)))
+    listeners = list(pool.imap(lambda _: Listener(url, token, room), range(count)))
     print("ready", flush=True)
     while tpool.execute(sys.stdin.readline).strip() == "report":
         print(json.dumps([listener.report() for listener in listeners]), flush=True)
     for listener in listeners:
-        listener.client.reconnection = False
+        listener.leaving = True
         listener.client.eio.disconnect(abort=True)
 
 

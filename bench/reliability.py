@@ -7,7 +7,7 @@ Two `gunicorn -k eventlet -w 1` processes on wsgi.py (clients split between them
 sticky balancer would), PostgreSQL, Redis (`REDIS_URL` and the Socket.IO message queue), one
 `flask worker`. For ``--seconds``: the REST mix of bench/load.py, ``--sockets`` Socket.IO
 clients (one user each) in `project:WEB` that re-join with `after_seq` whenever they are
-dropped (bench/load_swarm.py --rejoin), a client submitting batches (atomic and best
+dropped (bench/rejoin_swarm.py --rejoin), a client submitting batches (atomic and best
 effort in turn, each with an `Idempotency-Key`, re-sent to the other server when a
 submission fails) and an admin asking for a backup every ``--backup-every`` seconds. At a
 third of the run the worker is SIGKILLed and started again; at two thirds the serving
@@ -266,7 +266,8 @@ def run(args):
 
         per_swarm = args.sockets // args.swarms
         swarms = [Swarm((base_a, base_b)[n % 2], ",".join(socket_tokens[n * per_swarm:(n + 1) * per_swarm]),
-                        per_swarm, "project:WEB", rejoin=True) for n in range(args.swarms)]
+                        per_swarm, "project:WEB", script="bench/rejoin_swarm.py", options=["--rejoin"])
+              for n in range(args.swarms)]
         drive(base_a, rest_tokens, 5, issue_ids)  # warm-up: pools, caches, code paths
         rss = Rss()
         rss.start("server A", _serving_pid(server_a))

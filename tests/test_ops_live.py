@@ -66,7 +66,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(start_s
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-3000:]
     document = requests.get(f"{server.url}/api/v1/openapi.json", timeout=10).json()
     operations = sum(1 for path in document["paths"].values() for method in path
-                     if method in {"get", "put", "post", "patch", "delete"})
+                     if method in {"get", "put", "post", "patch", "delete", "head", "options"})
     assert f"Operations:       {operations} selected / {operations} total" in result.stdout, result.stdout[-5000:]
     assert "Stateful (in" in result.stdout and "API Links:" in result.stdout, result.stdout[-5000:]
     assert "Traceback" not in server.output()

@@ -44,6 +44,16 @@ def require_project_role(project, user, role="viewer"):
     return actual
 
 
+def require_owner_or_maintainer(project, user, owner_id, refusal):
+    """Changing one person's contribution (a comment, an attachment) takes its owner, as a
+    member still, or a maintainer: 404 if the user cannot read the project, else 403 with
+    ``refusal``."""
+    role = require_project_role(project, user, "viewer")
+    if role == "maintainer" or (role == "member" and owner_id == user.id):
+        return role
+    raise Problem(403, refusal)
+
+
 def check_role(project_key, actual, needed):
     """Raise 404 when ``actual`` (a role, or None) cannot read the project, 403 when it is
     below ``needed``."""

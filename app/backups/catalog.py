@@ -31,8 +31,9 @@ record_dict = renderer(BackupOutput, tables=lambda row: row.tables or {}, encryp
 
 
 def chunk_bytes(manifest):
-    """What a backup's chunks occupy: each distinct chunk once, delta bases included."""
-    sizes = {}
+    """What a backup's chunks occupy: each distinct chunk once, delta bases and attachment files included."""
+    sizes = {piece["hash"]: piece["bytes"] for entry in manifest.get("blobs", [])
+             for piece in entry.get("pieces", []) + entry.get("thumbnail", [])}
     for table in manifest.get("tables", []):
         for chunk in table.get("chunks", []):
             sizes[chunk["hash"]] = chunk["bytes"]

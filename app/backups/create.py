@@ -8,6 +8,7 @@ from ..models import Backup
 from ..models.base import isoformat, utcnow
 from .catalog import chunk_bytes
 from .configured import BackupError, one_line, repository, sealer
+from .files import write_blobs
 from .lock import LOCK_WAIT_SECONDS, maintenance
 from .reader import PreviousBackup
 from .snapshot import ChunkWriter, database_revision, read_transaction, write_tables
@@ -77,14 +78,17 @@ def create_backup(note=None, *, backup_id=None, lock=None, verify=True):
 def _write_backup(repo, seal, row):
     """Snapshot the database into chunks and return the manifest (not yet written)."""
     repo.begin_writes()
-    writer = ChunkWriter(repo, seal, PreviousBackup.newest(repo, seal))
+    previous = PreviousBackup.newest(repo, seal)
+    writer = ChunkWriter(repo, seal, previous)
     with read_transaction() as connection:
         revision = database_revision(connection)
         engine_name = connection.dialect.name
         tables = write_tables(connection, writer)
+        blobs = write_blobs(connection, writer, previous)
     repo.sync_chunks()  # every chunk is on disk before a manifest names it
     return {
         "id": row.id, "created_at": isoformat(row.created_at), "completed_at": isoformat(utcnow()),
         "engine": engine_name, "schema_revision": revision, "encrypted": seal.encrypted,
-        "note": row.note, "compression": "zstd", "tables": tables, "new_chunk_bytes": writer.new_bytes,
+        "note": row.note, "compression": "zstd", "tables": tables, "blobs": blobs,
+        "new_chunk_bytes": writer.new_bytes,
     }

@@ -51,6 +51,11 @@ def _check_shape(manifest, backup_id):
                     check_chunk_name(chunk["base"])
                 if not isinstance(chunk["rows"], int) or not isinstance(chunk["bytes"], int):
                     raise ValueError(f"table {table['name']}: a chunk entry is malformed")
+        for entry in manifest.get("blobs", []):
+            if not isinstance(entry["sha256"], str) or not isinstance(entry["size"], int):
+                raise ValueError("an attachment blob entry is malformed")
+            for piece in entry["pieces"] + entry.get("thumbnail", []):
+                check_chunk_name(piece["hash"])
     except (KeyError, TypeError, ValueError, RepositoryError) as error:
         raise BackupIntegrityError(f"the manifest is malformed: {error}") from None
 
@@ -125,6 +130,7 @@ class PreviousBackup:
     def __init__(self, repository, sealer, manifest):
         self.repository, self.sealer, self.manifest = repository, sealer, manifest
         self.entries = {(t["name"], c.get("key")): c for t in manifest["tables"] for c in t["chunks"]}
+        self.blobs = {entry["sha256"]: entry for entry in manifest.get("blobs", [])}
 
     @classmethod
     def newest(cls, repository, sealer):

@@ -25,6 +25,7 @@ from . import catalog
 from .configured import BackupError, one_line, repository, sealer
 from .create import create_backup
 from .crypto import BackupIntegrityError
+from .files import restore_files
 from .load import clear_tables, datetime_fixer, reset_sequences, suspend_constraints
 from .lock import maintenance
 from .reader import check_all_chunks, iter_table_chunks, load_restorable_manifest
@@ -101,6 +102,10 @@ def restore_backup(backup_id, *, safety=True, allow_unsigned=False):
     with maintenance(repo, "restore") as lock:
         manifest, authenticated = check_restorable(repo, seal, backup_id, allow_unsigned)
         catalog.sync(repo)
+        try:  # files first: a restored row never names a file that is not there
+            restore_files(repo, seal, manifest)
+        except (BackupIntegrityError, RepositoryError) as error:
+            raise BackupError(f"backup {backup_id} cannot be restored: {error}") from None
         safety_id = None
         if safety:
             safety_id = create_backup(note=f"safety backup before restore of {backup_id}", lock=lock).id

@@ -1,7 +1,8 @@
 """Backup operations as plain functions: the routes, the CLI and the RQ jobs call these.
 
-Each one audits what it did; making and restoring a backup are announced to admins, and
-a restore closes the sockets of the tokens and users whose access it ended.
+Each one audits what it did; making and restoring a backup are announced to admins (on
+their sockets and their webhooks), and a restore closes the sockets of the tokens and
+users whose access it ended.
 """
 from flask import current_app
 from sqlalchemy import select
@@ -13,10 +14,12 @@ from ..models import Backup
 from ..models.base import isoformat, utcnow
 from ..pagination import Key, paginate
 from ..realtime import broadcast
+from ..webhooks.fanout import deliver_admin_event
 from . import catalog, retention
 from .configured import BackupError, repository, sealer
 from .create import create_backup
 from .crypto import BackupIntegrityError, UnauthenticatedBackup
+from .files import piece_hashes
 from .lock import LockBusy, is_held, maintenance
 from .reader import load_manifest
 from .restore import restore_backup
@@ -65,6 +68,7 @@ def _finished(record, actor_id):
     record_audit(actor_id, "backup.create", "backup", record["id"], {"status": record["status"]})
     db.session.commit()
     broadcast.to_admins("backup.finished", record)
+    deliver_admin_event("backup.finished", record)
     return record
 
 
@@ -85,6 +89,7 @@ def run_restore(backup_id, actor_id=None, allow_unsigned=False):
     db.session.commit()
     _end_sockets(restored.access_ended)  # first: a deactivated admin hears of the restore no more
     broadcast.to_admins("backup.restored", record)
+    deliver_admin_event("backup.restored", record)
     return {"restored": backup_id, "safety_backup": restored.safety_backup}
 
 
@@ -163,6 +168,7 @@ def sweep(repo):
             for chunk in table.get("chunks", []):
                 referenced.add(chunk["hash"])
                 referenced.add(chunk.get("base"))
+        referenced |= piece_hashes(manifest)
     deleted = 0
     for name in repo.all_chunks():
         if name not in referenced:

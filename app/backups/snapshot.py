@@ -172,6 +172,14 @@ class ChunkWriter:
         return entry
 
 
+    def write_whole(self, body):
+        """Store ``body`` as one whole chunk (an attachment's piece); return its entry."""
+        stored = self.sealer.seal_chunk(self.compressor.compress(body))
+        name, written = self.repository.put_chunk(stored)
+        self.new_bytes += written
+        return {"hash": name, "bytes": len(stored)}
+
+
 def write_tables(connection, writer):
     """Write every table's chunks; return the manifest's table list.
 

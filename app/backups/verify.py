@@ -13,6 +13,7 @@ from ..models.base import utcnow
 from . import catalog
 from .configured import repository, sealer
 from .crypto import BackupIntegrityError
+from .files import check_blobs
 from .lock import LOCK_WAIT_SECONDS, maintenance
 from .reader import iter_table_chunks, load_manifest
 from .repository import RepositoryError
@@ -62,6 +63,7 @@ def check_backup(repo, seal, backup_id):
                 first = problems[0]
                 raise BackupIntegrityError(
                     f"table {first[0]}: {len(problems)} rows break foreign keys (first: rowid {first[1]} -> {first[2]})")
+        check_blobs(repo, seal, manifest)
         return counts, digest
     finally:
         engine.dispose()

@@ -9,15 +9,16 @@ can no longer be read anywhere: not in the feed, not in a replay on join. Client
 see that the comment changed, when and by whom, and the latest event of a comment holds
 what it says now.
 """
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased
 
-from ..auth.permissions import load_readable, require_project_role
-from ..errors import forbidden, validation_error
+from ..auth.permissions import load_readable, require_owner_or_maintainer, require_project_role
+from ..errors import validation_error
 from ..events.service import record_event
 from ..extensions import db
 from ..models import Comment, Event
 from ..models.base import utcnow
-from ..pagination import Key, paginate
+from ..pagination import Key, Page, paginate
 from ..schemas import renderer
 from ..versions import check_version
 from .schemas import CommentOutput
@@ -49,10 +50,31 @@ def create_comment(issue, user, body, *, commit=True):
     return comment
 
 
+ORDER = [Key(Comment.created_at, lambda c: c.created_at), Key(Comment.id, lambda c: c.id)]  # oldest first
+
+
 def list_comments(issue_id, limit, cursor):
-    query = select(Comment).where(Comment.issue_id == issue_id)
-    keys = [Key(Comment.created_at, lambda c: c.created_at), Key(Comment.id, lambda c: c.id)]
-    return paginate(query, keys, limit, cursor)
+    return paginate(select(Comment).where(Comment.issue_id == issue_id), ORDER, limit, cursor)
+
+
+def first_comments(issue_ids, limit):
+    """``{issue id: the first page of its comments}`` for many issues in one query (a
+    window per issue), as ``list_comments`` would page each: a board's cards at once."""
+    rank = func.row_number().over(partition_by=Comment.issue_id,
+                                  order_by=[key.order() for key in ORDER]).label("rank")
+    ranked = select(Comment, rank).where(Comment.issue_id.in_(issue_ids)).subquery()
+    comment = aliased(Comment, ranked)
+    rows = db.session.scalars(select(comment).where(ranked.c.rank <= limit + 1)
+                              .order_by(ranked.c.issue_id, ranked.c.rank))
+    found = {issue_id: [] for issue_id in issue_ids}
+    for row in rows:
+        found[row.issue_id].append(row)
+    pages = {}
+    for issue_id, comments in found.items():
+        pages[issue_id] = page = Page(comments[:limit], None, ORDER)
+        if len(comments) > limit:
+            page["next_cursor"] = page.cursor_at(limit - 1)
+    return pages
 
 
 def load_comment(comment_id, user, *, for_update=False):
@@ -61,10 +83,9 @@ def load_comment(comment_id, user, *, for_update=False):
 
 def _require_author_or_maintainer(comment, user):
     project = comment.issue.project
-    role = require_project_role(project, user, "viewer")
-    if role == "maintainer" or (role == "member" and comment.author_id == user.id):
-        return project
-    raise forbidden("Only the author or a maintainer may change this comment.")
+    require_owner_or_maintainer(project, user, comment.author_id,
+                                "Only the author or a maintainer may change this comment.")
+    return project
 
 
 def update_comment(comment, user, body, expected_version=None):

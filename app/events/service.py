@@ -9,7 +9,7 @@ events of the block.
 """
 from contextlib import contextmanager
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from .. import after_commit
 from ..bulk import inserting_with_ids
@@ -48,10 +48,18 @@ def serialize_event(event, project_key):
 
 def list_events(project_id, project_key, after_seq, limit, cursor):
     """A page of a project's change feed: its events after ``after_seq``, oldest first."""
-    query = select(Event).where(Event.project_id == project_id, Event.seq > after_seq)
-    page = paginate(query, [Key(Event.seq, lambda e: e.seq)], limit, cursor)
+    page = paginate(_feed(project_id, after_seq), [Key(Event.seq, lambda e: e.seq)], limit, cursor)
     page["items"] = [serialize_event(e, project_key) for e in page["items"]]
     return page
+
+
+def count_events(project_id, after_seq):
+    """How many events ``list_events`` pages through."""
+    return db.session.scalar(select(func.count()).select_from(_feed(project_id, after_seq).subquery()))
+
+
+def _feed(project_id, after_seq):
+    return select(Event).where(Event.project_id == project_id, Event.seq > after_seq)
 
 
 def record_event(project, type_, actor_id, data, seq=None):

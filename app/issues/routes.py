@@ -40,14 +40,15 @@ def create_issue(data, key):
 @bp.response(200, IssuePage, headers=SEQ_HEADER_DOC)
 def list_issues(args, key):
     """List a project's issues with filters, text search and sorting, each with its
-    number of comments; ``Beacon-Seq`` names the project seq the list shows."""
+    number of comments and attachments; ``Beacon-Seq`` names the project seq the list shows."""
     access = caller_access(project_key=key)
 
     def read():
         page = service.list_issues(access.id, args)
-        counts = service.comment_counts([issue.id for issue in page["items"]])
-        page["items"] = [{**service.issue_dict(issue, key), "comment_count": counts.get(issue.id, 0)}
-                         for issue in page["items"]]
+        ids = [issue.id for issue in page["items"]]
+        comments, attachments = service.comment_counts(ids), service.attachment_counts(ids)
+        page["items"] = [{**service.issue_dict(issue, key), "comment_count": comments.get(issue.id, 0),
+                          "attachment_count": attachments.get(issue.id, 0)} for issue in page["items"]]
         return page
 
     def render():

@@ -61,7 +61,8 @@ class IssueRead(IssueOutput):
 
 
 class IssueListItem(IssueOutput):
-    """An issue as lists show it: with its number of comments, which a board card shows
-    and one issue (or its events) does not carry."""
+    """An issue as lists show it: with its numbers of comments and attachments, which a
+    board card shows and one issue (or its events) does not carry."""
 
     comment_count = fields.Integer()
+    attachment_count = fields.Integer()

@@ -9,7 +9,7 @@ from ..auth.permissions import content_stamp, load_readable, require_project_rol
 from ..errors import not_found, validation_error
 from ..events.service import record_event, reserve_seqs
 from ..extensions import db
-from ..models import Comment, Event, Issue, IssueLabel, IssueStatusChange, Membership, Project
+from ..models import Attachment, Comment, Event, Issue, IssueLabel, IssueStatusChange, Membership, Project
 from ..models.base import utcnow
 from ..models.issues import PRIORITIES
 from ..pagination import Key, paginate
@@ -135,6 +135,16 @@ def escape_like(text):
 
 def list_issues(project_id, args):
     """A page of a project's issues, filtered and sorted as ``IssueListArgs`` says."""
+    return paginate(issue_query(project_id, args), _sort_keys(args["sort"]), args["limit"], args["cursor"])
+
+
+def count_issues(project_id, args):
+    """How many issues ``list_issues`` pages through with these filters."""
+    return db.session.scalar(select(func.count()).select_from(issue_query(project_id, args).subquery()))
+
+
+def issue_query(project_id, args):
+    """The select of a project's issues that match the filters of ``args`` (unordered)."""
     query = select(Issue).where(Issue.project_id == project_id)
     for field in ("status", "priority", "assignee_id"):
         if args.get(field) is not None:
@@ -145,15 +155,24 @@ def list_issues(project_id, args):
         pattern = f"%{escape_like(args['q'])}%"
         query = query.where(or_(Issue.title.ilike(pattern, escape="\\"),
                                 Issue.description.ilike(pattern, escape="\\")))
-    return paginate(query, _sort_keys(args["sort"]), args["limit"], args["cursor"])
+    return query
 
 
 def comment_counts(issue_ids):
     """``{issue id: number of comments}`` for these issues (one grouped query; none: absent)."""
+    return _counts(Comment, issue_ids)
+
+
+def attachment_counts(issue_ids):
+    """``{issue id: number of attachments}`` (rejected files not counted)."""
+    return _counts(Attachment, issue_ids, Attachment.status != "rejected")
+
+
+def _counts(model, issue_ids, *conditions):
     if not issue_ids:
         return {}
-    rows = db.session.execute(select(Comment.issue_id, func.count()).where(Comment.issue_id.in_(issue_ids))
-                              .group_by(Comment.issue_id))
+    rows = db.session.execute(select(model.issue_id, func.count()).where(model.issue_id.in_(issue_ids), *conditions)
+                              .group_by(model.issue_id))
     return dict(rows.all())
 
 
@@ -181,8 +200,16 @@ def issue_events(issue_id, project_id, limit, cursor):
     in a column; none is older than the issue, so only the project's events since the
     issue was created are read (``ix_events_project_at``).
     """
+    return paginate(_issue_event_query(issue_id, project_id), [Key(Event.seq, lambda e: e.seq)], limit, cursor)
+
+
+def count_issue_events(issue_id, project_id):
+    """How many events ``issue_events`` pages through."""
+    return db.session.scalar(select(func.count()).select_from(_issue_event_query(issue_id, project_id).subquery()))
+
+
+def _issue_event_query(issue_id, project_id):
     created_at = select(Issue.created_at).where(Issue.id == issue_id).scalar_subquery()
     names_issue = or_(Event.data[("issue", "id")].as_integer() == issue_id,
                       Event.data["issue_id"].as_integer() == issue_id)
-    query = select(Event).where(Event.project_id == project_id, Event.at >= created_at, names_issue)
-    return paginate(query, [Key(Event.seq, lambda e: e.seq)], limit, cursor)
+    return select(Event).where(Event.project_id == project_id, Event.at >= created_at, names_issue)

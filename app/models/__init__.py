@@ -1,4 +1,5 @@
 """The database model, one module per aggregate."""
+from .attachments import Attachment, Blob, Upload
 from .audit import AuditEntry
 from .backups import Backup
 from .batches import Batch, BatchResult
@@ -7,8 +8,10 @@ from .issues import Comment, Issue, IssueLabel, IssueStatusChange
 from .notifications import IssueWatcher, Notification
 from .projects import Membership, Project
 from .users import AccessChange, ApiToken, User
+from .webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
-    "AccessChange", "ApiToken", "AuditEntry", "Backup", "Batch", "BatchResult", "Comment", "Event",
-    "Issue", "IssueLabel", "IssueStatusChange", "IssueWatcher", "Membership", "Notification", "Project", "User",
+    "AccessChange", "ApiToken", "Attachment", "AuditEntry", "Backup", "Batch", "BatchResult", "Blob", "Comment", "Event",
+    "Issue", "IssueLabel", "IssueStatusChange", "IssueWatcher", "Membership", "Notification", "Project", "Upload", "User",
+    "Webhook", "WebhookAttempt", "WebhookDelivery",
 ]

@@ -85,6 +85,19 @@ def _apply(setting, scope, identity, count, cost):
         log.warning("rate limit not checked: %s", type(error).__name__)
 
 
+def window(setting, scope, identity):
+    """``(remaining, reset_at)`` of ``identity`` in the first limit of ``setting`` (a Unix
+    time), or None when the setting is off or the storage cannot say."""
+    if not setting:
+        return None
+    try:
+        stats = _limiter().get_window_stats(parsed(setting)[0], scope, identity)
+    except Exception as error:  # as ``_apply``: the storage is down
+        log.warning("rate limit not read: %s", type(error).__name__)
+        return None
+    return stats.remaining, stats.reset_time
+
+
 UNBOUNDED = 2**31 - 1
 
 

@@ -17,7 +17,7 @@ from collections import OrderedDict, defaultdict
 from redis.exceptions import RedisError
 
 from ..extensions import socketio
-from . import sequencer
+from . import dispatch, sequencer
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/realtime"
@@ -54,22 +54,35 @@ def messages(targets, view, project_key):
     events of ``targets`` (``(event, rooms_for(event))`` of one project, in seq order): each
     event once, in seq order, in runs labelled by the room the socket has it through (the
     project's room if it is in it, else the issue's), a run of many as ``events.bulk``."""
+    return [message for label, run in runs(targets, view, project_key) for message in bulk_messages(label, run)]
+
+
+def runs(targets, view, project_key):
+    """``(room, events)`` runs of the events of ``targets`` a socket in ``view`` gets, in
+    seq order, each labelled by the room it has them through (see ``messages``)."""
     project_room = f"project:{project_key}"
-    runs = []
+    found = []
     for event, rooms in targets:
         through = [room for room in rooms if room in view]
         if not through:
             continue
         label = project_room if project_room in through else through[0]
-        if runs and runs[-1][0] == label:
-            runs[-1][1].append(event)
+        if found and found[-1][0] == label:
+            found[-1][1].append(event)
         else:
-            runs.append((label, [event]))
-    return [message for label, run in runs for message in bulk_messages(label, run)]
+            found.append((label, [event]))
+    return found
 
 
 def events(payloads):
-    """Emit committed events to their rooms: each once per socket, in seq order per project."""
+    """Emit committed events to their rooms: each once per socket, in seq order per project
+    (in a serving process, from its dispatcher's task: the writer does not wait)."""
+    if not dispatch.hand_over(payloads):
+        send_now(payloads)
+
+
+def send_now(payloads):
+    """Emit committed events to their rooms before returning."""
     by_project = defaultdict(list)
     for event in payloads:
         by_project[event["project"]].append(event)

@@ -6,10 +6,11 @@ whichever process emitted it. There it:
 
 - delivers events (``broadcast.DELIVER``): every socket of this process in any of their
   rooms gets each event once, in seq order, labelled by the room it has it through
-  (``broadcast.messages``). Sockets in the project's room get one message for them all,
-  as a room emit did (every event of a project is in its room); those only in issue
-  rooms share one per set of rooms; a socket catching up in the project goes through its
-  gate (``catchup.Gate``);
+  (``broadcast.runs``), through its outbox (``outbox.py``: at once when nothing waits
+  for it, else coalesced into one frame, or ``events.gap`` when too far behind). Sockets
+  in the project's room share their frames (every event of a project is in its room);
+  those only in issue rooms share them per set of rooms; a socket catching up in the
+  project goes through its gate (``catchup.Gate``);
 - acts on control messages to personal rooms before passing them on: ``access.lost``
   takes the user's sockets out of the room, ``session.ended`` closes them (as the upkeep
   does when its re-validation finds a socket's token or user no longer valid),
@@ -28,9 +29,10 @@ from ..extensions import db
 from ..models import User
 from ..adapters.socketio_queue import publish_only
 from . import connections
-from .broadcast import DELIVER, NAMESPACE, bulk_messages, messages, rooms_for
+from .broadcast import DELIVER, NAMESPACE, rooms_for, runs
 from .catchup import Gate
 from .namespace import drop_rooms, sids_of_token
+from .outbox import Outbox
 from .rooms import may_read
 
 CONTROL = {"access.lost", "session.ended", "room.closed", "admin.changed"}
@@ -39,9 +41,15 @@ CONTROL = {"access.lost", "session.ended", "room.closed", "admin.changed"}
 class Gatekeeper(socketio.Manager):
     app = None
     gate = None
+    outbox = None
+    listeners = ()  # functions of (project key, events) that also get every delivery (GraphQL's)
+    news_listeners = ()  # functions of (name, data) that also get every other message (GraphQL's)
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
+        if namespace == NAMESPACE and event != DELIVER:
+            for listener in self.news_listeners:
+                listener(event, data)
         if namespace != NAMESPACE or callback is not None or not isinstance(room, str):
             return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback)
         if event == DELIVER:
@@ -52,6 +60,8 @@ class Gatekeeper(socketio.Manager):
             super().emit(event, data, namespace, room=room, skip_sid=skip_sid)
 
     def _deliver(self, project_key, events):
+        for listener in self.listeners:
+            listener(project_key, events)
         project_room, here = f"project:{project_key}", self.rooms.get(NAMESPACE, {})
         targets = [(event, rooms_for(event)) for event in events]
         # Most processes have no socket in most rooms: nothing to build then (python-socketio
@@ -64,9 +74,9 @@ class Gatekeeper(socketio.Manager):
             tracked = {sid: {room for room in rooms_here if sid in here[room]}
                        for sid, projects in self.gate.tracks.items() if project_key in projects}
             tracked = {sid: view for sid, view in tracked.items() if view}
-            if project_room in rooms_here:  # every event of the project is in its room: one message for all
-                for name, data in bulk_messages(project_room, events):
-                    socketio.Manager.emit(self, name, data, NAMESPACE, room=project_room, skip_sid=list(tracked))
+            if project_room in rooms_here:  # every event of the project is in its room: the same runs for all
+                sids = [sid for sid in here[project_room] if sid not in tracked]
+                self.outbox.offer(sids, [(project_room, events)])
             views = defaultdict(set)  # the other sockets: in issue rooms only
             for room in rooms_here - {project_room}:
                 for sid in list(here.get(room, ())):
@@ -76,15 +86,15 @@ class Gatekeeper(socketio.Manager):
             for sid, view in views.items():
                 groups[frozenset(view)].append(sid)
             for view, sids in groups.items():
-                for name, data in messages(targets, view, project_key):
-                    socketio.Manager.emit(self, name, data, NAMESPACE, room=sids)
+                self.outbox.offer(sids, runs(targets, view, project_key))
             for sid, view in tracked.items():
-                for name, data in messages(self.gate.pick(self.gate.track(sid, project_key), targets, view), view,
-                                           project_key):
-                    self.send_local(sid, name, data)
+                self.outbox.offer([sid], runs(self.gate.pick(self.gate.track(sid, project_key), targets, view), view,
+                                              project_key))
 
     def send_local(self, sid, event, data):
-        """Send to one socket of this process now, ahead of anything still in the queue."""
+        """Send to one socket of this process now, ahead of anything still in the queue (but
+        after what waits in its outbox)."""
+        self.outbox.flush_now(sid)
         socketio.Manager.emit(self, event, data, NAMESPACE, room=sid)
 
     def _control(self, event, data, room):
@@ -121,6 +131,7 @@ class Gatekeeper(socketio.Manager):
         issues' rooms), telling it ``notice`` for each room it left."""
         for lost in drop_rooms(sid, room):
             self.basic_leave_room(sid, NAMESPACE, lost)
+            self.outbox.left(sid, lost)
             self.send_local(sid, notice, {"room": lost})
 
     def set_admin(self, sid, is_admin):
@@ -163,9 +174,12 @@ class QueueManager(socketio.RedisManager, Gatekeeper):
         publish_only(self, event, data, namespace, to or room, skip_sid)
 
 
-def client_manager(app):
-    """The manager for ``socketio.init_app``: Redis-linked with a message queue, else local."""
+def client_manager(app, listeners=(), news_listeners=()):
+    """The manager for ``socketio.init_app``: Redis-linked with a message queue, else local;
+    ``listeners`` get every delivery of events too, ``news_listeners`` every other message."""
     url = app.config["SOCKETIO_MESSAGE_QUEUE"]
     manager = QueueManager(url, channel=app.config["SOCKETIO_CHANNEL"], json=fastjson) if url else LocalManager()
     manager.app, manager.gate = app, Gate()
+    manager.outbox = Outbox(manager, app.config["REALTIME_MAX_BACKLOG"], manager.gate.lock)
+    manager.listeners, manager.news_listeners = tuple(listeners), tuple(news_listeners)
     return manager

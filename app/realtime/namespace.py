@@ -82,6 +82,7 @@ def on_disconnect(reason=None):
         rooms = list(connection.rooms)
         connection.rooms.clear()
     _manager().gate.forget(request.sid)
+    _manager().outbox.forget(request.sid)
     for room in rooms:
         _leave_presence(connection, room)
     quotas.release(connection.user["id"], request.sid)
@@ -224,6 +225,7 @@ def register(app):
 
 def _drop(connection, room):
     leave_room(room)
+    _manager().outbox.left(connection.sid, room)
     with connections.LOCK:
         connection.rooms.pop(room, None)
         connection.typing.pop(room, None)

@@ -7,7 +7,7 @@ import logging
 import time
 
 from ..extensions import socketio
-from . import broadcast, connections, diffs, presence
+from . import broadcast, connections, diffs, dispatch, presence
 from .broadcast import NAMESPACE
 from .connections import server_id
 from .namespace import change_state
@@ -27,6 +27,7 @@ def start_upkeep(app):
         presence.renew_lease(server_id(), app.config["REALTIME_LEASE_SECONDS"])  # before any connection
         sweep_dead_servers()  # what a process that died before this one started left
     socketio.start_background_task(_run, app)
+    dispatch.start(app, broadcast.send_now)
 
 
 def _run(app):

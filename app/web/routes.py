@@ -27,6 +27,14 @@ def board(key):
     return render_template("board.html", page="board", project_key=key)
 
 
+@bp.route("/projects/<string:key>/webhooks")
+def webhooks(key):
+    """A project's webhooks, their deliveries and redelivery (maintainers: the API refuses others)."""
+    if not PROJECT_KEY.match(key):
+        abort(404)
+    return render_template("webhooks.html", page="webhooks", project_key=key)
+
+
 @bp.route("/issues/<string:issue_key>")
 def issue(issue_key):
     """One issue: its description, its comments and history in one timeline, and who is here."""
@@ -58,3 +66,9 @@ def inbox():
 def admin():
     """Backups, users and the audit log (admins only: the API refuses others)."""
     return render_template("admin.html", page="admin")
+
+
+@bp.route("/graphql")
+def graphiql():
+    """GraphiQL on the GraphQL API, with the tab's token."""
+    return render_template("graphiql.html", page="graphql")

@@ -4,7 +4,7 @@ Every user gets a handle: from the e-mail's local part, made unique with a numbe
 the order the users were made (``app/users/handles.py``, the rule new users follow).
 
 Revision ID: 0006_notifications
-Revises: 0003_access_changes
+Revises: 0004_attachments
 """
 import sqlalchemy as sa
 from alembic import op
@@ -12,7 +12,7 @@ from alembic import op
 from app.users.handles import first_free, handle_base
 
 revision = "0006_notifications"
-down_revision = "0003_access_changes"
+down_revision = "0005_webhooks"
 branch_labels = None
 depends_on = None
 

@@ -100,6 +100,8 @@ def plant_backup(repo, source_id, email):
     row = list(body["rows"][0])
     row[columns.index("id")] = max(r[columns.index("id")] for r in body["rows"]) + 1
     row[columns.index("email")], row[columns.index("is_admin")], row[columns.index("active")] = email, True, True
+    if "handle" in columns:  # handles are unique too
+        row[columns.index("handle")] = email.partition("@")[0]
     body["rows"].append(row)
     data = zstandard.ZstdCompressor().compress(json.dumps(body).encode())
     name = hashlib.sha256(data).hexdigest()

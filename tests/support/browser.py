@@ -16,7 +16,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "app" / "web" / "static" / "vendor"
-VENDORED = ("socket.io.esm.min.js", "chart.umd.min.js", "marked.esm.js", "purify.es.mjs")
+VENDORED = ("socket.io.esm.min.js", "chart.umd.min.js", "marked.esm.js", "purify.es.mjs", "tus.min.js")
 
 
 def launch(playwright):

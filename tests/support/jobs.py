@@ -2,13 +2,26 @@
 worker that runs the queued jobs in the test's own thread."""
 import os
 
+from app.extensions import db
 from app.redis_client import get_redis
-from app.worker import ThreadWorker, get_queue, in_app_context
+from app.worker import ThreadWorker, get_queue, in_app_context, set_job_app
 
 
 def run_queued_jobs(app):
     """Run every queued job in this thread with an RQ worker (burst), as `flask worker` would."""
     ThreadWorker([get_queue(app)], connection=get_redis(app)).work(burst=True, logging_level="WARNING")
+
+
+def run_jobs(app):
+    """``run_queued_jobs`` from a test holding the app's session: its transaction ends
+    first (on SQLite it would hold the write lock), and what the jobs wrote is read afresh."""
+    db.session.commit()
+    set_job_app(app)
+    try:
+        run_queued_jobs(app)
+    finally:
+        set_job_app(None)
+    db.session.expire_all()
 
 
 @in_app_context

@@ -9,6 +9,11 @@ export const STATUSES = ["open", "in_progress", "resolved", "closed"];
 export const STATUS_NAMES = { open: "Open", in_progress: "In progress", resolved: "Resolved", closed: "Closed" };
 const PRIORITY_RANK = { low: 0, medium: 1, high: 2, critical: 3 };
 const LOG_SIZE = 2000; // events kept to bring later list reads up to date
+// The events that change a count a card shows: [field, step].
+const COUNTED = {
+  "comment.created": ["comment_count", 1], "comment.deleted": ["comment_count", -1],
+  "attachment.added": ["attachment_count", 1], "attachment.removed": ["attachment_count", -1],
+};
 
 // The server's order for `sort` (see app/issues/service.py `_sort_keys`): the field, then the id.
 export function comparator(sort) {
@@ -67,7 +72,7 @@ export class BoardData {
 
   // An issue this page created: shown at once (its event confirms it, at a newer seq).
   added(issue) {
-    this.take({ ...issue, comment_count: 0 }, null);
+    this.take({ ...issue, comment_count: 0, attachment_count: 0 }, null);
     this.pinned.add(issue.id);
   }
 
@@ -92,15 +97,17 @@ export class BoardData {
     if (event.type === "issue.created" || event.type === "issue.updated") {
       // The page's own accepted change may be newer than an event still on its way.
       if (known && data.issue.version < known.issue.version) return (known.seq = event.seq, []);
-      const count = event.type === "issue.created" ? 0 : known ? known.issue.comment_count : null;
-      this.records.set(id, { issue: { ...data.issue, comment_count: count }, seq: event.seq });
+      const count = (field) => (event.type === "issue.created" ? 0 : known ? known.issue[field] : null);
+      const counts = { comment_count: count("comment_count"), attachment_count: count("attachment_count") };
+      this.records.set(id, { issue: { ...data.issue, ...counts }, seq: event.seq });
       return [...new Set([known && known.issue.status, data.issue.status].filter(Boolean))];
     }
     if (!known) return [];
     known.seq = event.seq;
-    const step = { "comment.created": 1, "comment.deleted": -1 }[event.type];
-    if (!step || known.issue.comment_count === null) return [];
-    known.issue = { ...known.issue, comment_count: Math.max(0, known.issue.comment_count + step) };
+    const [field, step] = COUNTED[event.type] || [];
+    if (!step || known.issue[field] === null || known.issue[field] === undefined) return [];
+    if (data.attachment && data.attachment.status === "rejected") return []; // lists do not count those
+    known.issue = { ...known.issue, [field]: Math.max(0, known.issue[field] + step) };
     return [known.issue.status];
   }
 
@@ -148,7 +155,7 @@ export class BoardData {
   accepted(issue) {
     const known = this.records.get(issue.id);
     if (known && issue.version >= known.issue.version) {
-      known.issue = { ...issue, comment_count: known.issue.comment_count };
+      known.issue = { ...issue, comment_count: known.issue.comment_count, attachment_count: known.issue.attachment_count };
     }
   }
 

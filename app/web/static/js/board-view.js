@@ -3,9 +3,8 @@
 import { STATUSES, STATUS_NAMES } from "./board-model.js";
 import { h, initials } from "./ui.js";
 
-// The counts a card shows, as list items carry them. Attachments (CONTRACT section 13)
-// add ["attachment_count", "attachment", "attachments"] here once lists carry that count.
-const COUNTS = [["comment_count", "comment", "comments"]];
+// The counts a card shows, as list items carry them.
+const COUNTS = [["comment_count", "comment", "comments"], ["attachment_count", "attachment", "attachments"]];
 const PRIORITY_NAMES = { low: "Low", medium: "Medium", high: "High", critical: "Critical" };
 
 export class BoardView {

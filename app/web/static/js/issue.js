@@ -3,6 +3,7 @@
 // place from the version shown (a 412 shows the other change beside this one); the fields
 // at the side save as they change. Who is here shows on this page and on the board's card.
 import { api, ApiError, listAll } from "./api.js";
+import { Attachments } from "./attachments.js";
 import { renderMarkdown } from "./markdown.js";
 import { attachMentions } from "./mentions.js";
 import { connect, reportTyping, Room } from "./realtime.js";
@@ -14,7 +15,9 @@ const issueKey = location.pathname.split("/").pop();
 const projectKey = issueKey.split("-")[0];
 const FIELDS = ["title", "description", "status", "priority", "assignee_id", "labels"];
 const form = $("#edit");
-const state = { issue: null, base: null, dirty: false, members: new Map(), role: null, lastChange: null, here: null };
+const state = {
+  issue: null, base: null, dirty: false, members: new Map(), role: null, lastChange: null, here: null, attachments: null,
+};
 
 const sameValue = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 const nameOf = (id) => (id ? state.members.get(id) || `user #${id}` : "nobody");
@@ -159,6 +162,10 @@ function onEvent(event) {
     timeline.addComment(data.comment);
   } else if (event.type === "comment.deleted") {
     timeline.removeComment(data.comment.id);
+  } else if (event.type === "attachment.added") {
+    state.attachments.show(data.attachment);
+  } else if (event.type === "attachment.removed") {
+    state.attachments.removed(data.attachment.id);
   }
 }
 
@@ -186,6 +193,15 @@ async function start() {
     $("#assignee").append(h("option", { value: m.user_id }, m.name));
   }
   fill(issue);
+  state.attachments = new Attachments({
+    list: $("#attachments"), picker: $("#file-picker"), zone: $("#dropzone"), uploads: $("#uploads"),
+    error: $("#attachment-error"),
+  }, {
+    issueId: issue.id,
+    mayRemove: (item) => state.role === "maintainer" || (state.role === "member" && item.uploader_id === user.id),
+  });
+  listAll(`/issues/${issue.id}/attachments`).then((items) => state.attachments.load(items))
+    .catch((err) => showError($("#attachment-error"), err));
   const socket = connect();
   const issueRoom = new Room(socket, `issue:${issue.id}`, {
     onJoined: (_ack, first) => (first ? loadTimeline(issue.id) : undefined), // later joins replay what was missed

@@ -7,7 +7,8 @@ import { api, ApiError, session } from "./api.js";
 import { h, initials } from "./ui.js";
 
 const EVENT_TYPES = ["project.created", "project.updated", "issue.created", "issue.updated", "issue.deleted",
-  "comment.created", "comment.updated", "comment.deleted", "member.added", "member.removed"];
+  "comment.created", "comment.updated", "comment.deleted", "member.added", "member.removed", "attachment.added",
+  "attachment.removed"];
 
 let shared = null;
 
