@@ -7,24 +7,13 @@ from app.backups import service
 from app.extensions import db
 from app.models import AuditEntry, Backup, Issue
 from app.redis_client import get_redis
-from app.worker import get_queue, set_job_app
-from tests.support.jobs import run_queued_jobs
+from app.worker import get_queue
+from tests.support.jobs import run_jobs
 from tests.support.backups import chunk_path, flip_byte, populate, repo_dir, table_chunk
 
 __all__ = ["repo_dir"]
 BASE = "/api/v1/admin/backups"
 ID = "20261122T142301Z-3f9a"
-
-
-def run_jobs(app):
-    """Run every queued job in this process with a real RQ worker (burst)."""
-    db.session.commit()  # on SQLite the test's open transaction would hold the write lock
-    set_job_app(app)
-    try:
-        run_queued_jobs(app)
-    finally:
-        set_job_app(None)
-    db.session.expire_all()
 
 
 def job(app, job_id):

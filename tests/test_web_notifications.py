@@ -6,20 +6,9 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.support.browser import browser, pages, screenshot, web_server  # noqa: F401
+from tests.support.browser import browser, pages, screenshot, team, web_server  # noqa: F401
 
 pytestmark = pytest.mark.backends("production")  # real server and browser: once, on the production database
-
-
-@pytest.fixture
-def team(factory):
-    """Ada (maintainer of WEB), Bob and Carl (members), each with a token."""
-    ada, bob, carl = factory.user("Ada Lovelace"), factory.user("Bob Stone"), factory.user("Carl Member")
-    web = factory.project(ada, "WEB", "Website")
-    factory.member(web, bob, "member")
-    factory.member(web, carl, "member")
-    tokens = {name: factory.token(user) for name, user in (("ada", ada), ("bob", bob), ("carl", carl))}
-    return {"ada": ada, "bob": bob, "carl": carl, "web": web, "tokens": tokens}
 
 
 def call(web_server, team, who, method, path, **kwargs):

@@ -50,18 +50,23 @@ def test_embedded_worker_thread_runs_jobs_on_fakeredis(make_app):
     set_job_app(None)
 
 
+def run_burst_worker_process(app, redis_url, database_url):
+    """Run `flask worker --burst` in a process of its own until the queue is empty."""
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst", "--no-scheduler"],
+        cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REDIS_URL": redis_url,
+                       "DATABASE_URL": database_url, "BEACON_INSTANCE_PATH": app.instance_path},
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
 def test_flask_worker_process_runs_jobs_from_real_redis(make_app, redis_url, database_url):
     from app.extensions import db
 
     app = make_app(REDIS_URL=redis_url)
     with app.app_context():
         enqueue_job(create_named_user, "process", job_type="test")
-        result = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst", "--no-scheduler"],
-            cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REDIS_URL": redis_url,
-                           "DATABASE_URL": database_url, "BEACON_INSTANCE_PATH": app.instance_path},
-            capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
+        run_burst_worker_process(app, redis_url, database_url)
         db.session.remove()
         assert "process" in _user_names(db)
 
@@ -74,12 +79,7 @@ def test_flask_worker_runs_its_jobs_in_its_own_process_without_forking(make_app,
         get_redis(app).delete("test:pids")
         for _ in range(3):
             enqueue_job(record_pid, "test:pids", job_type="test")
-        result = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst", "--no-scheduler"],
-            cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REDIS_URL": redis_url,
-                           "DATABASE_URL": database_url, "BEACON_INSTANCE_PATH": app.instance_path},
-            capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
+        run_burst_worker_process(app, redis_url, database_url)
         pids = get_redis(app).lrange("test:pids", 0, -1)
         assert len(pids) == 3 and len(set(pids)) == 1
 

@@ -143,3 +143,14 @@ def pages(browser, web_server, app):
     opened.close()
     errors = opened.unexpected()
     assert not errors, f"errors in the browser console: {errors}"
+
+
+@pytest.fixture
+def team(factory):
+    """Ada (maintainer of WEB), Bob and Carl (members), each with a token."""
+    ada, bob, carl = factory.user("Ada Lovelace"), factory.user("Bob Stone"), factory.user("Carl Member")
+    web = factory.project(ada, "WEB", "Website")
+    factory.member(web, bob, "member")
+    factory.member(web, carl, "member")
+    tokens = {name: factory.token(user) for name, user in (("ada", ada), ("bob", bob), ("carl", carl))}
+    return {"ada": ada, "bob": bob, "carl": carl, "web": web, "tokens": tokens}
