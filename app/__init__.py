@@ -91,10 +91,9 @@ def create_app(overrides=None):
 def _init_async_mode(app):
     """Under eventlet, make psycopg2 cooperative so a slow query does not stall the loop."""
     if app.config["SOCKETIO_ASYNC_MODE"] == "eventlet" and "+psycopg2" in app.config["SQLALCHEMY_DATABASE_URI"]:
-        # Only under eventlet: psycogreen.eventlet imports eventlet, which elsewhere only warns.
-        from psycogreen.eventlet import patch_psycopg
+        from . import green_postgres  # imports eventlet, which elsewhere only warns: only under eventlet
 
-        patch_psycopg()
+        green_postgres.install()
 
 
 def _configure_database(app):

@@ -15,7 +15,7 @@ import uuid
 
 import fakeredis
 from flask import current_app
-from redis import Redis
+from redis import BlockingConnectionPool, Redis
 from redis.exceptions import WatchError
 from rq.defaults import DEFAULT_WORKER_TTL
 
@@ -25,6 +25,13 @@ from .extensions import per_app
 # to the worker TTL less 15 s (405 s); redis-py 8 gives connections a 5 s timeout unless
 # told, which cut every idle wait at 5 s (see ``worker_redis``).
 WORKER_SOCKET_TIMEOUT = DEFAULT_WORKER_TTL
+# The app's Redis connections, per process. redis-py 8 caps a pool at 100 connections and
+# raises MaxConnectionsError at once for the 101st: under eventlet, a server process
+# restarted under load took 100 re-joining sockets at once, and each held a connection
+# while it waited on Redis, so disconnect handlers failed (bench/reliability.py). Past the
+# cap a caller now waits for a free connection, up to REDIS_POOL_WAIT_SECONDS.
+REDIS_POOL_SIZE = 100
+REDIS_POOL_WAIT_SECONDS = 20
 
 _embedded_server = None
 _embedded_lock = threading.Lock()
@@ -37,7 +44,9 @@ def get_redis(app=None):
     def make():
         if not app.config["REDIS_URL"]:
             return _fake_redis()
-        return Redis.from_url(app.config["REDIS_URL"], health_check_interval=30)
+        pool = BlockingConnectionPool.from_url(app.config["REDIS_URL"], max_connections=REDIS_POOL_SIZE,
+                                               timeout=REDIS_POOL_WAIT_SECONDS, health_check_interval=30)
+        return Redis(connection_pool=pool)
 
     return per_app(app, "beacon_redis", make)
 

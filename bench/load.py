@@ -75,8 +75,8 @@ def seed_users(url, count):
 class Swarm:
     """``count`` Socket.IO clients of one user in one process (bench/load_swarm.py)."""
 
-    def __init__(self, base, token, count, room):
-        args = [sys.executable, "-W", "ignore", str(ROOT / "bench/load_swarm.py"), base, token, str(count), room]
+    def __init__(self, base, token, count, room, script="bench/load_swarm.py", options=()):
+        args = [sys.executable, "-W", "ignore", str(ROOT / script), base, token, str(count), room, *options]
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         if self.process.stdout.readline().strip() != "ready":
             raise RuntimeError("a swarm failed to connect")
@@ -195,7 +195,7 @@ def figures(samples, seconds):
 def gunicorn(target, env, log):
     port = free_port()
     process = Process([str(ROOT / ".venv/bin/gunicorn"), "-k", "eventlet", "-w", "1", "--worker-connections", "5000",
-                       "--backlog", "2048", "-b", f"127.0.0.1:{port}", "--log-level", "warning", target], env, log)
+                       "--backlog", "2048", "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--no-control-socket", target], env, log)
     base = f"http://127.0.0.1:{port}"
     wait_up(base + "/healthz", process)
     return process, base

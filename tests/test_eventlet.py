@@ -131,3 +131,53 @@ def test_sign_ins_hash_passwords_off_the_loop_under_eventlet(app, database_url, 
     assert seen["statuses"] == [201, 401, 401, 201] and seen["hashes"] == 4
     assert seen["ticks_while_hashing"] >= 4  # the loop went on while each password was hashed
     assert seen["inline_hashes"] == 2 and seen["ticks_while_hashing_inline"] == 0  # the probe can tell
+
+
+RECYCLED_DESCRIPTOR = """
+import runpy
+runpy.run_path("app.py", run_name="entry")  # the entry point: monkey patching comes first
+import json, os
+import eventlet
+from eventlet.hubs import IOClosed, trampoline
+from eventlet.patcher import original
+from app import create_app
+from app.extensions import db
+
+app = create_app()
+with app.app_context():
+    engine = db.engine
+# A descriptor closed in C under a green thread that waits on it (as libpq closes its own),
+# so that the hub still holds that thread's listener for the number.
+left, right = original("socket").socketpair()
+number = left.detach()
+
+def wait_on(number):
+    try:
+        trampoline(number, read=True)
+        return "woken"
+    except IOClosed:  # the hub's word that its descriptor is gone
+        return "IOClosed"
+
+waiter = eventlet.spawn(wait_on, number)
+eventlet.sleep(0)
+os.close(number)
+outcome = {}
+try:
+    with engine.connect() as connection:  # libpq's new socket takes the lowest free number: that one
+        outcome["same_number"] = connection.connection.dbapi_connection.fileno() == number
+        outcome["answer"] = connection.exec_driver_sql("SELECT 41 + 1").scalar()
+except RuntimeError as error:
+    outcome["error"] = str(error)[:60]
+outcome["waiter"] = waiter.wait()
+print(json.dumps(outcome))
+"""
+
+
+def test_a_database_connection_on_a_recycled_descriptor_works_under_eventlet(database_url, tmp_path):
+    """Found by bench/reliability.py: libpq's sockets are opened out of the hub's sight, and a
+    new connection whose descriptor number had a stale listener failed ("Second
+    simultaneous read on fileno N"), a 500. The stale waiter must be told instead."""
+    plain_url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    seen = run(RECYCLED_DESCRIPTOR, {"SOCKETIO_ASYNC_MODE": "eventlet", "DATABASE_URL": plain_url,
+                                     "BEACON_INSTANCE_PATH": str(tmp_path), "EMBEDDED_WORKER": "0"})
+    assert seen == {"same_number": True, "answer": 42, "waiter": "IOClosed"}

@@ -390,3 +390,24 @@ def test_a_leave_is_never_folded_away_by_the_update_recorded_before_it(redis_app
     diff = diffs.take("project:WEB")
     assert [m["user_id"] for m in diff["leaves"]] == [5] and diff["updates"] == []
     assert presence.members("project:WEB") == []
+
+
+def test_an_event_that_runs_after_its_sockets_disconnect_was_handled_is_refused(app, factory):
+    """Each event runs in a green thread of its own: a join sent just before the connection
+    dropped can run after the disconnect was handled. It gets a refusal, not a traceback."""
+    from app.extensions import socketio
+    from app.realtime import connections
+
+    owner = factory.user("Owner")
+    factory.project(owner, "GONE")
+    client = socketio.test_client(app, namespace="/realtime", auth={"token": factory.token(owner)})
+    sid = socketio.server.manager.sid_from_eio_sid(client.eio_sid, "/realtime")
+    handled = connections.pop(sid)  # what the disconnect handler does first
+    try:
+        answers = [client.emit(event, payload, namespace="/realtime", callback=True) for event, payload in [
+            ("join", {"room": "project:GONE"}), ("leave", {"room": "project:GONE"}),
+            ("presence.update", {"room": "project:GONE", "state": {"status": "typing"}})]]
+        assert answers == [{"ok": False, "error": "the connection is closing"}] * 3
+    finally:
+        connections.add(handled)
+        client.disconnect(namespace="/realtime")

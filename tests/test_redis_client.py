@@ -1,9 +1,11 @@
-"""The Redis module: one transaction helper that reads again when the key changed, and the lease built on it."""
+"""The Redis module: one transaction helper that reads again when the key changed, the lease built on it, and a pool that makes callers wait."""
+import threading
 import time
 
+import pytest
 from redis import Redis
 
-from app.redis_client import Lease, transact
+from app.redis_client import Lease, get_redis, transact
 
 
 def test_a_transaction_reads_again_when_another_client_changed_the_key_meanwhile(redis_url):
@@ -43,3 +45,27 @@ def test_a_lease_has_one_holder_and_lapses_when_it_is_not_renewed(redis_url):
     assert connection.get("lease") == second.token.encode()
     second.release()
     assert not connection.exists("lease")
+
+
+@pytest.mark.backends("production")
+def test_more_callers_than_redis_connections_wait_for_one_rather_than_fail(make_app, redis_url):
+    """Found by bench/reliability.py: a restarted server process took a hundred re-joining
+    sockets at once, each holding a Redis connection while it waited, and the next caller
+    got redis-py's MaxConnectionsError. Callers past the pool's size must wait their turn."""
+    app = make_app(REDIS_URL=redis_url)
+    connection = get_redis(app)
+    failures = []
+
+    def wait_on_redis():
+        try:
+            connection.blpop("beacon:test:never-pushed", timeout=1)  # holds its connection for 1 s
+        except Exception as error:  # noqa: BLE001  (the test reports whatever a caller met)
+            failures.append(repr(error))
+
+    callers = [threading.Thread(target=wait_on_redis) for _ in range(connection.connection_pool.max_connections + 20)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(30)
+    assert failures == []
+    connection.connection_pool.disconnect()

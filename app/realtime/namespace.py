@@ -48,6 +48,16 @@ def _manager():
     return socketio.server.manager
 
 
+def _live_connection():
+    """This socket's connection. Each event runs in a green thread of its own, so one the
+    client sent just before its connection dropped can run after the disconnect was
+    handled (bench/reliability.py saw joins fail with an AttributeError): it is refused."""
+    connection = connections.get(request.sid)
+    if connection is None:
+        raise ValueError("the connection is closing")
+    return connection
+
+
 def on_connect(auth=None):
     token = resolve_token(auth.get("token") if isinstance(auth, dict) else None)
     if token is None:
@@ -79,8 +89,8 @@ def on_disconnect(reason=None):
 
 
 def on_join(data=None):
-    connection = connections.get(request.sid)
     try:
+        connection = _live_connection()
         data = _payload(data, "room", "after_seq")
         room, after_seq = data.get("room"), data.get("after_seq")
         if after_seq is not None and (type(after_seq) is not int or after_seq < 0):
@@ -152,8 +162,8 @@ def _join(connection, room, after_seq):
 
 
 def on_leave(data=None):
-    connection = connections.get(request.sid)
     try:
+        connection = _live_connection()
         room = _payload(data, "room").get("room")
         if room not in connection.rooms:
             raise ValueError("not in that room")
@@ -168,8 +178,8 @@ def on_leave(data=None):
 
 
 def on_presence_update(data=None):
-    connection = connections.get(request.sid)
     try:
+        connection = _live_connection()
         data = _payload(data, "room", "state")
         room, state = data.get("room"), data.get("state")
         if room not in connection.rooms:
