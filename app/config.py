@@ -22,7 +22,7 @@ def normalize_database_url(url, async_mode):
 
     PostgreSQL URLs (``postgres://``, ``postgresql://``, with or without a driver) get
     psycopg 3, except under eventlet, where psycopg 3 blocks the loop and psycopg2
-    (patched by psycogreen) does not.
+    (made cooperative by ``app/green_postgres.py``) does not.
     """
     scheme, sep, rest = url.partition("://")
     if scheme in {"postgres", "postgresql"} or scheme.startswith("postgresql+"):

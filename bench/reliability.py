@@ -38,9 +38,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, bench/ is first on the path, and bench/graphql.py would stand in for the
-# graphql package the app imports: the project's root takes its place.
-sys.path[0] = str(ROOT)
+sys.path.insert(0, str(ROOT))
 from bench.common import database_url_for, drop_database, migrate, seed_issues  # noqa: E402
 from bench.load import RestClient, Swarm, drive, figures, gunicorn, last_seq, seed_users  # noqa: E402
 from bench.realtime import _serving_pid, rss_kb, wait_up  # noqa: E402

@@ -1,6 +1,6 @@
 """Benchmark GraphQL against the REST calls a client would make for the same data.
 
-    .venv/bin/python bench/graphql.py [--engines sqlite,postgresql] [--issues 200] [--seconds 16]
+    .venv/bin/python bench/graphql_api.py [--engines sqlite,postgresql] [--issues 200] [--seconds 16]
 
 One server per engine (`gunicorn -k eventlet -w 1 wsgi:app`, the production shape, as
 `bench/api.py`), a project whose first 50 issues each have an assignee, a label and 5
@@ -26,9 +26,7 @@ import redis
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, this file's folder comes first on the path, and this file would be
-# imported as graphql-core's ``graphql``: the repository's root takes its place.
-sys.path[0] = str(ROOT)
+sys.path.insert(0, str(ROOT))
 from bench.api import REDIS_URL, interleaved, line, seed_comments, serve  # noqa: E402
 from bench.common import database_url_for, drop_database, migrate, seed_issues  # noqa: E402
 
