@@ -64,8 +64,11 @@ run: venv assets
 	$(BIN)/flask users ensure-admin
 	$(BIN)/python app.py
 
+# Two workers, one file each at a time (module fixtures stay in one process): the suite
+# waits on servers, sockets and browsers as much as it computes, so two share two cores well.
+TEST_WORKERS ?= 2
 test: dev-venv assets
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 worker: venv
 	$(BIN)/flask worker

@@ -15,6 +15,11 @@ from tests.support.factory import Factory
 
 INSTANCE = tempfile.mkdtemp(prefix="beacon-test-")
 os.environ["BEACON_INSTANCE_PATH"] = INSTANCE
+# `make test` runs two pytest-xdist workers: each has a Redis database of its own,
+# TEST_REDIS_DB (default 15) for the first and the one below it for the second.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _worker = int(os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw"))
+    os.environ["TEST_REDIS_DB"] = str(int(os.environ.get("TEST_REDIS_DB", "15")) - _worker)
 # Redis pub/sub channels span its database numbers: runs on one Redis (TEST_REDIS_DB) keep apart.
 os.environ["SOCKETIO_CHANNEL"] = f"beacon-test-{os.environ.get('TEST_REDIS_DB', '15')}"
 for name in ("DATABASE_URL", "REDIS_URL", "SOCKETIO_MESSAGE_QUEUE", "BACKUP_DIR", "BACKUP_ENCRYPTION_KEY"):
