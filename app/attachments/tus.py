@@ -26,11 +26,14 @@ OFFSET_STREAM = "application/offset+octet-stream"
 bp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads", description="Resumable uploads (tus 1.0.0)")
 
 
+BYTE_COUNT = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}  # what _number_header takes
+
+
 def _documented(*names):
     """The OpenAPI description of a tus request: the headers it takes. (Its body, bytes of
     ``application/offset+octet-stream``, is left out: OpenAPI tools cannot generate it.)"""
     headers = {"Tus-Resumable": {"type": "string", "enum": [TUS_VERSION]},
-               "Upload-Length": {"type": "integer", "minimum": 0}, "Upload-Offset": {"type": "integer", "minimum": 0},
+               "Upload-Length": BYTE_COUNT, "Upload-Offset": BYTE_COUNT,
                "Upload-Metadata": {"type": "string"}, "Upload-Checksum": {"type": "string"}}
     return {"parameters": [{"in": "header", "name": name, "schema": headers[name],
                             "required": name in ("Tus-Resumable", "Upload-Length", "Upload-Offset")}

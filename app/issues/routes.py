@@ -97,7 +97,7 @@ def _read_one(access):
 
     response = cached_json(("issue", access.issue_id), access, render)
     watching = b"true" if is_watching(access.issue_id, g.user_id) else b"false"  # caller_access noted g.user_id
-    response.set_data(response.get_data().rstrip()[:-1] + b',"watching":' + watching + b"}")
+    response.set_data(response.get_data().rstrip()[:-1] + b',"watching":' + watching + b"}\n")
     return response
 
 
